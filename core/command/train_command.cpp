@@ -1,0 +1,187 @@
+#include "command/train_command.h"
+
+#include "data/data_error.h"
+#include "models/registry.h"
+#include "train/trainer.h"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <fstream>
+#include <ostream>
+
+namespace isda::command {
+namespace {
+
+struct Invocation {
+  nlohmann::json overrides = nlohmann::json::object();
+  std::string config_file;
+  bool help = false;
+  bool list_models = false;
+  bool dump_config = false;
+};
+
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Converts a flag's text to the JSON type of the key's default value.
+nlohmann::json parse_value(const std::string& flag, const std::string& text, const nlohmann::json& like) {
+  const auto fail = [&](const char* expected) {
+    return UsageError(fmt::format("{}: expected {}, got \"{}\"", flag, expected, text));
+  };
+  try {
+    size_t used = 0;
+    if (like.is_boolean()) {
+      if (text == "true" || text == "1") return true;
+      if (text == "false" || text == "0") return false;
+      throw fail("true or false");
+    }
+    if (like.is_number_unsigned()) {
+      if (text.empty() || text[0] == '-') throw fail("a non-negative integer");
+      const auto value = std::stoull(text, &used);
+      if (used != text.size()) throw fail("a non-negative integer");
+      return value;
+    }
+    if (like.is_number_integer()) {
+      const auto value = std::stoll(text, &used);
+      if (used != text.size()) throw fail("an integer");
+      return value;
+    }
+    if (like.is_number()) {
+      const auto value = std::stod(text, &used);
+      if (used != text.size()) throw fail("a number");
+      return value;
+    }
+    if (like.is_array()) {
+      auto values = nlohmann::json::array();
+      size_t start = 0;
+      while (start < text.size()) {
+        const auto end = text.find(',', start);
+        const auto item = text.substr(start, end == std::string::npos ? std::string::npos : end - start);
+        const auto value = std::stoll(item, &used);
+        if (used != item.size()) throw fail("comma-separated integers");
+        values.push_back(value);
+        if (end == std::string::npos) break;
+        start = end + 1;
+      }
+      return values;
+    }
+  } catch (const std::logic_error&) {  // std::invalid_argument, std::out_of_range from sto*
+    if (like.is_boolean()) throw fail("true or false");
+    throw fail(like.is_array() ? "comma-separated integers" : like.is_number_integer() ? "an integer" : "a number");
+  }
+  return text;
+}
+
+Invocation parse_args(const std::vector<std::string>& args) {
+  const auto defaults = train::to_json(train::TrainConfig{});
+  Invocation inv;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const auto& arg = args[i];
+    if (arg == "-h" || arg == "--help") { inv.help = true; continue; }
+    if (arg == "--list-models") { inv.list_models = true; continue; }
+    if (arg == "--dump-config") { inv.dump_config = true; continue; }
+    if (arg.rfind("--", 0) != 0) throw UsageError(fmt::format("unexpected argument \"{}\" (see --help)", arg));
+    auto name = arg.substr(2);
+    std::string value;
+    const auto eq = name.find('=');
+    if (eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+    } else {
+      if (i + 1 >= args.size()) throw UsageError(fmt::format("--{}: missing value", name));
+      value = args[++i];
+    }
+    if (name == "config") { inv.config_file = value; continue; }
+    std::string key = name;
+    std::replace(key.begin(), key.end(), '-', '_');
+    if (!defaults.contains(key)) throw UsageError(fmt::format("unknown option --{} (see --help)", name));
+    inv.overrides[key] = parse_value("--" + name, value, defaults.at(key));
+  }
+  return inv;
+}
+
+void print_help(std::ostream& out) {
+  const auto defaults = train::to_json(train::TrainConfig{});
+  out << "usage: isda-train [--config FILE.json] [--KEY VALUE ...]\n"
+         "Trains one configuration and prints one line per epoch; flags override the config file.\n\n"
+         "  --config FILE      run config (JSON object with the keys below)\n"
+         "  --dump-config      print the resolved config as JSON and exit\n"
+         "  --list-models      print the known networks and exit\n"
+         "  --help             this text\n\n";
+  for (const auto& key : train::config_keys()) {
+    std::string flag = key.key;
+    std::replace(flag.begin(), flag.end(), '_', '-');
+    out << fmt::format("  --{:<18} {} (default: {})\n", flag, key.help, defaults.at(key.key).dump());
+  }
+  out << "\nexit codes: 0 done, 1 training failed, 2 bad usage or config, 3 missing or malformed data\n";
+}
+
+train::TrainConfig resolve(const Invocation& inv) {
+  nlohmann::json merged = nlohmann::json::object();
+  std::string source = "command line";
+  if (!inv.config_file.empty()) {
+    std::ifstream in(inv.config_file);
+    if (!in) throw train::ConfigError(inv.config_file + ": cannot open file");
+    try {
+      merged = nlohmann::json::parse(in);
+    } catch (const nlohmann::json::parse_error& e) {
+      throw train::ConfigError(inv.config_file + ": invalid JSON: " + e.what());
+    }
+    if (!merged.is_object()) throw train::ConfigError(inv.config_file + ": expected a JSON object");
+    source = inv.config_file;
+  }
+  for (const auto& item : inv.overrides.items()) merged[item.key()] = item.value();
+  return train::config_from_json(merged, source);
+}
+
+}  // namespace
+
+int run_train_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  const auto fail = [&err](int code, const std::string& message) {
+    err << "isda-train: error: " << message << '\n';
+    return code;
+  };
+  try {
+    const auto inv = parse_args(args);
+    if (inv.help) {
+      print_help(out);
+      return kExitOk;
+    }
+    if (inv.list_models) {
+      for (const auto& name : models::model_names()) out << name << '\n';
+      return kExitOk;
+    }
+    const auto config = resolve(inv);
+    if (inv.dump_config) {
+      out << train::to_json(config).dump(2) << '\n';
+      return kExitOk;
+    }
+    out << "config: " << train::to_json(config).dump() << std::endl;
+    const auto result = train::train(config, [&](const train::EpochMetrics& m) {
+      out << train::format_epoch_line(m, config.epochs) << std::endl;
+    });
+    out << fmt::format("result: method {} test_err {:.2f}% last10_test_err {:.2f}% best_test_err {:.2f}%\n",
+                       config.method, result.final_test_error, result.last10_test_error, result.best_test_error);
+    return kExitOk;
+  } catch (const UsageError& e) {
+    return fail(kExitUsage, e.what());
+  } catch (const train::ConfigError& e) {
+    return fail(kExitUsage, e.what());
+  } catch (const data::DataError& e) {
+    return fail(kExitData, e.what());
+  } catch (const train::TrainingError& e) {
+    return fail(kExitTrainingFailed, e.what());
+  } catch (const std::invalid_argument& e) {  // unknown model or variant names
+    return fail(kExitUsage, e.what());
+  } catch (const std::exception& e) {
+    // LibTorch's c10::Error carries a multi-line backtrace; keep the first line.
+    std::string message = e.what();
+    return fail(kExitTrainingFailed, message.substr(0, message.find('\n')));
+  }
+}
+
+}  // namespace isda::command

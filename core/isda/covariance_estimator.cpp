@@ -1,0 +1,275 @@
+#include "isda/covariance_estimator.h"
+
+#include "support/torch_compat.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace isda {
+namespace {
+
+// Per chunk of labels, quadratic_terms holds Sigma_u (A, A) and two (C, A) products. Chunking
+// keeps that below this many bytes whatever C and A are (C=1000, A=2048 needs ~1 GB unchunked).
+constexpr int64_t kChunkBudgetBytes = int64_t{256} << 20;
+
+void check_batch(const torch::Tensor& features, const torch::Tensor& labels, int64_t feature_dim,
+                 int64_t num_classes) {
+  if (features.dim() != 2 || features.size(1) != feature_dim) {
+    throw std::invalid_argument("ISDA: features must be (N, " + std::to_string(feature_dim) + "), got " +
+                                std::to_string(features.dim()) + "-d tensor");
+  }
+  if (labels.dim() != 1 || labels.size(0) != features.size(0)) {
+    throw std::invalid_argument("ISDA: labels must be (N) with N = " + std::to_string(features.size(0)));
+  }
+  if (labels.is_cpu() && labels.numel() > 0) {
+    const auto lo = labels.min().item<int64_t>();
+    const auto hi = labels.max().item<int64_t>();
+    if (lo < 0 || hi >= num_classes) {
+      throw std::invalid_argument("ISDA: label " + std::to_string(lo < 0 ? lo : hi) + " outside [0, " +
+                                  std::to_string(num_classes) + ")");
+    }
+  }
+}
+
+}  // namespace
+
+CovarianceKind parse_covariance_kind(const std::string& name) {
+  if (name == "full") return CovarianceKind::kFull;
+  if (name == "diagonal") return CovarianceKind::kDiagonal;
+  if (name == "identity") return CovarianceKind::kIdentity;
+  if (name == "single") return CovarianceKind::kSingle;
+  throw std::invalid_argument("unknown covariance \"" + name + "\" (known: full, diagonal, identity, single)");
+}
+
+std::string to_string(CovarianceKind kind) {
+  switch (kind) {
+    case CovarianceKind::kFull: return "full";
+    case CovarianceKind::kDiagonal: return "diagonal";
+    case CovarianceKind::kIdentity: return "identity";
+    case CovarianceKind::kSingle: return "single";
+  }
+  return "?";
+}
+
+CovarianceEstimator::CovarianceEstimator(CovarianceKind kind, int64_t num_classes, int64_t feature_dim,
+                                         torch::Device device, torch::Dtype state_dtype)
+    : kind_(kind), num_classes_(num_classes), feature_dim_(feature_dim) {
+  if (num_classes < 1 || feature_dim < 1) {
+    throw std::invalid_argument("ISDA: num_classes and feature_dim must be positive");
+  }
+  const auto options = torch::TensorOptions().device(device).dtype(state_dtype);
+  const int64_t s = state_classes();
+  counts_ = torch::zeros({s}, torch::TensorOptions().device(device).dtype(torch::kInt64));
+  if (kind_ == CovarianceKind::kIdentity) return;
+  mean_ = torch::zeros({s, feature_dim}, options);
+  covariance_ = kind_ == CovarianceKind::kDiagonal ? torch::zeros({s, feature_dim}, options)
+                                                   : torch::zeros({s, feature_dim, feature_dim}, options);
+}
+
+torch::Tensor CovarianceEstimator::state_labels(const torch::Tensor& labels) const {
+  return kind_ == CovarianceKind::kSingle ? torch::zeros_like(labels) : labels;
+}
+
+void CovarianceEstimator::update(const torch::Tensor& features, const torch::Tensor& labels) {
+  check_batch(features, labels, feature_dim_, num_classes_);
+  if (features.size(0) == 0) return;
+  torch::NoGradGuard no_grad;
+  const auto device = counts_.device();
+  const auto y = state_labels(labels).to(device, torch::kInt64);
+  if (kind_ == CovarianceKind::kIdentity) {
+    counts_.index_add_(0, y, torch::ones_like(y));
+    return;
+  }
+  const auto x = features.detach().to(device, mean_.scalar_type());
+  if (kind_ == CovarianceKind::kDiagonal) {
+    update_diagonal(x, y);
+  } else {
+    update_full(x, y);
+  }
+}
+
+// Facts §1 for every class present in the batch, each with its own weight w = n_c / (n_c + N_c).
+void CovarianceEstimator::update_full(const torch::Tensor& x, const torch::Tensor& y) {
+  auto [classes, inverse, batch_counts] = compat::unique_with_inverse_and_counts(y);
+  const auto k = classes.size(0);
+  const auto batch_counts_f = batch_counts.to(x.scalar_type()).unsqueeze(1);
+  const auto batch_mean = torch::zeros({k, feature_dim_}, x.options()).index_add_(0, inverse, x) / batch_counts_f;
+  const auto centered = x - batch_mean.index_select(0, inverse);
+  // Group the rows by class (stable, so the summation order is fixed) and take each class's
+  // block: its scatter matrix costs n_c A^2, N A^2 for the batch in all.
+  const auto order = std::get<1>(at::sort(inverse, /*stable=*/true, /*dim=*/0, /*descending=*/false));
+  const auto grouped = centered.index_select(0, order);
+
+  const auto classes_cpu = classes.cpu();
+  const auto batch_counts_cpu = batch_counts.cpu();
+  const auto seen_cpu = counts_.cpu();
+  const auto* class_ids = classes_cpu.data_ptr<int64_t>();
+  const auto* ns = batch_counts_cpu.data_ptr<int64_t>();
+  const auto* seen = seen_cpu.data_ptr<int64_t>();
+  int64_t offset = 0;
+  for (int64_t i = 0; i < k; ++i) {
+    const int64_t c = class_ids[i];
+    const int64_t n = ns[i];
+    const auto block = grouped.narrow(0, offset, n);
+    offset += n;
+    const double w = static_cast<double>(n) / static_cast<double>(n + seen[c]);
+    const auto delta = mean_[c] - batch_mean[i];  // uses the old mu_c
+    auto sigma = covariance_[c];
+    // Sigma <- (1 - w) Sigma + w (1 - w) delta delta^T + w S, with S = block^T block / n.
+    sigma.addr_(delta, delta, /*beta=*/1.0 - w, /*alpha=*/w * (1.0 - w));
+    sigma.addmm_(block.t(), block, /*beta=*/1.0, /*alpha=*/w / static_cast<double>(n));
+    mean_[c].mul_(1.0 - w).add_(batch_mean[i], w);
+  }
+  counts_.index_add_(0, classes, batch_counts);
+}
+
+// The same merge restricted to the diagonal, vectorised over all classes at once (classes absent
+// from the batch get w = 0 and stay unchanged); needs no host synchronisation.
+void CovarianceEstimator::update_diagonal(const torch::Tensor& x, const torch::Tensor& y) {
+  const auto s = state_classes();
+  const auto n = torch::zeros({s}, x.options()).index_add_(0, y, torch::ones({y.size(0)}, x.options())).unsqueeze(1);
+  const auto n_safe = n.clamp_min(1.0);
+  const auto batch_mean = torch::zeros({s, feature_dim_}, x.options()).index_add_(0, y, x) / n_safe;
+  const auto centered = x - batch_mean.index_select(0, y);
+  const auto batch_var = torch::zeros({s, feature_dim_}, x.options()).index_add_(0, y, centered * centered) / n_safe;
+  const auto w = n / (n + counts_.to(x.scalar_type()).unsqueeze(1)).clamp_min(1.0);
+  const auto delta = mean_ - batch_mean;
+  covariance_.mul_(1.0 - w).add_(w * batch_var).add_(w * (1.0 - w) * delta * delta);
+  mean_.mul_(1.0 - w).add_(w * batch_mean);
+  counts_.add_(n.squeeze(1).to(torch::kInt64));
+}
+
+torch::Tensor CovarianceEstimator::quadratic_terms(const torch::Tensor& weight, const torch::Tensor& labels) const {
+  if (weight.dim() != 2 || weight.size(0) != num_classes_ || weight.size(1) != feature_dim_) {
+    throw std::invalid_argument("ISDA: classifier weight must be (" + std::to_string(num_classes_) + ", " +
+                                std::to_string(feature_dim_) + ")");
+  }
+  const auto y = labels.to(weight.device(), torch::kInt64);
+  switch (kind_) {
+    case CovarianceKind::kFull: return full_terms(weight, y);
+    case CovarianceKind::kSingle: return single_terms(weight, y);
+    case CovarianceKind::kDiagonal: return diagonal_terms(weight, y);
+    case CovarianceKind::kIdentity: return identity_terms(weight, y);
+  }
+  throw std::logic_error("ISDA: unhandled covariance kind");
+}
+
+// One (C) row of terms per class u that occurs (or per class, when that is cheaper to schedule):
+//   Q[u, j] = (w_j - w_u)^T Sigma_u (w_j - w_u) = rowsum((D_u Sigma_u) o D_u),  D_u = W - w_u.
+// Each sample then takes its class's row. Cost: K C A^2 for K classes, no (N, C, A) tensor.
+torch::Tensor CovarianceEstimator::full_terms(const torch::Tensor& weight, const torch::Tensor& y) const {
+  const bool distinct = force_distinct_ == -1 ? num_classes_ > y.size(0) : force_distinct_ == 1;
+  torch::Tensor classes;
+  torch::Tensor inverse;
+  if (distinct) {
+    std::tie(classes, inverse, std::ignore) = compat::unique_with_inverse_and_counts(y);
+  } else {
+    classes = torch::arange(num_classes_, y.options());
+    inverse = y;
+  }
+  const auto covariance = covariance_.to(weight.device());
+  const int64_t k = classes.size(0);
+  const int64_t per_class_bytes = (feature_dim_ * feature_dim_ + 2 * num_classes_ * feature_dim_) *
+                                  static_cast<int64_t>(weight.element_size());
+  const int64_t chunk = std::max<int64_t>(1, kChunkBudgetBytes / per_class_bytes);
+  std::vector<torch::Tensor> rows;
+  for (int64_t start = 0; start < k; start += chunk) {
+    const auto ids = classes.narrow(0, start, std::min(chunk, k - start));
+    const auto sigma = covariance.index_select(0, ids).to(weight.scalar_type());     // (k, A, A)
+    const auto diff = weight.unsqueeze(0) - weight.index_select(0, ids).unsqueeze(1);  // (k, C, A)
+    rows.push_back((diff.bmm(sigma) * diff).sum(-1));                                  // (k, C)
+  }
+  const auto per_class = rows.size() == 1 ? rows.front() : torch::cat(rows, 0);
+  return per_class.index_select(0, inverse);
+}
+
+// With one Sigma for all classes, G = W Sigma W^T (C, C) gives every pair at once:
+//   Q[u, j] = G_jj - 2 G_uj + G_uu, exactly 0 on the diagonal.
+static torch::Tensor shared_covariance_terms(const torch::Tensor& weight, const torch::Tensor& sigma,
+                                             const torch::Tensor& y) {
+  const auto projected = sigma.defined() ? weight.mm(sigma) : weight;
+  const auto gram = projected.mm(weight.t());
+  const auto diag = gram.diagonal();
+  const auto pairs = (diag.unsqueeze(0) - 2.0 * gram) + diag.unsqueeze(1);
+  return pairs.index_select(0, y);
+}
+
+torch::Tensor CovarianceEstimator::single_terms(const torch::Tensor& weight, const torch::Tensor& y) const {
+  return shared_covariance_terms(weight, covariance_[0].to(weight.device(), weight.scalar_type()), y);
+}
+
+torch::Tensor CovarianceEstimator::identity_terms(const torch::Tensor& weight, const torch::Tensor& y) const {
+  return shared_covariance_terms(weight, torch::Tensor(), y);
+}
+
+// sum_a (W_ja - W_ya)^2 s_ya = s_y . W_j^2 - 2 (W_y o s_y) . W_j + s_y . W_y^2: two (N, A) x (A, C)
+// products. The own-class entry is set to exactly 0 (rounding would otherwise leave ~1e-7).
+torch::Tensor CovarianceEstimator::diagonal_terms(const torch::Tensor& weight, const torch::Tensor& y) const {
+  const auto variances = covariance_.to(weight.device(), weight.scalar_type()).index_select(0, y);  // (N, A)
+  const auto own = weight.index_select(0, y);                                                        // (N, A)
+  const auto terms = variances.mm((weight * weight).t()) - 2.0 * (own * variances).mm(weight.t()) +
+                     (own * own * variances).sum(1, /*keepdim=*/true);
+  return terms.scatter(1, y.unsqueeze(1), 0.0);
+}
+
+torch::Tensor CovarianceEstimator::covariance(int64_t c) const {
+  if (c < 0 || c >= num_classes_) throw std::out_of_range("ISDA: class " + std::to_string(c) + " out of range");
+  const int64_t s = kind_ == CovarianceKind::kSingle ? 0 : c;
+  switch (kind_) {
+    case CovarianceKind::kIdentity:
+      return torch::eye(feature_dim_, torch::TensorOptions().dtype(torch::kFloat64).device(counts_.device()));
+    case CovarianceKind::kDiagonal: return torch::diag(covariance_[s]);
+    default: return covariance_[s];
+  }
+}
+
+torch::Tensor CovarianceEstimator::mean(int64_t c) const {
+  if (kind_ == CovarianceKind::kIdentity) throw std::logic_error("ISDA: the identity variant keeps no mean");
+  return mean_[kind_ == CovarianceKind::kSingle ? 0 : c];
+}
+
+int64_t CovarianceEstimator::count(int64_t c) const {
+  return counts_[kind_ == CovarianceKind::kSingle ? 0 : c].item<int64_t>();
+}
+
+int64_t CovarianceEstimator::state_bytes() const {
+  int64_t bytes = counts_.numel() * counts_.element_size();
+  if (mean_.defined()) bytes += mean_.numel() * mean_.element_size();
+  if (covariance_.defined()) bytes += covariance_.numel() * covariance_.element_size();
+  return bytes;
+}
+
+void CovarianceEstimator::save(torch::serialize::OutputArchive& archive) const {
+  archive.write("isda.kind", torch::tensor({static_cast<int64_t>(kind_), num_classes_, feature_dim_}));
+  archive.write("isda.counts", counts_, /*is_buffer=*/true);
+  if (mean_.defined()) {
+    archive.write("isda.mean", mean_, /*is_buffer=*/true);
+    archive.write("isda.covariance", covariance_, /*is_buffer=*/true);
+  }
+}
+
+void CovarianceEstimator::load(torch::serialize::InputArchive& archive) {
+  torch::Tensor header;
+  archive.read("isda.kind", header);
+  const auto expected = torch::tensor({static_cast<int64_t>(kind_), num_classes_, feature_dim_});
+  if (!header.defined() || header.sizes() != expected.sizes() || !torch::equal(header, expected)) {
+    throw std::runtime_error("ISDA estimator in checkpoint does not match: expected " + to_string(kind_) +
+                             " covariance with C=" + std::to_string(num_classes_) +
+                             ", A=" + std::to_string(feature_dim_));
+  }
+  const auto read_into = [&archive](const char* key, torch::Tensor& target) {
+    torch::Tensor value;
+    archive.read(key, value, /*is_buffer=*/true);
+    if (value.sizes() != target.sizes()) throw std::runtime_error(std::string("ISDA checkpoint: bad shape for ") + key);
+    target.copy_(value);
+  };
+  read_into("isda.counts", counts_);
+  if (mean_.defined()) {
+    read_into("isda.mean", mean_);
+    read_into("isda.covariance", covariance_);
+  }
+}
+
+}  // namespace isda

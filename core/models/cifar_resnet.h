@@ -1,0 +1,28 @@
+#pragma once
+// The CIFAR ResNets of He et al. (2016) as the ISDA authors ran them: a 3x3 stem of 16 channels,
+// three stages of 16/32/64 channels with n basic blocks each (depth 6n + 2), 1x1 conv + BN
+// projection shortcuts where the shape changes, global average pooling; feature dimension 64.
+// Works on any input size and channel count (28x28x1 for Fashion-MNIST, 32x32x3 for CIFAR).
+
+#include "models/classifier.h"
+
+#include <torch/nn/modules/batchnorm.h>
+#include <torch/nn/modules/container/sequential.h>
+#include <torch/nn/modules/conv.h>
+
+namespace isda::models {
+
+class CifarResNet : public Classifier {
+ public:
+  // depth = 6n + 2 (8, 20, 32, 44, 56, 110, ...). Throws std::invalid_argument otherwise.
+  CifarResNet(int64_t depth, int64_t in_channels, int64_t num_classes);
+
+  torch::Tensor features(const torch::Tensor& images) override;
+
+ private:
+  torch::nn::Conv2d stem_{nullptr};
+  torch::nn::BatchNorm2d stem_bn_{nullptr};
+  torch::nn::Sequential stages_{nullptr};
+};
+
+}  // namespace isda::models
