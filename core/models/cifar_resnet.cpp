@@ -1,33 +1,55 @@
 #include "models/cifar_resnet.h"
 
+#include "models/layers.h"
+
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace isda::models {
 namespace {
 
-torch::nn::Conv2d conv(int64_t in, int64_t out, int64_t kernel, int64_t stride) {
-  return torch::nn::Conv2d(
-      torch::nn::Conv2dOptions(in, out, kernel).stride(stride).padding(kernel / 2).bias(false));
-}
+// Squeeze-and-excitation: x * sigmoid(W2 relu(W1 avgpool(x))), bias-free as in the SE-ResNet
+// CIFAR code the authors used (moskomule/senet.pytorch).
+class SqueezeExcitationImpl : public torch::nn::Module {
+ public:
+  SqueezeExcitationImpl(int64_t channels, int64_t reduction)
+      : fc1_(register_module("fc1", torch::nn::Linear(torch::nn::LinearOptions(
+                                        channels, std::max<int64_t>(1, channels / reduction)).bias(false)))),
+        fc2_(register_module("fc2", torch::nn::Linear(torch::nn::LinearOptions(
+                                        std::max<int64_t>(1, channels / reduction), channels).bias(false)))) {}
+
+  torch::Tensor forward(const torch::Tensor& x) {
+    auto s = torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);
+    s = torch::sigmoid(fc2_->forward(torch::relu(fc1_->forward(s))));
+    return x * s.view({x.size(0), x.size(1), 1, 1});
+  }
+
+ private:
+  torch::nn::Linear fc1_;
+  torch::nn::Linear fc2_;
+};
+TORCH_MODULE(SqueezeExcitation);
 
 class BasicBlockImpl : public torch::nn::Module {
  public:
-  BasicBlockImpl(int64_t in, int64_t out, int64_t stride)
-      : conv1_(register_module("conv1", conv(in, out, 3, stride))),
+  BasicBlockImpl(int64_t in, int64_t out, int64_t stride, int64_t se_reduction)
+      : conv1_(register_module("conv1", conv2d(in, out, 3, stride))),
         bn1_(register_module("bn1", torch::nn::BatchNorm2d(out))),
-        conv2_(register_module("conv2", conv(out, out, 3, 1))),
+        conv2_(register_module("conv2", conv2d(out, out, 3, 1))),
         bn2_(register_module("bn2", torch::nn::BatchNorm2d(out))) {
+    if (se_reduction > 0) se_ = register_module("se", SqueezeExcitation(out, se_reduction));
     if (stride != 1 || in != out) {
       shortcut_ = register_module(
-          "shortcut", torch::nn::Sequential(conv(in, out, 1, stride), torch::nn::BatchNorm2d(out)));
+          "shortcut", torch::nn::Sequential(conv2d(in, out, 1, stride), torch::nn::BatchNorm2d(out)));
     }
   }
 
   torch::Tensor forward(const torch::Tensor& x) {
     auto y = torch::relu(bn1_->forward(conv1_->forward(x)));
     y = bn2_->forward(conv2_->forward(y));
+    if (se_) y = se_->forward(y);
     return torch::relu(y + (shortcut_ ? shortcut_->forward(x) : x));
   }
 
@@ -36,39 +58,32 @@ class BasicBlockImpl : public torch::nn::Module {
   torch::nn::BatchNorm2d bn1_;
   torch::nn::Conv2d conv2_;
   torch::nn::BatchNorm2d bn2_;
+  SqueezeExcitation se_{nullptr};
   torch::nn::Sequential shortcut_{nullptr};
 };
 TORCH_MODULE(BasicBlock);
 
 }  // namespace
 
-CifarResNet::CifarResNet(int64_t depth, int64_t in_channels, int64_t num_classes) {
+CifarResNet::CifarResNet(int64_t depth, int64_t in_channels, int64_t num_classes, int64_t se_reduction) {
   if (depth < 8 || (depth - 2) % 6 != 0) {
     throw std::invalid_argument("CIFAR ResNet depth must be 6n + 2 with n >= 1, got " + std::to_string(depth));
   }
+  if (se_reduction < 0) throw std::invalid_argument("SE reduction must be >= 0, got " + std::to_string(se_reduction));
   const int64_t blocks = (depth - 2) / 6;
-  stem_ = register_module("conv1", conv(in_channels, 16, 3, 1));
+  stem_ = register_module("conv1", conv2d(in_channels, 16, 3, 1));
   stem_bn_ = register_module("bn1", torch::nn::BatchNorm2d(16));
   stages_ = register_module("stages", torch::nn::Sequential());
   int64_t channels = 16;
   for (const int64_t width : {16, 32, 64}) {
     for (int64_t b = 0; b < blocks; ++b) {
       const int64_t stride = (b == 0 && width != 16) ? 2 : 1;
-      stages_->push_back(BasicBlock(channels, width, stride));
+      stages_->push_back(BasicBlock(channels, width, stride, se_reduction));
       channels = width;
     }
   }
   register_head(channels, num_classes);
-
-  // He normal (fan_out) for convolutions, BN weight 1 bias 0, as the reference implementations.
-  for (auto& module : modules(/*include_self=*/false)) {
-    if (auto* c = module->as<torch::nn::Conv2d>()) {
-      torch::nn::init::kaiming_normal_(c->weight, 0.0, torch::kFanOut, torch::kReLU);
-    } else if (auto* bn = module->as<torch::nn::BatchNorm2d>()) {
-      torch::nn::init::ones_(bn->weight);
-      torch::nn::init::zeros_(bn->bias);
-    }
-  }
+  init_like_reference(*this);
 }
 
 torch::Tensor CifarResNet::features(const torch::Tensor& images) {

@@ -2,6 +2,8 @@
 // The CIFAR ResNets of He et al. (2016) as the ISDA authors ran them: a 3x3 stem of 16 channels,
 // three stages of 16/32/64 channels with n basic blocks each (depth 6n + 2), 1x1 conv + BN
 // projection shortcuts where the shape changes, global average pooling; feature dimension 64.
+// With se_reduction > 0 each block is an SE-ResNet block (Hu et al. 2018): a squeeze-and-excitation
+// gate (two bias-free linear layers, C -> C / r -> C) rescales the residual branch before the add.
 // Works on any input size and channel count (28x28x1 for Fashion-MNIST, 32x32x3 for CIFAR).
 
 #include "models/classifier.h"
@@ -14,8 +16,9 @@ namespace isda::models {
 
 class CifarResNet : public Classifier {
  public:
-  // depth = 6n + 2 (8, 20, 32, 44, 56, 110, ...). Throws std::invalid_argument otherwise.
-  CifarResNet(int64_t depth, int64_t in_channels, int64_t num_classes);
+  // depth = 6n + 2 (8, 20, 32, 44, 56, 110, ...); se_reduction 0 (plain) or the SE reduction r.
+  // Throws std::invalid_argument otherwise.
+  CifarResNet(int64_t depth, int64_t in_channels, int64_t num_classes, int64_t se_reduction = 0);
 
   torch::Tensor features(const torch::Tensor& images) override;
 
