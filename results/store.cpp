@@ -1,0 +1,615 @@
+#include "results/store.h"
+
+#include "results/schema.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <sstream>
+
+namespace isda::results {
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr std::array<RunState, 5> kStates = {RunState::pending, RunState::running, RunState::done, RunState::failed,
+                                             RunState::interrupted};
+
+double now_seconds() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// FNV-1a, 64 bits, as 16 hex digits: identifies a spec among the sweeps of one name.
+std::string fnv1a_hex(const std::string& text) {
+  uint64_t hash = 14695981039346656037ull;
+  for (unsigned char c : text) {
+    hash ^= c;
+    hash *= 1099511628211ull;
+  }
+  return fmt::format("{:016x}", hash);
+}
+
+std::string host_name() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof name - 1) != 0) return "unknown host";
+  return name;
+}
+
+// The exclusive writer lock: flock(2) on `<db>.lock`, which holds "pid N on HOST" while held.
+// flock locks belong to the open file, so a second ResultsStore in the same process is refused too.
+class WriterLock {
+ public:
+  explicit WriterLock(const std::string& database_path) : path_(database_path + ".lock") {
+    fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) {
+      throw StoreError(fmt::format("{}: take the writer lock: cannot open {} ({})", database_path, path_,
+                                   std::strerror(errno)));
+    }
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      const int error = errno;
+      std::string holder;
+      {
+        std::ifstream in(path_);
+        std::getline(in, holder);
+      }
+      ::close(fd_);
+      fd_ = -1;
+      if (error == EWOULDBLOCK) {
+        throw StoreError(fmt::format("{}: take the writer lock: another writer holds it ({}); one coordinator "
+                                     "writes a store at a time",
+                                     database_path, holder.empty() ? "pid unknown" : holder));
+      }
+      throw StoreError(fmt::format("{}: take the writer lock: flock {} failed ({})", database_path, path_,
+                                   std::strerror(error)));
+    }
+    const auto holder = fmt::format("pid {} on {}\n", ::getpid(), host_name());
+    if (::ftruncate(fd_, 0) == 0) {
+      [[maybe_unused]] const auto written = ::pwrite(fd_, holder.data(), holder.size(), 0);  // informative only
+    }
+  }
+  ~WriterLock() {
+    if (fd_ >= 0) {
+      [[maybe_unused]] const int truncated = ::ftruncate(fd_, 0);
+      ::close(fd_);  // releases the flock
+    }
+  }
+  WriterLock(const WriterLock&) = delete;
+  WriterLock& operator=(const WriterLock&) = delete;
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+};
+
+// One line of the event log, for error messages.
+struct LogLine {
+  const std::string& file;
+  int64_t number;
+};
+
+double metric(const nlohmann::json& event, const char* key, const LogLine& line, Database& db,
+              const std::string& purpose) {
+  const auto it = event.find(key);
+  if (it == event.end()) {
+    db.fail(purpose, fmt::format("{}: line {}: {} event lacks \"{}\"", line.file, line.number,
+                                 event.value("event", std::string()), key));
+  }
+  if (it->is_null()) return kNaN;  // isda-train writes NaN (no test set, no hold-out) as null
+  if (!it->is_number()) {
+    db.fail(purpose, fmt::format("{}: line {}: \"{}\" is not a number", line.file, line.number, key));
+  }
+  return it->get<double>();
+}
+
+int64_t integer(const nlohmann::json& event, const char* key, const LogLine& line, Database& db,
+                const std::string& purpose) {
+  const auto it = event.find(key);
+  if (it == event.end() || !it->is_number_integer()) {
+    db.fail(purpose, fmt::format("{}: line {}: {} event lacks an integer \"{}\"", line.file, line.number,
+                                 event.value("event", std::string()), key));
+  }
+  return it->get<int64_t>();
+}
+
+}  // namespace
+
+const char* to_string(RunState state) {
+  switch (state) {
+    case RunState::pending: return "pending";
+    case RunState::running: return "running";
+    case RunState::done: return "done";
+    case RunState::failed: return "failed";
+    case RunState::interrupted: return "interrupted";
+  }
+  return "unknown";
+}
+
+RunState run_state_from_string(const std::string& name) {
+  for (const auto state : kStates) {
+    if (name == to_string(state)) return state;
+  }
+  throw StoreError(fmt::format("unknown run state \"{}\" (known: pending, running, done, failed, interrupted)", name));
+}
+
+bool transition_allowed(RunState from, RunState to) {
+  switch (from) {
+    case RunState::pending: return to == RunState::running;
+    case RunState::running:
+      return to == RunState::done || to == RunState::failed || to == RunState::interrupted;
+    case RunState::interrupted: return to == RunState::pending || to == RunState::running;
+    case RunState::failed: return to == RunState::pending;
+    case RunState::done: return false;
+  }
+  return false;
+}
+
+struct ResultsStore::Impl {
+  // Declared before the database so that it is released after the database is closed.
+  std::unique_ptr<WriterLock> lock;
+  Database db;
+
+  std::optional<Statement> insert_run, select_config, insert_member, upsert_epoch, upsert_final;
+
+  Impl(std::unique_ptr<WriterLock> writer_lock, Database database)
+      : lock(std::move(writer_lock)), db(std::move(database)) {}
+
+  Statement& cached(std::optional<Statement>& slot, const char* sql, const char* purpose) {
+    if (!slot) slot.emplace(db, sql, purpose);
+    slot->reset();
+    return *slot;
+  }
+
+  bool run_exists(const std::string& run_id, const std::string& purpose) {
+    Statement query(db, "SELECT 1 FROM runs WHERE id = ?", purpose);
+    return query.bind(1, run_id).step();
+  }
+};
+
+namespace {
+
+constexpr const char* kRunColumns =
+    "SELECT r.id, r.config_json, r.state, r.attempts, "
+    "(SELECT coalesce(max(e.epoch), 0) FROM epochs e WHERE e.run_id = r.id), r.run_dir, "
+    "coalesce(r.lease_owner, ''), r.lease_heartbeat, r.error, r.log_tail, r.created, r.updated FROM runs r ";
+
+RunInfo run_info_of(const Statement& row) {
+  RunInfo info;
+  info.id = row.column_text(0);
+  info.config_json = row.column_text(1);
+  info.state = run_state_from_string(row.column_text(2));
+  info.attempts = row.column_int(3);
+  info.last_epoch = row.column_int(4);
+  info.run_dir = row.column_text(5);
+  info.lease_owner = row.column_text(6);
+  info.lease_heartbeat = row.column_double(7);
+  info.error = row.column_text(8);
+  info.log_tail = row.column_text(9);
+  info.created = row.column_double(10);
+  info.updated = row.column_double(11);
+  return info;
+}
+
+std::vector<RunInfo> run_infos(Statement& query) {
+  std::vector<RunInfo> runs;
+  while (query.step()) runs.push_back(run_info_of(query));
+  return runs;
+}
+
+}  // namespace
+
+ResultsStore::ResultsStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+ResultsStore::ResultsStore(ResultsStore&&) noexcept = default;
+ResultsStore& ResultsStore::operator=(ResultsStore&&) noexcept = default;
+ResultsStore::~ResultsStore() = default;
+
+ResultsStore ResultsStore::open(const std::string& path, Mode mode) {
+  std::unique_ptr<WriterLock> lock;
+  if (mode == Mode::writer) {
+    const auto parent = std::filesystem::path(path).parent_path();
+    std::error_code ec;
+    if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+    if (ec) throw StoreError(fmt::format("{}: create the directory {}: {}", path, parent.string(), ec.message()));
+    lock = std::make_unique<WriterLock>(path);
+  } else if (!std::filesystem::exists(path)) {
+    throw StoreError(fmt::format("{}: open the results store: no such file (isda-run creates it)", path));
+  }
+  Database db(path, mode == Mode::writer ? Database::Mode::read_write_create : Database::Mode::read_only);
+  db.execute("PRAGMA busy_timeout = 5000", "set the busy timeout");
+  db.execute("PRAGMA foreign_keys = ON", "enable foreign keys");
+  if (mode == Mode::writer) {
+    Statement journal(db, "PRAGMA journal_mode = WAL", "enable write-ahead logging");
+    const auto journal_mode = journal.step() ? journal.column_text(0) : std::string();
+    journal.reset();  // a statement in progress would block the migration's COMMIT
+    if (journal_mode != "wal") db.fail("enable write-ahead logging", "the journal mode stays \"" + journal_mode + "\"");
+    db.execute("PRAGMA synchronous = NORMAL", "set synchronous mode");
+    // A 100,000-run registration touches ~30 MB of B-tree pages in one transaction; with SQLite's
+    // default 2 MB cache it would spill to the WAL over and over.
+    db.execute("PRAGMA cache_size = -65536", "set the page cache size");
+    migrate(db);
+  } else {
+    const int version = results::schema_version(db);
+    if (version != current_schema_version()) {
+      db.fail("open the results store",
+              fmt::format("schema version {}, this build reads {}{}", version, current_schema_version(),
+                          version < current_schema_version() ? " (open it with isda-run once to migrate it)"
+                                                             : " (use a newer isda-suite)"));
+    }
+  }
+  return ResultsStore(std::make_unique<Impl>(std::move(lock), std::move(db)));
+}
+
+const std::string& ResultsStore::path() const { return impl_->db.path(); }
+
+int ResultsStore::schema_version() { return results::schema_version(impl_->db); }
+
+int64_t ResultsStore::register_sweep(const std::string& name, const std::string& spec_path,
+                                     const std::string& spec_json) {
+  const std::string purpose = fmt::format("register sweep \"{}\"", name);
+  auto& db = impl_->db;
+  std::string canonical;
+  try {
+    canonical = nlohmann::json::parse(spec_json).dump();  // keys sorted: equal specs hash equal
+  } catch (const nlohmann::json::exception& e) {
+    db.fail(purpose, fmt::format("{}: the spec is not JSON ({})", spec_path, e.what()));
+  }
+  const auto hash = fnv1a_hex(canonical);
+  Transaction transaction(db, purpose);
+  Statement insert(db,
+                   "INSERT INTO sweeps (name, spec_path, spec_hash, spec_json, created) VALUES (?, ?, ?, ?, ?) "
+                   "ON CONFLICT (name, spec_hash) DO NOTHING",
+                   purpose);
+  insert.bind(1, name).bind(2, spec_path).bind(3, hash).bind(4, canonical).bind(5, now_seconds()).run();
+  Statement select(db, "SELECT id FROM sweeps WHERE name = ? AND spec_hash = ?", purpose);
+  select.bind(1, name).bind(2, hash).step();
+  const auto id = select.column_int(0);
+  select.reset();
+  transaction.commit();
+  return id;
+}
+
+RegisterResult ResultsStore::register_runs(int64_t sweep_id, const std::vector<RunRecord>& runs) {
+  const std::string purpose = fmt::format("register the runs of sweep {}", sweep_id);
+  auto& db = impl_->db;
+  Transaction transaction(db, purpose);
+  {
+    Statement sweep(db, "SELECT 1 FROM sweeps WHERE id = ?", purpose);
+    if (!sweep.bind(1, sweep_id).step()) db.fail(purpose, "no such sweep");
+  }
+  auto& insert = impl_->cached(impl_->insert_run,
+                               "INSERT INTO runs (id, config_json, run_dir, created, updated) VALUES (?, ?, ?, ?, ?) "
+                               "ON CONFLICT (id) DO NOTHING",
+                               "register runs");
+  auto& config = impl_->cached(impl_->select_config, "SELECT config_json FROM runs WHERE id = ?", "register runs");
+  auto& member = impl_->cached(impl_->insert_member,
+                               "INSERT INTO sweep_runs (sweep_id, run_id, position) VALUES (?, ?, ?) "
+                               "ON CONFLICT (sweep_id, run_id) DO NOTHING",
+                               "register runs");
+  // Inserting in key order keeps the B-tree writes sequential: several times faster for a big grid
+  // of hash ids than the grid's order. The grid's order is kept in sweep_runs.position.
+  std::vector<size_t> order(runs.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&runs](size_t a, size_t b) { return runs[a].id < runs[b].id; });
+  const double now = now_seconds();
+  RegisterResult result;
+  for (const size_t position : order) {
+    const auto& run = runs[position];
+    insert.bind(1, run.id).bind(2, run.config_json).bind(3, run.run_dir).bind(4, now).bind(5, now).run();
+    if (db.changes() == 1) {
+      ++result.added;
+    } else {
+      ++result.existing;
+      config.bind(1, run.id).step();
+      const auto stored = config.column_text(0);
+      config.reset();
+      if (stored != run.config_json) {
+        db.fail(purpose, fmt::format("run {} is already registered with another config (a hash collision or a "
+                                     "non-canonical config); nothing was registered",
+                                     run.id));
+      }
+    }
+    member.bind(1, sweep_id).bind(2, run.id).bind(3, static_cast<int64_t>(position)).run();
+  }
+  transaction.commit();
+  return result;
+}
+
+void ResultsStore::set_state(const std::string& run_id, RunState to, const std::string& error,
+                             const std::string& log_tail) {
+  if (to == RunState::running) {
+    start_attempt(run_id, "");
+    if (!error.empty() || !log_tail.empty()) {
+      Statement update(impl_->db,
+                       "UPDATE runs SET error = CASE WHEN ?1 <> '' THEN ?1 ELSE error END, "
+                       "log_tail = CASE WHEN ?2 <> '' THEN ?2 ELSE log_tail END WHERE id = ?3",
+                       "set the state of run " + run_id);
+      update.bind(1, error).bind(2, log_tail).bind(3, run_id).run();
+    }
+    return;
+  }
+  const std::string purpose = fmt::format("set run {} to {}", run_id, to_string(to));
+  auto& db = impl_->db;
+  Transaction transaction(db, purpose);
+  Statement current(db, "SELECT state FROM runs WHERE id = ?", purpose);
+  if (!current.bind(1, run_id).step()) db.fail(purpose, "no such run");
+  const auto from = run_state_from_string(current.column_text(0));
+  current.reset();
+  if (!transition_allowed(from, to)) {
+    db.fail(purpose, fmt::format("the run is {}, and {} -> {} is not a lifecycle transition", to_string(from),
+                                 to_string(from), to_string(to)));
+  }
+  Statement update(db,
+                   "UPDATE runs SET state = ?1, "
+                   "error = CASE WHEN ?1 = 'done' THEN '' WHEN ?2 <> '' THEN ?2 ELSE error END, "
+                   "log_tail = CASE WHEN ?3 <> '' THEN ?3 ELSE log_tail END, "
+                   "lease_owner = NULL, lease_heartbeat = NULL, updated = ?4 WHERE id = ?5",
+                   purpose);
+  update.bind(1, to_string(to)).bind(2, error).bind(3, log_tail).bind(4, now_seconds()).bind(5, run_id).run();
+  transaction.commit();
+}
+
+void ResultsStore::start_attempt(const std::string& run_id, const std::string& owner) {
+  const std::string purpose = fmt::format("start an attempt of run {}", run_id);
+  auto& db = impl_->db;
+  Transaction transaction(db, purpose);
+  Statement current(db, "SELECT state FROM runs WHERE id = ?", purpose);
+  if (!current.bind(1, run_id).step()) db.fail(purpose, "no such run");
+  const auto from = run_state_from_string(current.column_text(0));
+  current.reset();
+  if (!transition_allowed(from, RunState::running)) {
+    db.fail(purpose, fmt::format("the run is {}, and {} -> running is not a lifecycle transition", to_string(from),
+                                 to_string(from)));
+  }
+  const double now = now_seconds();
+  Statement update(db,
+                   "UPDATE runs SET state = 'running', attempts = attempts + 1, lease_owner = ?, "
+                   "lease_heartbeat = ?, updated = ? WHERE id = ?",
+                   purpose);
+  update.bind(1, owner.empty() ? nullptr : owner.c_str()).bind(2, now).bind(3, now).bind(4, run_id).run();
+  transaction.commit();
+}
+
+bool ResultsStore::heartbeat(const std::string& run_id, const std::string& owner) {
+  Statement update(impl_->db,
+                   "UPDATE runs SET lease_heartbeat = ?1, updated = ?1 "
+                   "WHERE id = ?2 AND state = 'running' AND lease_owner = ?3",
+                   fmt::format("renew the lease of run {}", run_id));
+  update.bind(1, now_seconds()).bind(2, run_id).bind(3, owner).run();
+  return impl_->db.changes() == 1;
+}
+
+std::vector<RunInfo> ResultsStore::stale_runs(double older_than_seconds) {
+  Statement query(impl_->db,
+                  (std::string(kRunColumns) +
+                   "WHERE r.state = 'running' AND (r.lease_heartbeat IS NULL OR r.lease_heartbeat < ?) ORDER BY r.id")
+                      .c_str(),
+                  "find stale leases");
+  query.bind(1, now_seconds() - older_than_seconds);
+  return run_infos(query);
+}
+
+IngestResult ResultsStore::ingest_events(const std::string& run_id, const std::string& events_jsonl_path) {
+  const std::string purpose = fmt::format("ingest the events of run {}", run_id);
+  auto& db = impl_->db;
+  if (!impl_->run_exists(run_id, purpose)) db.fail(purpose, "no such run");
+  IngestResult result;
+  std::string text;
+  if (std::filesystem::exists(events_jsonl_path)) {
+    std::ifstream in(events_jsonl_path, std::ios::binary);
+    if (!in) db.fail(purpose, fmt::format("{}: cannot open ({})", events_jsonl_path, std::strerror(errno)));
+    std::ostringstream buffer;
+    buffer << in.rdbuf();
+    text = buffer.str();
+  }
+  auto& epoch = impl_->cached(
+      impl_->upsert_epoch,
+      "INSERT INTO epochs (run_id, epoch, train_loss, train_error, test_error, validation_error, lambda, lr, seconds, "
+      "images_per_second) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, epoch) DO UPDATE SET "
+      "train_loss = excluded.train_loss, train_error = excluded.train_error, test_error = excluded.test_error, "
+      "validation_error = excluded.validation_error, lambda = excluded.lambda, lr = excluded.lr, "
+      "seconds = excluded.seconds, images_per_second = excluded.images_per_second",
+      "ingest epochs");
+  auto& final_row = impl_->cached(
+      impl_->upsert_final,
+      "INSERT INTO finals (run_id, final_test_error, best_test_error, last10_test_error, last10_validation_error, "
+      "epochs) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run_id) DO UPDATE SET "
+      "final_test_error = excluded.final_test_error, best_test_error = excluded.best_test_error, "
+      "last10_test_error = excluded.last10_test_error, last10_validation_error = excluded.last10_validation_error, "
+      "epochs = excluded.epochs",
+      "ingest final metrics");
+
+  Transaction transaction(db, purpose);
+  size_t begin = 0;
+  int64_t number = 0;
+  while (begin < text.size()) {
+    const size_t end = text.find('\n', begin);
+    if (end == std::string::npos) {  // a torn last line: the worker died mid-append
+      result.torn_line_ignored = true;
+      break;
+    }
+    ++number;
+    const LogLine line{events_jsonl_path, number};
+    const auto first = text.data() + begin;
+    const auto last = text.data() + end;
+    begin = end + 1;
+    if (first == last) continue;
+    nlohmann::json event;
+    try {
+      event = nlohmann::json::parse(first, last);
+    } catch (const nlohmann::json::exception& e) {
+      db.fail(purpose, fmt::format("{}: line {} is not JSON ({})", line.file, line.number, e.what()));
+    }
+    const auto kind = event.is_object() ? event.find("event") : event.end();
+    if (!event.is_object() || kind == event.end() || !kind->is_string()) {
+      db.fail(purpose, fmt::format("{}: line {} is not an event (an object with a string \"event\")", line.file,
+                                   line.number));
+    }
+    const auto& name = kind->get_ref<const std::string&>();
+    if (name == "epoch") {
+      const auto epoch_number = integer(event, "epoch", line, db, purpose);
+      epoch.bind(1, run_id).bind(2, epoch_number);
+      int column = 3;
+      for (const char* key : {"train_loss", "train_error", "test_error", "validation_error", "lambda", "lr", "seconds",
+                              "images_per_second"}) {
+        epoch.bind(column++, metric(event, key, line, db, purpose));
+      }
+      epoch.run();
+      ++result.epoch_events;
+      result.last_epoch = std::max(result.last_epoch, epoch_number);
+      if (result.outcome == IngestResult::Outcome::none) result.outcome = IngestResult::Outcome::running;
+    } else if (name == "start") {
+      // isda-train logs a start even when rerun on a finished run directory; done stays done.
+      if (result.outcome != IngestResult::Outcome::done) {
+        result.outcome = IngestResult::Outcome::running;
+        result.reason.clear();
+        result.signal = 0;
+      }
+    } else if (name == "done") {
+      final_row.bind(1, run_id);
+      int column = 2;
+      for (const char* key : {"final_test_error", "best_test_error", "last10_test_error", "last10_validation_error"}) {
+        final_row.bind(column++, metric(event, key, line, db, purpose));
+      }
+      final_row.bind(6, integer(event, "epochs", line, db, purpose)).run();
+      result.outcome = IngestResult::Outcome::done;
+    } else if (name == "failed") {
+      result.outcome = IngestResult::Outcome::failed;
+      result.reason = event.value("reason", std::string());
+    } else if (name == "interrupted") {
+      result.outcome = IngestResult::Outcome::interrupted;
+      result.signal = static_cast<int>(integer(event, "signal", line, db, purpose));
+    }
+    // Other events are for humans and later versions; they carry nothing to store.
+  }
+  transaction.commit();
+  return result;
+}
+
+void ResultsStore::record_provenance(const std::string& run_id, const Provenance& p) {
+  const std::string purpose = fmt::format("record the provenance of run {}", run_id);
+  auto& db = impl_->db;
+  if (!impl_->run_exists(run_id, purpose)) db.fail(purpose, "no such run");
+  Statement upsert(db,
+                   "INSERT OR REPLACE INTO provenance (run_id, git_commit, git_dirty, host, gpu_model, driver, "
+                   "libtorch, cuda, cudnn, command_line, started, ended) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                   purpose);
+  upsert.bind(1, run_id).bind(2, p.git_commit).bind(3, p.git_dirty ? 1 : 0).bind(4, p.host).bind(5, p.gpu_model);
+  upsert.bind(6, p.driver).bind(7, p.libtorch).bind(8, p.cuda).bind(9, p.cudnn).bind(10, p.command_line);
+  upsert.bind(11, p.started).bind(12, p.ended).run();
+}
+
+std::vector<SweepInfo> ResultsStore::list_sweeps() {
+  Statement query(impl_->db,
+                  "SELECT id, name, spec_path, spec_hash, spec_json, created, "
+                  "(SELECT count(*) FROM sweep_runs m WHERE m.sweep_id = s.id) FROM sweeps s ORDER BY id",
+                  "list sweeps");
+  std::vector<SweepInfo> sweeps;
+  while (query.step()) {
+    sweeps.push_back({query.column_int(0), query.column_text(1), query.column_text(2), query.column_text(3),
+                      query.column_text(4), query.column_double(5), query.column_int(6)});
+  }
+  return sweeps;
+}
+
+std::optional<RunInfo> ResultsStore::find_run(const std::string& run_id) {
+  Statement query(impl_->db, (std::string(kRunColumns) + "WHERE r.id = ?").c_str(), "find run " + run_id);
+  query.bind(1, run_id);
+  if (!query.step()) return std::nullopt;
+  return run_info_of(query);
+}
+
+std::vector<RunInfo> ResultsStore::runs_of_sweep(int64_t sweep_id) {
+  Statement query(impl_->db,
+                  (std::string(kRunColumns) +
+                   "JOIN sweep_runs m ON m.run_id = r.id WHERE m.sweep_id = ? ORDER BY m.position, r.id")
+                      .c_str(),
+                  fmt::format("list the runs of sweep {}", sweep_id));
+  query.bind(1, sweep_id);
+  return run_infos(query);
+}
+
+StateCounts ResultsStore::counts_by_state(int64_t sweep_id) {
+  Statement query(impl_->db,
+                  "SELECT r.state, count(*) FROM runs r JOIN sweep_runs m ON m.run_id = r.id "
+                  "WHERE m.sweep_id = ? GROUP BY r.state",
+                  fmt::format("count the runs of sweep {}", sweep_id));
+  query.bind(1, sweep_id);
+  StateCounts counts;
+  while (query.step()) {
+    const auto n = query.column_int(1);
+    switch (run_state_from_string(query.column_text(0))) {
+      case RunState::pending: counts.pending = n; break;
+      case RunState::running: counts.running = n; break;
+      case RunState::done: counts.done = n; break;
+      case RunState::failed: counts.failed = n; break;
+      case RunState::interrupted: counts.interrupted = n; break;
+    }
+  }
+  return counts;
+}
+
+std::vector<EpochRow> ResultsStore::epochs_of(const std::string& run_id) {
+  Statement query(impl_->db,
+                  "SELECT epoch, train_loss, train_error, test_error, validation_error, lambda, lr, seconds, "
+                  "images_per_second FROM epochs WHERE run_id = ? ORDER BY epoch",
+                  "list the epochs of run " + run_id);
+  query.bind(1, run_id);
+  std::vector<EpochRow> rows;
+  while (query.step()) {
+    rows.push_back({query.column_int(0), query.column_double(1), query.column_double(2), query.column_double(3),
+                    query.column_double(4), query.column_double(5), query.column_double(6), query.column_double(7),
+                    query.column_double(8)});
+  }
+  return rows;
+}
+
+std::vector<FinalRow> ResultsStore::finals_of(const std::vector<std::string>& run_ids) {
+  Statement query(impl_->db,
+                  "SELECT final_test_error, best_test_error, last10_test_error, last10_validation_error, epochs "
+                  "FROM finals WHERE run_id = ?",
+                  "read final metrics");
+  std::vector<FinalRow> rows;
+  for (const auto& id : run_ids) {
+    query.reset();
+    query.bind(1, id);
+    if (!query.step()) continue;
+    rows.push_back({id, query.column_double(0), query.column_double(1), query.column_double(2), query.column_double(3),
+                    query.column_int(4)});
+  }
+  return rows;
+}
+
+std::optional<Provenance> ResultsStore::provenance_of(const std::string& run_id) {
+  Statement query(impl_->db,
+                  "SELECT git_commit, git_dirty, host, gpu_model, driver, libtorch, cuda, cudnn, command_line, "
+                  "started, ended FROM provenance WHERE run_id = ?",
+                  "read the provenance of run " + run_id);
+  query.bind(1, run_id);
+  if (!query.step()) return std::nullopt;
+  Provenance p;
+  p.git_commit = query.column_text(0);
+  p.git_dirty = query.column_int(1) != 0;
+  p.host = query.column_text(2);
+  p.gpu_model = query.column_text(3);
+  p.driver = query.column_text(4);
+  p.libtorch = query.column_text(5);
+  p.cuda = query.column_text(6);
+  p.cudnn = query.column_text(7);
+  p.command_line = query.column_text(8);
+  p.started = query.column_double(9);
+  p.ended = query.column_double(10);
+  return p;
+}
+
+}  // namespace isda::results

@@ -1,0 +1,172 @@
+#pragma once
+// ResultsStore: the SQLite database of sweeps, runs, per-epoch metrics, final metrics and
+// provenance. One process writes (the coordinator, holding an exclusive lock file); any number may
+// read. Workers never open it: the coordinator ingests their event logs (core/train/README.md).
+//
+// Times are Unix seconds (REAL). Metrics that a run does not have (no test set, no hold-out) are
+// NaN in this API and NULL in the database. Not thread-safe: one thread per ResultsStore.
+
+#include "results/sqlite.h"
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace isda::results {
+
+inline constexpr char kDefaultDatabasePath[] = "results/isda.db";
+
+// The run lifecycle (ARCHITECTURE.md):
+//   pending -> running -> done | failed | interrupted;  interrupted -> pending | running;
+//   failed -> pending (a retry);  done is final.
+enum class RunState { pending, running, done, failed, interrupted };
+
+const char* to_string(RunState state);
+// Throws StoreError for a name that is not a state.
+RunState run_state_from_string(const std::string& name);
+bool transition_allowed(RunState from, RunState to);
+
+// A run to register: `config_json` is the canonical resolved config whose hash is `id`.
+struct RunRecord {
+  std::string id;
+  std::string config_json;
+  std::string run_dir;  // may be empty and is then left as it is
+};
+
+struct RegisterResult {
+  int64_t added = 0;     // runs new to the store
+  int64_t existing = 0;  // runs already there (their state is untouched)
+};
+
+struct SweepInfo {
+  int64_t id = 0;
+  std::string name;
+  std::string spec_path;
+  std::string spec_hash;
+  std::string spec_json;
+  double created = 0;
+  int64_t runs = 0;
+};
+
+struct RunInfo {
+  std::string id;
+  std::string config_json;
+  RunState state = RunState::pending;
+  int64_t attempts = 0;
+  int64_t last_epoch = 0;  // highest epoch in the store, 0 before the first
+  std::string run_dir;
+  std::string lease_owner;  // empty when no lease is held
+  double lease_heartbeat = 0;  // NaN when no lease is held
+  std::string error;
+  std::string log_tail;
+  double created = 0;
+  double updated = 0;
+};
+
+struct StateCounts {
+  int64_t pending = 0, running = 0, done = 0, failed = 0, interrupted = 0;
+  int64_t total() const { return pending + running + done + failed + interrupted; }
+};
+
+// One epoch as isda-train logs it (train::EpochMetrics).
+struct EpochRow {
+  int64_t epoch = 0;  // 1-based
+  double train_loss = 0, train_error = 0, test_error = 0, validation_error = 0;
+  double lambda = 0, lr = 0, seconds = 0, images_per_second = 0;
+};
+
+struct FinalRow {
+  std::string run_id;
+  double final_test_error = 0, best_test_error = 0, last10_test_error = 0, last10_validation_error = 0;
+  int64_t epochs = 0;
+};
+
+struct Provenance {
+  std::string git_commit;
+  bool git_dirty = false;
+  std::string host, gpu_model, driver, libtorch, cuda, cudnn, command_line;
+  double started = 0;  // NaN when unknown
+  double ended = 0;    // NaN while running
+};
+
+// What an event log says, for the coordinator to set the run's state.
+struct IngestResult {
+  // The last lifecycle event: `none` for an empty log, `running` when the last is `start` (but a
+  // logged `done` stays `done`: isda-train logs a start when rerun on a finished run directory).
+  enum class Outcome { none, running, done, failed, interrupted };
+  Outcome outcome = Outcome::none;
+  int64_t last_epoch = 0;    // highest epoch logged, 0 when none
+  int64_t epoch_events = 0;  // epoch events read (each upserted)
+  std::string reason;        // of a `failed` event
+  int signal = 0;            // of an `interrupted` event
+  bool torn_line_ignored = false;
+};
+
+class ResultsStore {
+ public:
+  enum class Mode {
+    writer,  // creates and migrates the database, holds `<path>.lock`
+    reader,  // an existing database at the current version; no lock, every write fails
+  };
+
+  // Opens `path`. A writer creates the parent directory and the database, takes the exclusive
+  // writer lock (StoreError naming the holder's pid when another process or ResultsStore holds
+  // it) and migrates an older schema in one transaction. Both modes refuse a newer schema.
+  static ResultsStore open(const std::string& path = kDefaultDatabasePath, Mode mode = Mode::writer);
+
+  ResultsStore(ResultsStore&&) noexcept;
+  ResultsStore& operator=(ResultsStore&&) noexcept;
+  ~ResultsStore();  // releases the lock
+
+  const std::string& path() const;
+  int schema_version();
+
+  // The sweep with this name and spec (the spec hashed after canonicalizing its JSON), created on
+  // first call. Throws StoreError when `spec_json` is not JSON.
+  int64_t register_sweep(const std::string& name, const std::string& spec_path, const std::string& spec_json);
+
+  // Adds the runs that are new as `pending` and makes every run a member of the sweep (in the
+  // given order), in one transaction. A run already registered keeps its state and results; one
+  // registered with a different config is a StoreError (nothing is registered then).
+  RegisterResult register_runs(int64_t sweep_id, const std::vector<RunRecord>& runs);
+
+  // Moves a run to `to` if the lifecycle allows it, else throws StoreError naming both states.
+  // `error` and `log_tail`, when non-empty, replace the stored ones; leaving `running` drops the
+  // lease; `done` clears the error. Throws StoreError for an unknown run.
+  void set_state(const std::string& run_id, RunState to, const std::string& error = "",
+                 const std::string& log_tail = "");
+
+  // pending or interrupted -> running, attempts + 1, lease to `owner` with a heartbeat now.
+  void start_attempt(const std::string& run_id, const std::string& owner);
+  // Renews the lease; false when `owner` no longer holds it (the run left `running` or changed hands).
+  bool heartbeat(const std::string& run_id, const std::string& owner);
+  // Running runs whose heartbeat is older than `older_than_seconds`.
+  std::vector<RunInfo> stale_runs(double older_than_seconds);
+
+  // Reads the run's event log (a torn last line without '\n' is ignored), upserts one epochs row
+  // per epoch event, and on a `done` event the finals row, in one transaction. Re-ingesting a log,
+  // or a longer version of it, never duplicates or loses a row. Throws StoreError naming the file
+  // and line for a line that is not JSON or an event without its keys, and for an unknown run.
+  // A missing log is an empty one.
+  IngestResult ingest_events(const std::string& run_id, const std::string& events_jsonl_path);
+
+  void record_provenance(const std::string& run_id, const Provenance& provenance);
+
+  // Queries.
+  std::vector<SweepInfo> list_sweeps();
+  std::optional<RunInfo> find_run(const std::string& run_id);
+  std::vector<RunInfo> runs_of_sweep(int64_t sweep_id);  // in registration order
+  StateCounts counts_by_state(int64_t sweep_id);
+  std::vector<EpochRow> epochs_of(const std::string& run_id);  // by epoch
+  std::vector<FinalRow> finals_of(const std::vector<std::string>& run_ids);  // those that have one, in order
+  std::optional<Provenance> provenance_of(const std::string& run_id);
+
+ private:
+  struct Impl;
+  explicit ResultsStore(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace isda::results

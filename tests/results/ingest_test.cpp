@@ -1,0 +1,194 @@
+#include "results/store.h"
+#include "store_test_support.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+
+namespace isda::results {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::EventLog;
+using testing::ScratchDir;
+using Outcome = IngestResult::Outcome;
+
+class Ingest : public ::testing::Test {
+ protected:
+  Ingest() : store_(ResultsStore::open(dir_.file("isda.db"))), log_(dir_.file("events.jsonl")) {
+    sweep_ = store_.register_sweep("s", "s.json", "{}");
+    store_.register_runs(sweep_, {{"r1", "{}", dir_.file("")}});
+  }
+
+  IngestResult ingest() { return store_.ingest_events("r1", log_.path()); }
+
+  std::vector<int64_t> epoch_numbers() {
+    std::vector<int64_t> numbers;
+    for (const auto& row : store_.epochs_of("r1")) numbers.push_back(row.epoch);
+    return numbers;
+  }
+
+  ScratchDir dir_;
+  ResultsStore store_;
+  EventLog log_;
+  int64_t sweep_ = 0;
+};
+
+TEST_F(Ingest, StartEpochEpochDoneGivesTwoEpochRowsAndAFinalsRow) {
+  log_.start();
+  log_.epoch(1, 30.0);
+  log_.epoch(2, 20.0);
+  log_.done(2, 20.0, 20.0, 25.0);
+  const auto result = ingest();
+  EXPECT_EQ(result.outcome, Outcome::done);
+  EXPECT_EQ(result.last_epoch, 2);
+  EXPECT_EQ(result.epoch_events, 2);
+  EXPECT_FALSE(result.torn_line_ignored);
+
+  const auto epochs = store_.epochs_of("r1");
+  ASSERT_EQ(epochs.size(), 2u);
+  EXPECT_EQ(epochs[0].epoch, 1);
+  EXPECT_DOUBLE_EQ(epochs[0].train_loss, 2.0);
+  EXPECT_DOUBLE_EQ(epochs[0].train_error, 50.0);
+  EXPECT_DOUBLE_EQ(epochs[0].test_error, 30.0);
+  EXPECT_TRUE(std::isnan(epochs[0].validation_error));  // null in the log: no hold-out
+  EXPECT_DOUBLE_EQ(epochs[0].lambda, 0.05);
+  EXPECT_DOUBLE_EQ(epochs[0].lr, 0.1);
+  EXPECT_DOUBLE_EQ(epochs[0].seconds, 12.5);
+  EXPECT_DOUBLE_EQ(epochs[0].images_per_second, 960.0);
+  EXPECT_EQ(epochs[1].epoch, 2);
+  EXPECT_DOUBLE_EQ(epochs[1].test_error, 20.0);
+
+  const auto finals = store_.finals_of({"r1", "absent"});
+  ASSERT_EQ(finals.size(), 1u);
+  EXPECT_EQ(finals[0].run_id, "r1");
+  EXPECT_DOUBLE_EQ(finals[0].final_test_error, 20.0);
+  EXPECT_DOUBLE_EQ(finals[0].best_test_error, 20.0);
+  EXPECT_DOUBLE_EQ(finals[0].last10_test_error, 25.0);
+  EXPECT_TRUE(std::isnan(finals[0].last10_validation_error));
+  EXPECT_EQ(finals[0].epochs, 2);
+  EXPECT_EQ(store_.find_run("r1")->last_epoch, 2);
+  EXPECT_EQ(store_.runs_of_sweep(sweep_)[0].last_epoch, 2);
+}
+
+TEST_F(Ingest, ReIngestingTheSameLogAndAGrownOneGivesExactlyTheRightRows) {
+  log_.start();
+  log_.epoch(1, 30.0, 31.0);
+  log_.epoch(2, 20.0, 21.0);
+  ingest();
+  const auto again = ingest();
+  EXPECT_EQ(again.outcome, Outcome::running);
+  EXPECT_EQ(epoch_numbers(), (std::vector<int64_t>{1, 2}));
+  EXPECT_TRUE(store_.finals_of({"r1"}).empty());
+
+  log_.epoch(3, 15.0, 16.0);
+  const auto grown = ingest();
+  EXPECT_EQ(grown.last_epoch, 3);
+  EXPECT_EQ(epoch_numbers(), (std::vector<int64_t>{1, 2, 3}));
+  EXPECT_DOUBLE_EQ(store_.epochs_of("r1")[2].validation_error, 16.0);
+  log_.done(3, 15.0, 15.0, 21.67);
+  ingest();
+  ingest();
+  EXPECT_EQ(epoch_numbers(), (std::vector<int64_t>{1, 2, 3}));
+  EXPECT_EQ(store_.finals_of({"r1"}).size(), 1u);
+}
+
+TEST_F(Ingest, AResumedRunsLogEndsInTheOutcomeOfItsLastAttempt) {
+  log_.start();
+  log_.epoch(1, 30.0);
+  log_.interrupted(15, 1, 0);
+  log_.start(1);
+  log_.epoch(2, 20.0);
+  const auto result = ingest();
+  EXPECT_EQ(result.outcome, Outcome::running);
+  EXPECT_EQ(result.signal, 0);
+  EXPECT_EQ(epoch_numbers(), (std::vector<int64_t>{1, 2}));
+}
+
+TEST_F(Ingest, AStartLoggedAfterDoneLeavesTheRunDone) {
+  log_.start();
+  log_.epoch(1, 30.0);
+  log_.done(1, 30.0, 30.0, 30.0);
+  log_.start(1);  // isda-train rerun on the finished run directory
+  EXPECT_EQ(ingest().outcome, Outcome::done);
+}
+
+TEST_F(Ingest, ATornLastLineIsIgnored) {
+  log_.start();
+  log_.epoch(1, 30.0);
+  log_.append_raw(R"({"epoch":2,"train_loss":1.0,"train_err)");
+  const auto result = ingest();
+  EXPECT_TRUE(result.torn_line_ignored);
+  EXPECT_EQ(result.last_epoch, 1);
+  EXPECT_EQ(epoch_numbers(), (std::vector<int64_t>{1}));
+}
+
+TEST_F(Ingest, AFailedEventReturnsItsReason) {
+  log_.start();
+  log_.epoch(1, 30.0);
+  log_.failed("loss is NaN at epoch 2 step 50");
+  const auto result = ingest();
+  EXPECT_EQ(result.outcome, Outcome::failed);
+  EXPECT_EQ(result.reason, "loss is NaN at epoch 2 step 50");
+  EXPECT_EQ(result.last_epoch, 1);
+}
+
+TEST_F(Ingest, AnInterruptedEventReturnsItsSignal) {
+  log_.start();
+  log_.epoch(1, 30.0);
+  log_.interrupted(15, 1, 120);
+  const auto result = ingest();
+  EXPECT_EQ(result.outcome, Outcome::interrupted);
+  EXPECT_EQ(result.signal, 15);
+  EXPECT_EQ(result.last_epoch, 1);
+}
+
+TEST_F(Ingest, AMissingOrEmptyLogIsNothingYet) {
+  const auto result = ingest();
+  EXPECT_EQ(result.outcome, Outcome::none);
+  EXPECT_EQ(result.last_epoch, 0);
+  EXPECT_TRUE(store_.epochs_of("r1").empty());
+}
+
+TEST_F(Ingest, AMalformedLineInTheMiddleNamesTheFileAndLineAndStoresNothing) {
+  log_.start();
+  log_.epoch(1, 30.0);
+  log_.append_raw("{\"event\": \"epoch\", \"epoch\": 2,,}\n");
+  log_.epoch(3, 20.0);
+  try {
+    ingest();
+    FAIL() << "a malformed log was ingested";
+  } catch (const StoreError& e) {
+    const std::string message = e.what();
+    EXPECT_THAT(message, HasSubstr(log_.path() + ": line 3 is not JSON"));
+    EXPECT_THAT(message, HasSubstr(store_.path()));
+    EXPECT_EQ(message.find('\n'), std::string::npos);
+  }
+  EXPECT_TRUE(store_.epochs_of("r1").empty());  // one transaction: all or nothing
+}
+
+TEST_F(Ingest, AnEpochEventWithoutItsMetricsIsAnError) {
+  log_.start();
+  log_.append({{"event", "epoch"}, {"epoch", 1}, {"train_loss", 1.0}});
+  try {
+    ingest();
+    FAIL() << "an incomplete epoch event was ingested";
+  } catch (const StoreError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("line 2: epoch event lacks \"train_error\""));
+  }
+}
+
+TEST_F(Ingest, NullMetricsAreStoredAsAbsent) {
+  log_.start();
+  log_.epoch(1, NAN, NAN);
+  ingest();
+  const auto epochs = store_.epochs_of("r1");
+  ASSERT_EQ(epochs.size(), 1u);
+  EXPECT_TRUE(std::isnan(epochs[0].test_error));
+  EXPECT_TRUE(std::isnan(epochs[0].validation_error));
+}
+
+}  // namespace
+}  // namespace isda::results
