@@ -1,5 +1,8 @@
 // isda-bench: side-by-side benchmarks of the suite. All logic is in the bench sources.
+#include "augment_bench.h"
 #include "head_bench.h"
+#include "models_bench.h"
+#include "train_bench.h"
 
 #include <algorithm>
 #include <iostream>
@@ -11,6 +14,13 @@ int main(int argc, char** argv) {
   const std::string what = argc > 1 ? argv[1] : "";
   if (what == "head") return isda::bench::run_head_bench(args, std::cout, std::cerr);
   if (what == "head-memory") return isda::bench::run_head_memory_probe(args, std::cout, std::cerr);
-  std::cerr << "usage: isda-bench head [--classes C] [--dim A] [--batch N] [--steps S] [--device cpu|cuda]\n";
+  if (what == "models") return isda::bench::run_models_bench(args, std::cout, std::cerr);
+  if (what == "augment") return isda::bench::run_augment_bench(args, std::cout, std::cerr);
+  if (what == "train") return isda::bench::run_train_bench(args, std::cout, std::cerr);
+  std::cerr << "usage: isda-bench head [--classes C] [--dim A] [--batch N] [--steps S] [--device cpu|cuda]\n"
+               "       isda-bench models [--device cpu|cuda] [--models a,b] [--batch N] [--steps S] [--classes C]\n"
+               "       isda-bench augment [--device cpu|cuda] [--batch N] [--steps S]\n"
+               "       isda-bench train [--models a,b] [--dataset cifar10] [--data-root DIR] [--images N] [--batch N]\n"
+               "                        [--device cpu|cuda] [--precision fp32|bf16] [--channels-last]\n";
   return what.empty() || what == "--help" ? 0 : 2;
 }

@@ -4,5 +4,6 @@
 #include <iostream>
 
 int main(int argc, char** argv) {
+  isda::command::install_stop_handlers();
   return isda::command::run_train_command(std::vector<std::string>(argv + 1, argv + argc), std::cout, std::cerr);
 }

@@ -8,15 +8,23 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <csignal>
 #include <fstream>
 #include <ostream>
 
 namespace isda::command {
 namespace {
 
+std::atomic<int> g_stop_signal{0};
+
+extern "C" void record_stop_signal(int signal_number) { g_stop_signal.store(signal_number); }
+
 struct Invocation {
   nlohmann::json overrides = nlohmann::json::object();
   std::string config_file;
+  std::string run_dir;
   bool help = false;
   bool list_models = false;
   bool dump_config = false;
@@ -96,6 +104,7 @@ Invocation parse_args(const std::vector<std::string>& args) {
       value = args[++i];
     }
     if (name == "config") { inv.config_file = value; continue; }
+    if (name == "run-dir") { inv.run_dir = value; continue; }
     std::string key = name;
     std::replace(key.begin(), key.end(), '-', '_');
     if (!defaults.contains(key)) throw UsageError(fmt::format("unknown option --{} (see --help)", name));
@@ -109,6 +118,7 @@ void print_help(std::ostream& out) {
   out << "usage: isda-train [--config FILE.json] [--KEY VALUE ...]\n"
          "Trains one configuration and prints one line per epoch; flags override the config file.\n\n"
          "  --config FILE      run config (JSON object with the keys below)\n"
+         "  --run-dir DIR      keep config, events.jsonl, checkpoints and result in DIR; rerun to resume\n"
          "  --dump-config      print the resolved config as JSON and exit\n"
          "  --list-models      print the known networks and exit\n"
          "  --help             this text\n\n";
@@ -117,7 +127,8 @@ void print_help(std::ostream& out) {
     std::replace(flag.begin(), flag.end(), '_', '-');
     out << fmt::format("  --{:<18} {} (default: {})\n", flag, key.help, defaults.at(key.key).dump());
   }
-  out << "\nexit codes: 0 done, 1 training failed, 2 bad usage or config, 3 missing or malformed data\n";
+  out << "\nexit codes: 0 done, 1 training failed, 2 bad usage or config, 3 missing or malformed data,\n"
+         "4 unusable checkpoint, 5 run directory in use, 128+N stopped by signal N (SIGINT, SIGTERM, SIGUSR1) after checkpointing\n";
 }
 
 train::TrainConfig resolve(const Invocation& inv) {
@@ -152,7 +163,11 @@ int run_train_command(const std::vector<std::string>& args, std::ostream& out, s
       return kExitOk;
     }
     if (inv.list_models) {
-      for (const auto& name : models::model_names()) out << name << '\n';
+      // One line per network: name, parameters at its default classes (10 CIFAR, 1000 ImageNet), A.
+      for (const auto& info : models::describe_models()) {
+        out << fmt::format("{:<22} {:>7.2f}M  feature_dim {}\n", info.name,
+                           static_cast<double>(info.parameter_count) / 1e6, info.feature_dim);
+      }
       return kExitOk;
     }
     const auto config = resolve(inv);
@@ -161,11 +176,18 @@ int run_train_command(const std::vector<std::string>& args, std::ostream& out, s
       return kExitOk;
     }
     out << "config: " << train::to_json(config).dump() << std::endl;
-    const auto result = train::train(config, [&](const train::EpochMetrics& m) {
-      out << train::format_epoch_line(m, config.epochs) << std::endl;
-    });
-    out << fmt::format("result: method {} test_err {:.2f}% last10_test_err {:.2f}% best_test_err {:.2f}%\n",
-                       config.method, result.final_test_error, result.last10_test_error, result.best_test_error);
+    train::TrainOptions options;
+    if (!inv.run_dir.empty()) options.run_dir = inv.run_dir;
+    options.stop_signal = &g_stop_signal;
+    options.on_epoch = [&](const train::EpochMetrics& m) { out << train::format_epoch_line(m, config.epochs) << std::endl; };
+    options.on_note = [&](const std::string& note) { err << "isda-train: " << note << std::endl; };
+    const auto result = train::train(config, options);
+    const auto percent = [](double v) { return std::isnan(v) ? std::string("n/a") : fmt::format("{:.2f}%", v); };
+    out << "result: method " << config.method << " test_err " << percent(result.final_test_error)
+        << " last10_test_err " << percent(result.last10_test_error) << " best_test_err "
+        << percent(result.best_test_error);
+    if (!std::isnan(result.last10_validation_error)) out << " last10_val_err " << percent(result.last10_validation_error);
+    out << std::endl;
     return kExitOk;
   } catch (const UsageError& e) {
     return fail(kExitUsage, e.what());
@@ -173,6 +195,13 @@ int run_train_command(const std::vector<std::string>& args, std::ostream& out, s
     return fail(kExitUsage, e.what());
   } catch (const data::DataError& e) {
     return fail(kExitData, e.what());
+  } catch (const train::Interrupted& e) {
+    err << "isda-train: " << e.what() << "; checkpointed, rerun to resume\n";
+    return 128 + e.signal;
+  } catch (const train::RunDirectoryBusy& e) {
+    return fail(kExitBusy, e.what());
+  } catch (const train::CheckpointError& e) {
+    return fail(kExitCheckpoint, e.what());
   } catch (const train::TrainingError& e) {
     return fail(kExitTrainingFailed, e.what());
   } catch (const std::invalid_argument& e) {  // unknown model or variant names
@@ -182,6 +211,13 @@ int run_train_command(const std::vector<std::string>& args, std::ostream& out, s
     std::string message = e.what();
     return fail(kExitTrainingFailed, message.substr(0, message.find('\n')));
   }
+}
+
+void install_stop_handlers() {
+  struct sigaction action {};
+  action.sa_handler = record_stop_signal;
+  sigemptyset(&action.sa_mask);
+  for (const int signal_number : {SIGINT, SIGTERM, SIGUSR1}) sigaction(signal_number, &action, nullptr);
 }
 
 }  // namespace isda::command

@@ -3,6 +3,8 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cmath>
+#include <map>
 #include <type_traits>
 
 namespace isda::train {
@@ -10,6 +12,46 @@ namespace {
 
 ConfigError error(const std::string& source, const std::string& key, const std::string& problem) {
   return ConfigError(source + ": " + key + ": " + problem);
+}
+
+// Calls v(key, field, help) for every field: the one list from which JSON, help and parsing derive.
+template <typename Config, typename Visitor>
+void visit_fields(Config& c, Visitor&& v) {
+  v("dataset", c.dataset, "data set: fashion-mnist, cifar10, cifar100");
+  v("data_root", c.data_root, "folder holding the data set files (default: the data set's standard location)");
+  v("holdout", c.holdout, "train on 45,000 training images and report the error on the other 5,000 (CIFAR)");
+  v("split_seed", c.split_seed, "seed of the 45k/5k hold-out split");
+  v("augment", c.augment, "augmentation: none, standard (pad-crop-flip), cutout, autoaugment");
+  v("train_limit", c.train_limit, "train on the first N training images only (0: all)");
+  v("test_limit", c.test_limit, "test on the first N test images only (0: all)");
+  v("model", c.model, "network name (isda-train --list-models)");
+  v("dropout", c.dropout, "dropout rate, for the networks that have dropout");
+  v("method", c.method, "loss: ce, isda, large_margin, disturb_label, focal, center, lq");
+  v("lambda0", c.lambda0, "ISDA's final augmentation strength lambda0");
+  v("lambda_schedule", c.lambda_schedule, "how lambda ramps to lambda0: epoch (authors' code), iteration (paper), constant");
+  v("covariance", c.covariance, "ISDA covariance: full, diagonal, identity, single");
+  v("margin", c.margin, "large_margin: multiplicative angular margin m");
+  v("disturb_alpha", c.disturb_alpha, "disturb_label: probability of replacing a label by a random one");
+  v("focal_gamma", c.focal_gamma, "focal: focusing exponent gamma");
+  v("center_lambda", c.center_lambda, "center: weight of the centre term");
+  v("center_alpha", c.center_alpha, "center: learning rate of the centres");
+  v("lq_q", c.lq_q, "lq: exponent q");
+  v("recipe", c.recipe, "named training recipe of the paper (resnet, se_resnet, wrn, densenet, resnext, shake_shake, pyramidnet); explicit keys override it");
+  v("epochs", c.epochs, "number of epochs");
+  v("batch_size", c.batch_size, "images per SGD step");
+  v("lr", c.lr, "initial learning rate");
+  v("momentum", c.momentum, "SGD momentum");
+  v("nesterov", c.nesterov, "Nesterov momentum");
+  v("weight_decay", c.weight_decay, "L2 weight decay on every parameter");
+  v("lr_schedule", c.lr_schedule, "step or cosine (per epoch)");
+  v("lr_milestones", c.lr_milestones, "step: epochs at which the learning rate is multiplied by lr_gamma");
+  v("lr_gamma", c.lr_gamma, "step: decay factor at each milestone");
+  v("lr_decay_early", c.lr_decay_early, "step: decay one epoch before each milestone, as the authors' code does");
+  v("seed", c.seed, "random seed (initialisation, shuffling, augmentation)");
+  v("device", c.device, "auto, cpu, cuda or cuda:N");
+  v("precision", c.precision, "fp32, or bf16 (autocast, CUDA only)");
+  v("channels_last", c.channels_last, "channels_last memory format (CUDA)");
+  v("threads", c.threads, "CPU threads (0: LibTorch's default)");
 }
 
 const char* type_name(const nlohmann::json& value) {
@@ -22,112 +64,99 @@ const char* type_name(const nlohmann::json& value) {
   return "null";
 }
 
-// Assigns object[key] to `target` if present, with a clear message for a value of the wrong type.
 template <typename T>
-void read(const nlohmann::json& object, const char* key, T& target, const std::string& source) {
-  const auto it = object.find(key);
-  if (it == object.end()) return;
-  const auto& value = *it;
-  bool ok = false;
+bool has_type(const nlohmann::json& value) {
   if constexpr (std::is_same_v<T, bool>) {
-    ok = value.is_boolean();
+    return value.is_boolean();
   } else if constexpr (std::is_same_v<T, std::string>) {
-    ok = value.is_string();
+    return value.is_string();
   } else if constexpr (std::is_floating_point_v<T>) {
-    ok = value.is_number();
+    return value.is_number();
   } else if constexpr (std::is_unsigned_v<T>) {
-    ok = value.is_number_unsigned() || (value.is_number_integer() && value.get<int64_t>() >= 0);
+    return value.is_number_unsigned() || (value.is_number_integer() && value.template get<int64_t>() >= 0);
   } else if constexpr (std::is_integral_v<T>) {
-    ok = value.is_number_integer();
+    return value.is_number_integer();
   } else {
-    ok = value.is_array() && std::all_of(value.begin(), value.end(), [](const auto& v) { return v.is_number_integer(); });
+    return value.is_array() &&
+           std::all_of(value.begin(), value.end(), [](const auto& v) { return v.is_number_integer(); });
   }
-  if (!ok) throw error(source, key, std::string("expected ") + type_name(nlohmann::json(T{})) + ", got " + type_name(value));
-  target = value.get<T>();
+}
+
+// Values from the facts file, §3 (CIFAR recipes of the authors' code).
+const std::map<std::string, nlohmann::json>& recipes() {
+  static const std::map<std::string, nlohmann::json> table = {
+      {"resnet", {{"epochs", 160}, {"batch_size", 128}, {"lr", 0.1}, {"lr_schedule", "step"}, {"lr_milestones", {80, 120}}, {"lr_gamma", 0.1}, {"weight_decay", 1e-4}}},
+      {"se_resnet", {{"epochs", 200}, {"batch_size", 128}, {"lr", 0.1}, {"lr_schedule", "step"}, {"lr_milestones", {80, 120, 160}}, {"lr_gamma", 0.1}, {"weight_decay", 1e-4}}},
+      {"wrn", {{"epochs", 240}, {"batch_size", 128}, {"lr", 0.1}, {"lr_schedule", "step"}, {"lr_milestones", {60, 120, 160, 200}}, {"lr_gamma", 0.2}, {"weight_decay", 5e-4}, {"dropout", 0.3}}},
+      {"densenet", {{"epochs", 300}, {"batch_size", 64}, {"lr", 0.1}, {"lr_schedule", "step"}, {"lr_milestones", {150, 200, 250}}, {"lr_gamma", 0.1}, {"weight_decay", 1e-4}}},
+      {"resnext", {{"epochs", 350}, {"batch_size", 128}, {"lr", 0.05}, {"lr_schedule", "step"}, {"lr_milestones", {150, 225, 300}}, {"lr_gamma", 0.1}, {"weight_decay", 5e-4}}},
+      {"shake_shake", {{"epochs", 1800}, {"batch_size", 64}, {"lr", 0.1}, {"lr_schedule", "cosine"}, {"weight_decay", 1e-4}}},
+      {"pyramidnet", {{"epochs", 1800}, {"batch_size", 128}, {"lr", 0.1}, {"lr_schedule", "cosine"}, {"weight_decay", 1e-4}}},
+  };
+  return table;
 }
 
 }  // namespace
 
 const std::vector<ConfigKey>& config_keys() {
-  static const std::vector<ConfigKey> keys = {
-      {"model", "network name (isda-train --list-models)"},
-      {"dataset", "data set: fashion-mnist"},
-      {"data_root", "folder holding the data set files (default: the data set's standard location)"},
-      {"train_limit", "train on the first N training images only (0: all)"},
-      {"test_limit", "test on the first N test images only (0: all)"},
-      {"method", "loss: ce (cross-entropy) or isda"},
-      {"lambda0", "ISDA's final augmentation strength lambda0"},
-      {"lambda_schedule", "how lambda ramps to lambda0: epoch (authors' code), iteration (paper), constant"},
-      {"covariance", "ISDA covariance: full, diagonal, identity, single"},
-      {"epochs", "number of epochs"},
-      {"batch_size", "images per SGD step"},
-      {"lr", "initial learning rate"},
-      {"momentum", "SGD momentum"},
-      {"nesterov", "Nesterov momentum"},
-      {"weight_decay", "L2 weight decay on every parameter"},
-      {"lr_milestones", "epochs at which the learning rate is multiplied by lr_gamma"},
-      {"lr_gamma", "learning-rate decay factor at each milestone"},
-      {"seed", "random seed (initialisation, shuffling)"},
-      {"device", "auto, cpu, cuda or cuda:N"},
-      {"threads", "CPU threads (0: LibTorch's default)"},
-  };
+  static const std::vector<ConfigKey> keys = [] {
+    std::vector<ConfigKey> k;
+    TrainConfig c;
+    visit_fields(c, [&k](const char* key, auto&, const char* help) { k.push_back({key, help}); });
+    return k;
+  }();
   return keys;
 }
 
-nlohmann::json to_json(const TrainConfig& c) {
-  return {
-      {"model", c.model},
-      {"dataset", c.dataset},
-      {"data_root", c.data_root},
-      {"train_limit", c.train_limit},
-      {"test_limit", c.test_limit},
-      {"method", c.method},
-      {"lambda0", c.lambda0},
-      {"lambda_schedule", c.lambda_schedule},
-      {"covariance", c.covariance},
-      {"epochs", c.epochs},
-      {"batch_size", c.batch_size},
-      {"lr", c.lr},
-      {"momentum", c.momentum},
-      {"nesterov", c.nesterov},
-      {"weight_decay", c.weight_decay},
-      {"lr_milestones", c.lr_milestones},
-      {"lr_gamma", c.lr_gamma},
-      {"seed", c.seed},
-      {"device", c.device},
-      {"threads", c.threads},
-  };
+nlohmann::json to_json(const TrainConfig& config) {
+  nlohmann::json object = nlohmann::json::object();
+  visit_fields(config, [&object](const char* key, const auto& field, const char*) { object[key] = field; });
+  return object;
+}
+
+std::vector<std::string> recipe_names() {
+  std::vector<std::string> names;
+  for (const auto& entry : recipes()) names.push_back(entry.first);
+  return names;
+}
+
+nlohmann::json recipe(const std::string& name) {
+  const auto it = recipes().find(name);
+  if (it == recipes().end()) {
+    std::string known;
+    for (const auto& n : recipe_names()) known += (known.empty() ? "" : ", ") + n;
+    throw ConfigError("unknown recipe \"" + name + "\" (known: " + known + ")");
+  }
+  return it->second;
 }
 
 TrainConfig config_from_json(const nlohmann::json& object, const std::string& source) {
   if (!object.is_object()) throw ConfigError(source + ": expected a JSON object, got " + type_name(object));
+  const auto& keys = config_keys();
   for (const auto& item : object.items()) {
-    const auto& keys = config_keys();
     if (std::none_of(keys.begin(), keys.end(), [&](const ConfigKey& k) { return item.key() == k.key; })) {
       throw error(source, item.key(), "unknown key");
     }
   }
+  nlohmann::json merged = nlohmann::json::object();
+  if (object.contains("recipe") && object["recipe"].is_string() && !object["recipe"].get<std::string>().empty()) {
+    try {
+      merged = recipe(object["recipe"].get<std::string>());
+    } catch (const ConfigError& e) {
+      throw error(source, "recipe", e.what());
+    }
+  }
+  merged.update(object);
   TrainConfig c;
-  read(object, "model", c.model, source);
-  read(object, "dataset", c.dataset, source);
-  read(object, "data_root", c.data_root, source);
-  read(object, "train_limit", c.train_limit, source);
-  read(object, "test_limit", c.test_limit, source);
-  read(object, "method", c.method, source);
-  read(object, "lambda0", c.lambda0, source);
-  read(object, "lambda_schedule", c.lambda_schedule, source);
-  read(object, "covariance", c.covariance, source);
-  read(object, "epochs", c.epochs, source);
-  read(object, "batch_size", c.batch_size, source);
-  read(object, "lr", c.lr, source);
-  read(object, "momentum", c.momentum, source);
-  read(object, "nesterov", c.nesterov, source);
-  read(object, "weight_decay", c.weight_decay, source);
-  read(object, "lr_milestones", c.lr_milestones, source);
-  read(object, "lr_gamma", c.lr_gamma, source);
-  read(object, "seed", c.seed, source);
-  read(object, "device", c.device, source);
-  read(object, "threads", c.threads, source);
+  visit_fields(c, [&](const char* key, auto& field, const char*) {
+    const auto it = merged.find(key);
+    if (it == merged.end()) return;
+    using T = std::decay_t<decltype(field)>;
+    if (!has_type<T>(*it)) {
+      throw error(source, key, std::string("expected ") + type_name(nlohmann::json(T{})) + ", got " + type_name(*it));
+    }
+    field = it->template get<T>();
+  });
   validate(c, source);
   return c;
 }
@@ -141,10 +170,13 @@ void validate(const TrainConfig& c, const std::string& source) {
     }
     throw error(source, key, "unknown value \"" + value + "\" (known: " + list + ")");
   };
-  one_of("dataset", c.dataset, {"fashion-mnist"});
-  one_of("method", c.method, {"ce", "isda"});
+  one_of("dataset", c.dataset, {"fashion-mnist", "cifar10", "cifar100"});
+  one_of("augment", c.augment, {"none", "standard", "cutout", "autoaugment"});
+  one_of("method", c.method, {"ce", "isda", "large_margin", "disturb_label", "focal", "center", "lq"});
   one_of("lambda_schedule", c.lambda_schedule, {"epoch", "iteration", "constant"});
   one_of("covariance", c.covariance, {"full", "diagonal", "identity", "single"});
+  one_of("lr_schedule", c.lr_schedule, {"step", "cosine"});
+  one_of("precision", c.precision, {"fp32", "bf16"});
   if (c.device != "auto" && c.device != "cpu" && c.device != "cuda" && c.device.rfind("cuda:", 0) != 0) {
     throw error(source, "device", "unknown value \"" + c.device + "\" (known: auto, cpu, cuda, cuda:N)");
   }
@@ -154,22 +186,51 @@ void validate(const TrainConfig& c, const std::string& source) {
   const auto non_negative = [&](const char* key, double value) {
     if (!(value >= 0)) throw error(source, key, "must not be negative, got " + nlohmann::json(value).dump());
   };
+  const auto probability = [&](const char* key, double value) {
+    if (!(value >= 0 && value < 1)) throw error(source, key, "must be in [0, 1), got " + nlohmann::json(value).dump());
+  };
   positive("epochs", static_cast<double>(c.epochs));
   positive("batch_size", static_cast<double>(c.batch_size));
   positive("lr", c.lr);
   positive("lr_gamma", c.lr_gamma);
+  positive("margin", c.margin);
+  positive("lq_q", c.lq_q);
   non_negative("lambda0", c.lambda0);
   non_negative("momentum", c.momentum);
   non_negative("weight_decay", c.weight_decay);
+  non_negative("focal_gamma", c.focal_gamma);
+  non_negative("center_lambda", c.center_lambda);
   non_negative("train_limit", static_cast<double>(c.train_limit));
   non_negative("test_limit", static_cast<double>(c.test_limit));
   non_negative("threads", static_cast<double>(c.threads));
+  probability("dropout", c.dropout);
+  probability("disturb_alpha", c.disturb_alpha);
+  if (!(c.center_alpha > 0 && c.center_alpha <= 1)) throw error(source, "center_alpha", "must be in (0, 1]");
+  if (c.margin != std::floor(c.margin)) throw error(source, "margin", "must be a whole number");
   if (c.nesterov && c.momentum == 0) throw error(source, "nesterov", "needs momentum > 0");
+  if (!c.recipe.empty() && recipes().count(c.recipe) == 0) {
+    try {
+      recipe(c.recipe);
+    } catch (const ConfigError& e) {
+      throw error(source, "recipe", e.what());
+    }
+  }
   for (size_t i = 0; i < c.lr_milestones.size(); ++i) {
     if (c.lr_milestones[i] < 0 || (i > 0 && c.lr_milestones[i] <= c.lr_milestones[i - 1])) {
       throw error(source, "lr_milestones", "must be increasing, non-negative epochs");
     }
   }
+}
+
+double learning_rate(const TrainConfig& config, int64_t epoch) {
+  if (config.lr_schedule == "cosine") {
+    const double progress = static_cast<double>(epoch) / static_cast<double>(config.epochs);
+    return 0.5 * config.lr * (1.0 + std::cos(M_PI * progress));
+  }
+  const int64_t shifted = config.lr_decay_early ? epoch + 1 : epoch;
+  const auto passed = std::count_if(config.lr_milestones.begin(), config.lr_milestones.end(),
+                                    [shifted](int64_t m) { return m <= shifted; });
+  return config.lr * std::pow(config.lr_gamma, static_cast<double>(passed));
 }
 
 }  // namespace isda::train

@@ -1,27 +1,46 @@
 #include "train/trainer.h"
 
-#include "data/fashion_mnist.h"
+#include "data/augment.h"
+#include "data/datasets.h"
 #include "isda/isda_loss.h"
 #include "isda/lambda_schedule.h"
 #include "models/registry.h"
+#include "support/torch_compat.h"
+#include "train/losses.h"
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <fmt/format.h>
 #include <torch/torch.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <limits>
+#include <mutex>
 #include <numeric>
-#include <optional>
+#include <sstream>
 
 namespace isda::train {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+// A loss above this is treated as divergence (cross-entropy of a sane network stays far below).
+constexpr double kExplodingLoss = 1e4;
+// How often (in steps) the loss is read back to catch divergence early; each read synchronises.
+constexpr int64_t kDivergenceCheckInterval = 50;
+constexpr int64_t kEvalBatch = 1000;
 
-// Fashion-MNIST pixel statistics over the training set, for normalisation.
-constexpr double kFashionMnistMean = 0.2860;
-constexpr double kFashionMnistStd = 0.3530;
+// Keys that say where and how fast a run executes, not what it computes: a checkpoint written
+// with other values of these may be resumed.
+bool is_execution_key(const std::string& key) { return key == "device" || key == "threads" || key == "data_root"; }
+
+uint64_t mix(uint64_t seed, uint64_t salt) {  // splitmix64 of the pair: independent streams per epoch
+  uint64_t z = seed + 0x9e3779b97f4a7c15ULL * (salt + 1);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
 
 torch::Device resolve_device(const std::string& name) {
   if (name == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
@@ -32,133 +51,441 @@ torch::Device resolve_device(const std::string& name) {
   return device;
 }
 
-// Images as normalised float on the training device; the whole set is small enough to live there.
-struct DeviceData {
-  torch::Tensor images;
-  torch::Tensor labels;
-  int64_t num_classes = 0;
+// The loss of a step and the clean logits (for the error counts).
+struct StepOutput {
+  torch::Tensor loss;
+  torch::Tensor logits;
 };
 
-DeviceData to_device(const data::Dataset& set, torch::Device device) {
-  auto images = set.images.to(device).to(torch::kFloat32).div_(255.0).sub_(kFashionMnistMean).div_(kFashionMnistStd);
-  return {images, set.labels.to(device), set.num_classes};
+std::string tensor_to_string(const torch::Tensor& bytes) {
+  const auto contiguous = bytes.contiguous();
+  return std::string(reinterpret_cast<const char*>(contiguous.data_ptr<uint8_t>()), static_cast<size_t>(contiguous.numel()));
 }
 
-double learning_rate(const TrainConfig& config, int64_t epoch) {
-  const auto passed = std::count_if(config.lr_milestones.begin(), config.lr_milestones.end(),
-                                    [epoch](int64_t m) { return m <= epoch; });
-  return config.lr * std::pow(config.lr_gamma, static_cast<double>(passed));
+torch::Tensor string_to_tensor(const std::string& text) {
+  auto t = torch::empty({static_cast<int64_t>(text.size())}, torch::kUInt8);
+  std::memcpy(t.data_ptr<uint8_t>(), text.data(), text.size());
+  return t;
 }
 
-double test_error(models::Classifier& model, const DeviceData& test, int64_t batch_size) {
-  torch::NoGradGuard no_grad;
-  model.eval();
-  auto wrong = torch::zeros({}, torch::TensorOptions().dtype(torch::kInt64).device(test.labels.device()));
-  const int64_t n = test.labels.size(0);
-  for (int64_t start = 0; start < n; start += batch_size) {
-    const auto count = std::min(batch_size, n - start);
-    const auto logits = model.forward(test.images.narrow(0, start, count));
-    wrong += logits.argmax(1).ne(test.labels.narrow(0, start, count)).sum();
+// Where the run stands inside an epoch; all of it goes into a checkpoint.
+struct Progress {
+  int64_t epoch = 0;  // 0-based epoch in progress (== epochs when the run is complete)
+  int64_t step = 0;   // steps of `epoch` already taken
+  double loss_sum = 0;
+  int64_t wrong = 0;
+  double lambda = 0;
+  double train_seconds = 0;
+};
+
+class Run {
+ public:
+  Run(const TrainConfig& config, const TrainOptions& options)
+      : config_(config), options_(options), device_(resolve_device(config.device)) {
+    if (config.threads > 0) torch::set_num_threads(static_cast<int>(config.threads));
+    if (config.precision == "bf16" && !device_.is_cuda()) {
+      throw ConfigError("config: precision: bf16 autocast needs a CUDA device (device is " + device_.str() + ")");
+    }
+    if (device_.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);
+    if (options.run_dir) run_dir_.emplace(*options.run_dir);
+    torch::manual_seed(config.seed);
+
+    const auto root = config.data_root.empty() ? data::default_data_root(config.dataset) : config.data_root;
+    auto splits = data::load_dataset(config.dataset, root, config.holdout, config.split_seed, config.train_limit,
+                                     config.test_limit);
+    num_classes_ = splits.train.num_classes;
+    train_images_ = splits.train.images.to(device_);
+    train_labels_ = splits.train.labels.to(device_);
+    if (splits.test.images.defined() && splits.test.images.numel() > 0) {
+      test_images_ = splits.test.images.to(device_);
+      test_labels_ = splits.test.labels.to(device_);
+    }
+    if (splits.validation.images.defined() && splits.validation.images.numel() > 0) {
+      validation_images_ = splits.validation.images.to(device_);
+      validation_labels_ = splits.validation.labels.to(device_);
+    }
+    augmenter_.emplace(data::parse_augment_kind(config.augment), data::normalization_for(config.dataset),
+                       mix(config.seed, 0xa09));
+
+    models::ModelOptions model_options;
+    model_options.num_classes = num_classes_;
+    model_options.in_channels = train_images_.size(1);
+    model_options.dropout = config.dropout;
+    model_ = models::make_model(config.model, model_options);
+    model_->to(device_);
+    if (config.channels_last) {
+      for (auto& p : model_->parameters()) {
+        if (p.dim() == 4) p.set_data(p.data().contiguous(at::MemoryFormat::ChannelsLast));
+      }
+    }
+    optimizer_.emplace(model_->parameters(), torch::optim::SGDOptions(config.lr)
+                                                 .momentum(config.momentum)
+                                                 .nesterov(config.nesterov)
+                                                 .weight_decay(config.weight_decay));
+    if (config.method == "isda") {
+      estimator_.emplace(parse_covariance_kind(config.covariance), num_classes_, model_->feature_dim(), device_);
+    } else if (config.method != "ce") {
+      LossOptions o;
+      o.margin = static_cast<int64_t>(config.margin);
+      o.disturb_alpha = config.disturb_alpha;
+      o.focal_gamma = config.focal_gamma;
+      o.center_lambda = config.center_lambda;
+      o.center_alpha = config.center_alpha;
+      o.lq_q = config.lq_q;
+      comparison_.emplace(parse_loss_kind(config.method), o, num_classes_, model_->feature_dim(), device_,
+                          mix(config.seed, 0x1055));
+    }
+    schedule_ = LambdaSchedule{parse_lambda_schedule(config.lambda_schedule), config.lambda0};
   }
-  return 100.0 * static_cast<double>(wrong.item<int64_t>()) / static_cast<double>(n);
-}
+
+  TrainResult run() {
+    Progress progress;
+    if (run_dir_ && run_dir_->has_checkpoint()) {
+      load_checkpoint(progress);
+      note(progress.step == 0 ? fmt::format("resuming after epoch {}", progress.epoch)
+                              : fmt::format("resuming epoch {} at step {}", progress.epoch + 1, progress.step));
+      reconcile_events();
+    }
+    if (run_dir_) {
+      run_dir_->write_json("config.json", to_json(config_));
+      run_dir_->append_event({{"event", "start"}, {"epoch", progress.epoch}, {"step", progress.step},
+                              {"device", device_.str()}, {"libtorch", TORCH_VERSION}, {"config", to_json(config_)}});
+    }
+    try {
+      while (progress.epoch < config_.epochs) {
+        const auto metrics = train_epoch(progress);
+        result_.epochs.push_back(metrics);
+        progress = Progress{progress.epoch + 1};
+        if (run_dir_) {
+          save_checkpoint(progress);  // checkpoint first: an event is never ahead of it
+          run_dir_->append_event(event_of(metrics));
+        }
+        if (options_.on_epoch) options_.on_epoch(metrics);
+        const int signal = options_.stop_signal ? options_.stop_signal->load() : 0;
+        if (signal != 0 && progress.epoch < config_.epochs) stop(signal, progress, /*checkpointed=*/true);
+      }
+    } catch (const TrainingError& e) {
+      if (run_dir_) run_dir_->append_event({{"event", "failed"}, {"reason", e.what()}});
+      throw;
+    }
+    finish(result_);
+    if (run_dir_ && !logged_done_) {
+      run_dir_->write_json("result.json", to_json(result_));
+      auto done = to_json(result_);
+      done["event"] = "done";
+      run_dir_->append_event(done);
+    }
+    return result_;
+  }
+
+ private:
+  void note(const std::string& text) const {
+    if (options_.on_note) options_.on_note(text);
+  }
+
+  static nlohmann::json event_of(const EpochMetrics& metrics) {
+    auto event = to_json(metrics);
+    event["event"] = "epoch";
+    return event;
+  }
+
+  StepOutput step_loss(const torch::Tensor& images, const torch::Tensor& labels, double lambda) {
+    torch::Tensor features;
+    {
+      compat::CudaAutocastGuard autocast(config_.precision == "bf16");
+      features = model_->features(images);
+    }
+    features = features.to(torch::kFloat32);  // the head runs in float32: Sigma and W^T Sigma W need it
+    auto& head = model_->head();
+    if (estimator_) {
+      auto out = isda_loss(*estimator_, features, head->weight, head->bias, labels, lambda);
+      return {out.loss, out.logits};
+    }
+    if (comparison_) {
+      auto out = (*comparison_)(features, head->weight, head->bias, labels);
+      return {out.loss, out.logits};
+    }
+    auto logits = head->forward(features);
+    return {torch::nn::functional::cross_entropy(logits, labels), logits};
+  }
+
+  torch::Tensor epoch_order(int64_t epoch) const {
+    auto generator = at::detail::createCPUGenerator(mix(config_.seed, static_cast<uint64_t>(epoch) + 1));
+    return torch::randperm(train_labels_.size(0), generator, torch::TensorOptions().dtype(torch::kInt64)).to(device_);
+  }
+
+  EpochMetrics train_epoch(Progress& progress) {
+    const auto started = Clock::now();
+    const int64_t n = train_labels_.size(0);
+    const int64_t batch = config_.batch_size;
+    const int64_t steps = (n + batch - 1) / batch;
+    const double lr = learning_rate(config_, progress.epoch);
+    for (auto& group : optimizer_->param_groups()) static_cast<torch::optim::SGDOptions&>(group.options()).lr(lr);
+    if (progress.step == 0) torch::manual_seed(mix(config_.seed, 0x5eed + static_cast<uint64_t>(progress.epoch)));
+
+    model_->train();
+    const auto order = epoch_order(progress.epoch);
+    const auto device_zero = [&](torch::Dtype dtype) {
+      return torch::zeros({}, torch::TensorOptions().dtype(dtype).device(device_));
+    };
+    auto loss_sum = device_zero(torch::kFloat64) + progress.loss_sum;
+    auto wrong = device_zero(torch::kInt64) + progress.wrong;
+    const auto train_started = Clock::now();
+    for (int64_t step = progress.step; step < steps; ++step) {
+      const auto index = order.narrow(0, step * batch, std::min(batch, n - step * batch));
+      auto images = augmenter_->train_batch(train_images_.index_select(0, index));
+      if (config_.channels_last) images = images.contiguous(at::MemoryFormat::ChannelsLast);
+      const auto labels = train_labels_.index_select(0, index);
+      progress.lambda = schedule_.at(progress.epoch, step, steps, config_.epochs);
+      const auto out = step_loss(images, labels, progress.lambda);
+      optimizer_->zero_grad();
+      out.loss.backward();
+      optimizer_->step();
+      loss_sum += out.loss.detach().to(torch::kFloat64) * static_cast<double>(index.size(0));
+      wrong += out.logits.detach().argmax(1).ne(labels).sum();
+      if ((step + 1) % kDivergenceCheckInterval == 0) check_loss(out.loss.item<double>(), progress.epoch, step);
+
+      const int signal = options_.stop_signal ? options_.stop_signal->load() : 0;
+      if (signal != 0 && step + 1 < steps) {
+        progress.step = step + 1;
+        progress.loss_sum = loss_sum.item<double>();
+        progress.wrong = wrong.item<int64_t>();
+        progress.train_seconds += std::chrono::duration<double>(Clock::now() - train_started).count();
+        stop(signal, progress, /*checkpointed=*/false);
+      }
+    }
+    const double train_seconds =
+        progress.train_seconds + std::chrono::duration<double>(Clock::now() - train_started).count();
+
+    EpochMetrics m;
+    m.epoch = progress.epoch + 1;
+    m.train_loss = loss_sum.item<double>() / static_cast<double>(n);
+    m.train_error = 100.0 * static_cast<double>(wrong.item<int64_t>()) / static_cast<double>(n);
+    check_loss(m.train_loss, progress.epoch, steps - 1);
+    m.test_error = test_images_.defined() ? error_rate(test_images_, test_labels_) : kNaN;
+    m.validation_error = validation_images_.defined() ? error_rate(validation_images_, validation_labels_) : kNaN;
+    m.lambda = progress.lambda;
+    m.lr = lr;
+    m.seconds = progress.train_seconds + std::chrono::duration<double>(Clock::now() - started).count();
+    m.images_per_second = static_cast<double>(n) / train_seconds;
+    return m;
+  }
+
+  void check_loss(double loss, int64_t epoch, int64_t step) const {
+    if (std::isfinite(loss) && loss < kExplodingLoss) return;
+    throw TrainingError(fmt::format("training loss {} {} in epoch {} (step {})", std::isfinite(loss) ? "exploded to" : "became",
+                                    loss, epoch + 1, step + 1));
+  }
+
+  [[noreturn]] void stop(int signal, const Progress& progress, bool checkpointed) {
+    if (run_dir_) {
+      if (!checkpointed) save_checkpoint(progress);
+      run_dir_->append_event({{"event", "interrupted"}, {"signal", signal}, {"epoch", progress.epoch}, {"step", progress.step}});
+    }
+    throw Interrupted(signal);
+  }
+
+  double error_rate(const torch::Tensor& images, const torch::Tensor& labels) {
+    torch::NoGradGuard no_grad;
+    model_->eval();
+    auto wrong = torch::zeros({}, torch::TensorOptions().dtype(torch::kInt64).device(device_));
+    const int64_t n = labels.size(0);
+    compat::CudaAutocastGuard autocast(config_.precision == "bf16");
+    for (int64_t start = 0; start < n; start += kEvalBatch) {
+      const auto count = std::min(kEvalBatch, n - start);
+      auto batch = augmenter_->eval_batch(images.narrow(0, start, count));
+      if (config_.channels_last) batch = batch.contiguous(at::MemoryFormat::ChannelsLast);
+      wrong += model_->forward(batch).argmax(1).ne(labels.narrow(0, start, count)).sum();
+    }
+    model_->train();
+    return 100.0 * static_cast<double>(wrong.item<int64_t>()) / static_cast<double>(n);
+  }
+
+  // --- checkpoints ---------------------------------------------------------------------------
+
+  void save_checkpoint(const Progress& progress) {
+    torch::serialize::OutputArchive archive;
+    nlohmann::json meta = {{"config", to_json(config_)},   {"epoch", progress.epoch},
+                           {"step", progress.step},        {"loss_sum", progress.loss_sum},
+                           {"wrong", progress.wrong},      {"lambda", progress.lambda},
+                           {"train_seconds", progress.train_seconds}, {"history", nlohmann::json::array()}};
+    for (const auto& m : result_.epochs) meta["history"].push_back(to_json(m));
+    archive.write("meta", string_to_tensor(meta.dump()));
+    torch::serialize::OutputArchive model_archive;
+    model_->save(model_archive);
+    archive.write("model", model_archive);
+    torch::serialize::OutputArchive optimizer_archive;
+    optimizer_->save(optimizer_archive);
+    archive.write("optimizer", optimizer_archive);
+    torch::serialize::OutputArchive state_archive;
+    if (estimator_) estimator_->save(state_archive);
+    if (comparison_) comparison_->save(state_archive);
+    augmenter_->save(state_archive);
+    {
+      auto generator = at::detail::getDefaultCPUGenerator();
+      std::lock_guard<std::mutex> lock(generator.mutex());
+      state_archive.write("cpu_rng", generator.get_state());
+    }
+    archive.write("state", state_archive);
+    std::ostringstream bytes;
+    archive.save_to(bytes);
+    run_dir_->write_checkpoint(bytes.str());
+  }
+
+  void load_checkpoint(Progress& progress) {
+    const auto path = run_dir_->file("checkpoint.pt");
+    const auto payload = run_dir_->read_checkpoint();
+    try {
+      std::istringstream bytes(payload);
+      torch::serialize::InputArchive archive;
+      archive.load_from(bytes);
+      torch::Tensor meta_bytes;
+      archive.read("meta", meta_bytes);
+      const auto meta = nlohmann::json::parse(tensor_to_string(meta_bytes));
+      check_same_config(meta.at("config"), path);
+      progress.epoch = meta.at("epoch").get<int64_t>();
+      progress.step = meta.at("step").get<int64_t>();
+      progress.loss_sum = meta.at("loss_sum").get<double>();
+      progress.wrong = meta.at("wrong").get<int64_t>();
+      progress.lambda = meta.at("lambda").get<double>();
+      progress.train_seconds = meta.at("train_seconds").get<double>();
+      for (const auto& m : meta.at("history")) result_.epochs.push_back(epoch_metrics_from_json(m));
+      torch::serialize::InputArchive model_archive;
+      archive.read("model", model_archive);
+      model_->load(model_archive);
+      model_->to(device_);
+      torch::serialize::InputArchive optimizer_archive;
+      archive.read("optimizer", optimizer_archive);
+      optimizer_->load(optimizer_archive);
+      torch::serialize::InputArchive state_archive;
+      archive.read("state", state_archive);
+      if (estimator_) estimator_->load(state_archive);
+      if (comparison_) comparison_->load(state_archive);
+      augmenter_->load(state_archive);
+      torch::Tensor rng;
+      state_archive.read("cpu_rng", rng);
+      auto generator = at::detail::getDefaultCPUGenerator();
+      std::lock_guard<std::mutex> lock(generator.mutex());
+      generator.set_state(rng);
+    } catch (const CheckpointError&) {
+      throw;
+    } catch (const std::exception& e) {
+      const std::string message = e.what();
+      throw CheckpointError(path + ": unreadable (" + message.substr(0, message.find('\n')) + ")");
+    }
+  }
+
+  void check_same_config(const nlohmann::json& saved, const std::string& path) const {
+    const auto current = to_json(config_);
+    for (const auto& item : current.items()) {
+      if (is_execution_key(item.key())) continue;
+      if (!saved.contains(item.key()) || saved.at(item.key()) != item.value()) {
+        throw CheckpointError(fmt::format("{}: written by another config ({} is {} there, {} here)", path, item.key(),
+                                          saved.contains(item.key()) ? saved.at(item.key()).dump() : "absent",
+                                          item.value().dump()));
+      }
+    }
+  }
+
+  // A crash between a checkpoint and its epoch event leaves the log one epoch behind: append what
+  // the checkpoint holds and the log lacks, so that every epoch is logged exactly once.
+  void reconcile_events() {
+    int64_t logged = 0;
+    for (const auto& event : run_dir_->read_events()) {
+      if (event.value("event", "") == "epoch") logged = std::max(logged, event.value("epoch", int64_t{0}));
+      if (event.value("event", "") == "done") logged_done_ = true;
+    }
+    for (const auto& m : result_.epochs) {
+      if (m.epoch > logged) run_dir_->append_event(event_of(m));
+    }
+  }
+
+  static void finish(TrainResult& result) {
+    const auto& epochs = result.epochs;
+    result.final_test_error = epochs.back().test_error;
+    result.best_test_error = kNaN;
+    for (const auto& e : epochs) {
+      if (!std::isnan(e.test_error) && !(e.test_error >= result.best_test_error)) result.best_test_error = e.test_error;
+    }
+    const auto last = std::min<size_t>(10, epochs.size());
+    const auto mean_of = [&](double EpochMetrics::*field) {
+      double sum = 0;
+      for (auto it = epochs.end() - static_cast<std::ptrdiff_t>(last); it != epochs.end(); ++it) sum += (*it).*field;
+      return sum / static_cast<double>(last);
+    };
+    result.last10_test_error = mean_of(&EpochMetrics::test_error);
+    result.last10_validation_error = mean_of(&EpochMetrics::validation_error);
+  }
+
+  TrainConfig config_;
+  TrainOptions options_;
+  torch::Device device_;
+  std::optional<RunDirectory> run_dir_;
+  int64_t num_classes_ = 0;
+  torch::Tensor train_images_, train_labels_, test_images_, test_labels_, validation_images_, validation_labels_;
+  std::optional<data::BatchAugmenter> augmenter_;
+  std::shared_ptr<models::Classifier> model_;
+  std::optional<torch::optim::SGD> optimizer_;
+  std::optional<CovarianceEstimator> estimator_;
+  std::optional<ComparisonLoss> comparison_;
+  LambdaSchedule schedule_;
+  TrainResult result_;  // the epochs completed so far
+  bool logged_done_ = false;
+};
 
 }  // namespace
 
-std::string format_epoch_line(const EpochMetrics& m, int64_t epochs) {
-  return fmt::format("epoch {}/{} loss {:.4f} train_err {:.2f}% test_err {:.2f}% lambda {:.3f} lr {:.4g} time {:.1f}s {:.0f} img/s",
-                     m.epoch, epochs, m.train_loss, m.train_error, m.test_error, m.lambda, m.lr, m.seconds,
-                     m.images_per_second);
+nlohmann::json to_json(const EpochMetrics& m) {
+  return {{"epoch", m.epoch},
+          {"train_loss", m.train_loss},
+          {"train_error", m.train_error},
+          {"test_error", m.test_error},
+          {"validation_error", m.validation_error},
+          {"lambda", m.lambda},
+          {"lr", m.lr},
+          {"seconds", m.seconds},
+          {"images_per_second", m.images_per_second}};
 }
 
-TrainResult train(const TrainConfig& config, const std::function<void(const EpochMetrics&)>& on_epoch) {
+EpochMetrics epoch_metrics_from_json(const nlohmann::json& o) {
+  const auto number = [&o](const char* key) {
+    const auto& v = o.at(key);
+    return v.is_null() ? kNaN : v.get<double>();
+  };
+  EpochMetrics m;
+  m.epoch = o.at("epoch").get<int64_t>();
+  m.train_loss = number("train_loss");
+  m.train_error = number("train_error");
+  m.test_error = number("test_error");
+  m.validation_error = number("validation_error");
+  m.lambda = number("lambda");
+  m.lr = number("lr");
+  m.seconds = number("seconds");
+  m.images_per_second = number("images_per_second");
+  return m;
+}
+
+nlohmann::json to_json(const TrainResult& r) {
+  return {{"epochs", r.epochs.size()},
+          {"final_test_error", r.final_test_error},
+          {"best_test_error", r.best_test_error},
+          {"last10_test_error", r.last10_test_error},
+          {"last10_validation_error", r.last10_validation_error}};
+}
+
+std::string format_epoch_line(const EpochMetrics& m, int64_t epochs) {
+  const auto percent = [](double value) { return std::isnan(value) ? std::string("n/a") : fmt::format("{:.2f}%", value); };
+  std::string line = fmt::format("epoch {}/{} loss {:.4f} train_err {:.2f}% test_err {}", m.epoch, epochs, m.train_loss,
+                                 m.train_error, percent(m.test_error));
+  if (!std::isnan(m.validation_error)) line += " val_err " + percent(m.validation_error);
+  return line + fmt::format(" lambda {:.3f} lr {:.4g} time {:.1f}s {:.0f} img/s", m.lambda, m.lr, m.seconds,
+                            m.images_per_second);
+}
+
+TrainResult train(const TrainConfig& config, const TrainOptions& options) {
   validate(config, "config");
-  if (config.threads > 0) torch::set_num_threads(static_cast<int>(config.threads));
-  const auto device = resolve_device(config.device);
-  torch::manual_seed(config.seed);
-
-  const auto root = config.data_root.empty() ? data::default_fashion_mnist_root() : config.data_root;
-  const auto train_set = to_device(data::load_fashion_mnist(root, /*train=*/true, config.train_limit), device);
-  const auto test_set = to_device(data::load_fashion_mnist(root, /*train=*/false, config.test_limit), device);
-
-  auto model = models::make_model(config.model, {train_set.num_classes, train_set.images.size(1)});
-  model->to(device);
-  torch::optim::SGD optimizer(model->parameters(), torch::optim::SGDOptions(config.lr)
-                                                       .momentum(config.momentum)
-                                                       .nesterov(config.nesterov)
-                                                       .weight_decay(config.weight_decay));
-
-  const bool use_isda = config.method == "isda";
-  std::optional<CovarianceEstimator> estimator;
-  if (use_isda) {
-    estimator.emplace(parse_covariance_kind(config.covariance), train_set.num_classes, model->feature_dim(), device);
-  }
-  const LambdaSchedule schedule{parse_lambda_schedule(config.lambda_schedule), config.lambda0};
-
-  const int64_t n = train_set.labels.size(0);
-  const int64_t steps = (n + config.batch_size - 1) / config.batch_size;
-  TrainResult result;
-  for (int64_t epoch = 0; epoch < config.epochs; ++epoch) {
-    const auto started = Clock::now();
-    const double lr = learning_rate(config, epoch);
-    for (auto& group : optimizer.param_groups()) static_cast<torch::optim::SGDOptions&>(group.options()).lr(lr);
-
-    model->train();
-    const auto order = torch::randperm(n, torch::TensorOptions().dtype(torch::kInt64)).to(device);
-    auto loss_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(device));
-    auto wrong = torch::zeros({}, torch::TensorOptions().dtype(torch::kInt64).device(device));
-    double lambda = 0;
-    for (int64_t step = 0; step < steps; ++step) {
-      const auto index = order.narrow(0, step * config.batch_size, std::min(config.batch_size, n - step * config.batch_size));
-      const auto images = train_set.images.index_select(0, index);
-      const auto labels = train_set.labels.index_select(0, index);
-      const auto features = model->features(images);
-      auto& head = model->head();
-      torch::Tensor loss;
-      torch::Tensor logits;
-      if (use_isda) {
-        lambda = schedule.at(epoch, step, steps, config.epochs);
-        auto out = isda_loss(*estimator, features, head->weight, head->bias, labels, lambda);
-        loss = out.loss;
-        logits = out.logits;
-      } else {
-        logits = head->forward(features);
-        loss = torch::nn::functional::cross_entropy(logits, labels);
-      }
-      optimizer.zero_grad();
-      loss.backward();
-      optimizer.step();
-      loss_sum += loss.detach().to(torch::kFloat64) * static_cast<double>(index.size(0));
-      wrong += logits.detach().argmax(1).ne(labels).sum();
-    }
-    const double train_seconds = std::chrono::duration<double>(Clock::now() - started).count();
-
-    EpochMetrics m;
-    m.epoch = epoch + 1;
-    m.train_loss = loss_sum.item<double>() / static_cast<double>(n);
-    m.train_error = 100.0 * static_cast<double>(wrong.item<int64_t>()) / static_cast<double>(n);
-    if (!std::isfinite(m.train_loss)) {
-      throw TrainingError(fmt::format("training loss became {} in epoch {}", m.train_loss, m.epoch));
-    }
-    m.test_error = test_error(*model, test_set, 1000);
-    m.lambda = lambda;
-    m.lr = lr;
-    m.seconds = std::chrono::duration<double>(Clock::now() - started).count();
-    m.images_per_second = static_cast<double>(n) / train_seconds;
-    result.epochs.push_back(m);
-    if (on_epoch) on_epoch(m);
-  }
-
-  const auto& epochs = result.epochs;
-  result.final_test_error = epochs.back().test_error;
-  result.best_test_error = std::min_element(epochs.begin(), epochs.end(), [](const auto& a, const auto& b) {
-                             return a.test_error < b.test_error;
-                           })->test_error;
-  const auto last = std::min<size_t>(10, epochs.size());
-  result.last10_test_error = std::accumulate(epochs.end() - static_cast<std::ptrdiff_t>(last), epochs.end(), 0.0,
-                                             [](double sum, const auto& e) { return sum + e.test_error; }) /
-                             static_cast<double>(last);
-  return result;
+  Run run(config, options);
+  return run.run();
 }
 
 }  // namespace isda::train

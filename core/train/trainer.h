@@ -1,46 +1,76 @@
 #pragma once
-// Trains one configuration end to end: data -> model -> loss (CE or ISDA) -> SGD, with one
-// metrics line per epoch. Free of LibTorch so that thin mains and the runner can include it.
+// Trains one configuration end to end: data -> augmentation -> model -> loss -> SGD, one metrics
+// line per epoch, and (with a run directory) a checkpoint after every epoch, an append-only event
+// log and resume. Free of LibTorch so that thin mains and the runner can include it.
 
+#include "train/run_directory.h"
 #include "train/train_config.h"
 
+#include <atomic>
 #include <functional>
-#include <ostream>
+#include <optional>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 namespace isda::train {
 
-// The run cannot go on (NaN loss, unusable device); what() says why in one line.
+// The run cannot go on (NaN or exploding loss, unusable device); what() says why in one line.
 class TrainingError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
 
-struct EpochMetrics {
-  int64_t epoch = 0;          // 1-based
-  double train_loss = 0;      // mean training loss (the augmented loss for ISDA)
-  double train_error = 0;     // percent, from the clean logits
-  double test_error = 0;      // percent
-  double lambda = 0;          // lambda of the epoch's last step
-  double lr = 0;
-  double seconds = 0;         // wall time of the epoch (training + evaluation)
-  double images_per_second = 0;  // training throughput
+// The run stopped on a signal after checkpointing; it resumes from the same run directory.
+class Interrupted : public std::runtime_error {
+ public:
+  explicit Interrupted(int signal_number)
+      : std::runtime_error("interrupted by signal " + std::to_string(signal_number)), signal(signal_number) {}
+  int signal;
 };
+
+struct EpochMetrics {
+  int64_t epoch = 0;              // 1-based
+  double train_loss = 0;          // mean training loss (the augmented loss for ISDA)
+  double train_error = 0;         // percent, from the clean logits
+  double test_error = 0;          // percent; NaN where there is no test set
+  double validation_error = 0;    // percent on the hold-out; NaN without one
+  double lambda = 0;              // lambda of the epoch's last step
+  double lr = 0;
+  double seconds = 0;             // wall time of the epoch (training + evaluation)
+  double images_per_second = 0;   // training throughput
+};
+
+nlohmann::json to_json(const EpochMetrics& metrics);
+EpochMetrics epoch_metrics_from_json(const nlohmann::json& object);
 
 struct TrainResult {
   std::vector<EpochMetrics> epochs;
   double final_test_error = 0;
   double best_test_error = 0;
-  double last10_test_error = 0;  // mean over the last min(10, epochs) epochs: the paper's metric
+  double last10_test_error = 0;        // mean over the last min(10, epochs) epochs: the paper's metric
+  double last10_validation_error = 0;  // the same on the hold-out (NaN without one)
 };
+
+nlohmann::json to_json(const TrainResult& result);
 
 // The fixed, greppable line isda-train prints per epoch.
 std::string format_epoch_line(const EpochMetrics& metrics, int64_t epochs);
 
-// Runs `config` (validated again here). Calls `on_epoch` after every epoch when given.
-// Throws ConfigError for a bad config, data::DataError for missing or broken data, TrainingError
-// when training cannot continue.
-TrainResult train(const TrainConfig& config, const std::function<void(const EpochMetrics&)>& on_epoch = {});
+struct TrainOptions {
+  // With a run directory: config, events, checkpoints and result are kept there, and a run
+  // directory that holds a checkpoint of the same config resumes from it.
+  std::optional<std::string> run_dir;
+  // Checked after every step; when nonzero the run checkpoints (with a run directory) and throws
+  // Interrupted with that signal number.
+  const std::atomic<int>* stop_signal = nullptr;
+  std::function<void(const EpochMetrics&)> on_epoch;
+  std::function<void(const std::string&)> on_note;  // e.g. "resuming from epoch 3"
+};
+
+// Runs `config` (validated again here). Throws ConfigError for a bad config, data::DataError for
+// missing or broken data, CheckpointError for an unusable checkpoint, TrainingError when training
+// cannot continue, Interrupted on a stop signal.
+TrainResult train(const TrainConfig& config, const TrainOptions& options = {});
 
 }  // namespace isda::train

@@ -3,9 +3,16 @@
 #include "support/subprocess.h"
 
 #include <gmock/gmock.h>
-#include <algorithm>
-#include <fstream>
 #include <gtest/gtest.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <thread>
 
 namespace isda {
 namespace {
@@ -75,6 +82,92 @@ TEST_F(IsdaTrainBinary, HelpListsEveryOption) {
   for (const std::string flag : {"--model", "--lambda0", "--lambda-schedule", "--covariance", "--lr-milestones"}) {
     EXPECT_THAT(r.out, HasSubstr(flag));
   }
+}
+
+}  // namespace
+}  // namespace isda
+
+namespace isda {
+namespace {
+
+std::vector<std::string> epoch_lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("epoch ", 0) == 0) lines.push_back(line.substr(0, line.find(" lambda")));  // drop timings
+  }
+  return lines;
+}
+
+int logged_epochs(const std::string& events_path) {
+  std::ifstream in(events_path);
+  std::string line;
+  int epochs = 0;
+  while (std::getline(in, line)) epochs += line.find("\"event\":\"epoch\"") != std::string::npos;
+  return epochs;
+}
+
+class IsdaTrainResume : public ::testing::Test {
+ protected:
+  void SetUp() override { testing::write_synthetic_fashion_mnist(dir_.path().string(), 640, 100, 4); }
+  std::vector<std::string> command(const std::string& run_dir) const {
+    return {ISDA_TRAIN_BINARY, "--data-root", dir_.path().string(), "--model", "resnet8", "--epochs", "4",
+            "--batch-size", "32", "--device", "cpu", "--threads", "1", "--method", "isda", "--lr-milestones", "2",
+            "--seed", "5", "--run-dir", run_dir};
+  }
+  testing::ScratchDir dir_;
+};
+
+// kill -9 at a random moment, several times, then resume: the per-epoch metrics (timings aside)
+// equal those of a run that was never stopped, and each epoch is logged exactly once.
+TEST_F(IsdaTrainResume, SigkillAndRerunEqualsAnUninterruptedRun) {
+  const auto straight = testing::run_process(command(dir_.file("straight")));
+  ASSERT_EQ(straight.exit_code, 0) << straight.err;
+
+  const auto run_dir = dir_.file("killed");
+  std::mt19937 random(11);
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    const auto pid = testing::start_process(command(run_dir), dir_.file("out.txt"), dir_.file("err.txt"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500 + random() % 2500));
+    kill(pid, SIGKILL);
+    EXPECT_EQ(testing::wait_process(pid), 128 + SIGKILL);
+  }
+  const auto finished = testing::run_process(command(run_dir));
+  ASSERT_EQ(finished.exit_code, 0) << finished.err;
+  EXPECT_EQ(logged_epochs(run_dir + "/events.jsonl"), 4);
+  // The final process printed only the epochs it ran; the event log holds them all. Compare the
+  // metrics of the last epoch and the result line.
+  const auto expected = epoch_lines(straight.out);
+  const auto got = epoch_lines(finished.out);
+  ASSERT_FALSE(got.empty());
+  EXPECT_EQ(got.back(), expected.back());
+  EXPECT_EQ(finished.out.substr(finished.out.find("result:")), straight.out.substr(straight.out.find("result:")));
+}
+
+TEST_F(IsdaTrainResume, SigtermCheckpointsAndExitsWith143ThenResumes) {
+  const auto run_dir = dir_.file("run");
+  const auto pid = testing::start_process(command(run_dir), dir_.file("out.txt"), dir_.file("err.txt"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  kill(pid, SIGTERM);
+  EXPECT_EQ(testing::wait_process(pid), 143);
+  std::ifstream err(dir_.file("err.txt"));
+  std::stringstream text;
+  text << err.rdbuf();
+  EXPECT_THAT(text.str(), HasSubstr("interrupted by signal 15; checkpointed, rerun to resume"));
+  const auto finished = testing::run_process(command(run_dir));
+  ASSERT_EQ(finished.exit_code, 0) << finished.err;
+  EXPECT_THAT(finished.err, HasSubstr("resuming"));
+  EXPECT_EQ(logged_epochs(run_dir + "/events.jsonl"), 4);
+}
+
+TEST_F(IsdaTrainResume, ACorruptCheckpointIsExitCode4) {
+  const auto run_dir = dir_.file("run");
+  std::filesystem::create_directories(run_dir);
+  std::ofstream(run_dir + "/checkpoint.pt") << "not a checkpoint";
+  const auto r = testing::run_process(command(run_dir));
+  EXPECT_EQ(r.exit_code, 4);
+  EXPECT_THAT(r.err, HasSubstr("checkpoint.pt: not an isda-suite checkpoint"));
 }
 
 }  // namespace

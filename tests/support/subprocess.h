@@ -1,6 +1,8 @@
 #pragma once
 // Runs a program with an argument vector (no shell) and captures its exit code and output.
 
+#include <sys/types.h>
+
 #include <string>
 #include <vector>
 
@@ -12,6 +14,13 @@ struct ProcessResult {
   std::string err;
 };
 
+// Runs to completion.
 ProcessResult run_process(const std::vector<std::string>& argv);
+
+// Starts in the background with stdout and stderr appended to the given files; returns the pid.
+pid_t start_process(const std::vector<std::string>& argv, const std::string& out_path, const std::string& err_path);
+
+// Waits for a started process; returns its exit code (128 + signal if killed).
+int wait_process(pid_t pid);
 
 }  // namespace isda::testing

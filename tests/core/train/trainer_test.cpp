@@ -3,19 +3,30 @@
 #include "data/data_error.h"
 #include "support/idx_files.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
 
 namespace isda::train {
 namespace {
 
+using ::testing::HasSubstr;
+
 class TrainerTest : public ::testing::Test {
  protected:
-  void SetUp() override { testing::write_synthetic_fashion_mnist(dir_.path().string(), 960, 200, 1); }
+  void SetUp() override {
+    data_ = dir_.file("data");
+    std::filesystem::create_directories(data_);
+    testing::write_synthetic_fashion_mnist(data_, 960, 200, 1);
+  }
 
   TrainConfig tiny(const std::string& method) const {
     TrainConfig c;
     c.model = "resnet8";
-    c.data_root = dir_.path().string();
+    c.data_root = data_;
+    c.augment = "none";
     c.method = method;
     c.epochs = 3;
     c.batch_size = 32;
@@ -24,10 +35,29 @@ class TrainerTest : public ::testing::Test {
     c.lambda0 = 0.5;
     c.seed = 3;
     c.device = "cpu";
+    c.threads = 1;
     return c;
   }
 
+  std::vector<nlohmann::json> events_of(const std::string& run, const std::string& kind) const {
+    std::vector<nlohmann::json> found;
+    for (const auto& e : RunDirectory(run).read_events()) {
+      if (e.at("event") == kind) found.push_back(e);
+    }
+    return found;
+  }
+
+  static void expect_same_metrics(const TrainResult& a, const TrainResult& b) {
+    ASSERT_EQ(a.epochs.size(), b.epochs.size());
+    for (size_t e = 0; e < a.epochs.size(); ++e) {
+      EXPECT_EQ(a.epochs[e].train_loss, b.epochs[e].train_loss) << "epoch " << e + 1;
+      EXPECT_EQ(a.epochs[e].train_error, b.epochs[e].train_error) << "epoch " << e + 1;
+      EXPECT_EQ(a.epochs[e].test_error, b.epochs[e].test_error) << "epoch " << e + 1;
+    }
+  }
+
   testing::ScratchDir dir_;
+  std::string data_;
 };
 
 TEST_F(TrainerTest, LearnsTheSyntheticClassesWithEitherLoss) {
@@ -42,19 +72,17 @@ TEST_F(TrainerTest, LearnsTheSyntheticClassesWithEitherLoss) {
 }
 
 TEST_F(TrainerTest, IsdaRampsLambdaPerEpoch) {
-  const auto result = train(tiny("isda"));
+  auto config = tiny("isda");
+  config.epochs = 2;
+  const auto result = train(config);
   EXPECT_EQ(result.epochs[0].lambda, 0.0);
-  EXPECT_DOUBLE_EQ(result.epochs[1].lambda, 0.5 / 3);
-  EXPECT_DOUBLE_EQ(result.epochs[2].lambda, 1.0 / 3);
+  EXPECT_DOUBLE_EQ(result.epochs[1].lambda, 0.25);
 }
 
 TEST_F(TrainerTest, AFixedSeedRepeatsBitForBitOnCpu) {
-  const auto a = train(tiny("isda"));
-  const auto b = train(tiny("isda"));
-  for (size_t e = 0; e < a.epochs.size(); ++e) {
-    EXPECT_EQ(a.epochs[e].train_loss, b.epochs[e].train_loss);
-    EXPECT_EQ(a.epochs[e].test_error, b.epochs[e].test_error);
-  }
+  auto config = tiny("isda");
+  config.augment = "standard";
+  expect_same_metrics(train(config), train(config));
 }
 
 TEST_F(TrainerTest, LastTenAverageIsThePapersMetric) {
@@ -64,22 +92,157 @@ TEST_F(TrainerTest, LastTenAverageIsThePapersMetric) {
   EXPECT_DOUBLE_EQ(result.last10_test_error, (result.epochs[0].test_error + result.epochs[1].test_error) / 2);
 }
 
-TEST_F(TrainerTest, ADivergingRunStopsWithTheReason) {
+TEST_F(TrainerTest, ADivergingRunStopsWithTheReasonInTheEventLog) {
   auto config = tiny("ce");
   config.lr = 1e30;
   config.nesterov = false;
+  TrainOptions options;
+  options.run_dir = dir_.file("run");
   try {
-    train(config);
+    train(config, options);
     FAIL() << "expected the run to stop";
   } catch (const TrainingError& e) {
-    EXPECT_NE(std::string(e.what()).find("training loss became"), std::string::npos) << e.what();
+    EXPECT_THAT(e.what(), HasSubstr("training loss"));
   }
+  const auto failed = events_of(*options.run_dir, "failed");
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_THAT(failed[0].at("reason").get<std::string>(), HasSubstr("training loss"));
 }
 
 TEST_F(TrainerTest, MissingDataIsADataError) {
   auto config = tiny("ce");
   config.data_root = dir_.file("nowhere");
   EXPECT_THROW(train(config), data::DataError);
+}
+
+// Stopped after epoch 1 (as a signal between epochs would), then rerun: the same metrics as
+// never stopping, and every epoch in the event log exactly once.
+TEST_F(TrainerTest, ResumingAfterAnEpochGivesTheSameMetricsAsNeverStopping) {
+  auto config = tiny("isda");
+  config.augment = "standard";
+  const auto straight = train(config);
+
+  std::atomic<int> stop{0};
+  TrainOptions options;
+  options.run_dir = dir_.file("run");
+  options.stop_signal = &stop;
+  options.on_epoch = [&stop](const EpochMetrics&) { stop = 15; };
+  EXPECT_THROW(train(config, options), Interrupted);
+  stop = 0;
+  options.on_epoch = nullptr;
+  const auto resumed = train(config, options);
+  expect_same_metrics(straight, resumed);
+
+  const auto epochs = events_of(*options.run_dir, "epoch");
+  ASSERT_EQ(epochs.size(), 3u);
+  for (int e = 0; e < 3; ++e) EXPECT_EQ(epochs[e].at("epoch"), e + 1);
+  EXPECT_EQ(events_of(*options.run_dir, "interrupted").size(), 1u);
+  EXPECT_EQ(events_of(*options.run_dir, "done").size(), 1u);
+  EXPECT_TRUE(std::filesystem::exists(*options.run_dir + "/result.json"));
+}
+
+// A signal mid-epoch: finish the step, checkpoint inside the epoch, resume at the next step.
+TEST_F(TrainerTest, ResumingInsideAnEpochGivesTheSameMetricsAsNeverStopping) {
+  auto config = tiny("isda");
+  config.epochs = 2;
+  config.augment = "standard";
+  const auto straight = train(config);
+
+  std::atomic<int> stop{10};  // already raised: stops after the first step
+  TrainOptions options;
+  options.run_dir = dir_.file("run");
+  options.stop_signal = &stop;
+  try {
+    train(config, options);
+    FAIL() << "expected an interruption";
+  } catch (const Interrupted& e) {
+    EXPECT_EQ(e.signal, 10);
+  }
+  const auto interrupted = events_of(*options.run_dir, "interrupted");
+  ASSERT_EQ(interrupted.size(), 1u);
+  EXPECT_EQ(interrupted[0].at("step"), 1);
+  stop = 0;
+  expect_same_metrics(straight, train(config, options));
+}
+
+TEST_F(TrainerTest, ARerunOfAFinishedRunChangesNothing) {
+  auto config = tiny("ce");
+  config.epochs = 1;
+  TrainOptions options;
+  options.run_dir = dir_.file("run");
+  const auto first = train(config, options);
+  const auto again = train(config, options);
+  expect_same_metrics(first, again);
+  EXPECT_EQ(events_of(*options.run_dir, "epoch").size(), 1u);
+  EXPECT_EQ(events_of(*options.run_dir, "done").size(), 1u);
+}
+
+TEST_F(TrainerTest, ACorruptOrTruncatedCheckpointIsReportedNotLoaded) {
+  auto config = tiny("ce");
+  config.epochs = 2;
+  std::atomic<int> stop{0};
+  TrainOptions options;
+  options.run_dir = dir_.file("run");
+  options.stop_signal = &stop;
+  options.on_epoch = [&stop](const EpochMetrics&) { stop = 15; };
+  EXPECT_THROW(train(config, options), Interrupted);
+  options.on_epoch = nullptr;
+  stop = 0;
+  const auto checkpoint = *options.run_dir + "/checkpoint.pt";
+  const auto size = std::filesystem::file_size(checkpoint);
+  {
+    std::fstream file(checkpoint, std::ios::in | std::ios::out | std::ios::binary);
+    file.seekp(static_cast<std::streamoff>(size / 2));
+    file.put('\x5a');
+  }
+  try {
+    train(config, options);
+    FAIL() << "a corrupt checkpoint was loaded";
+  } catch (const CheckpointError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("checkpoint.pt: corrupt"));
+  }
+  std::filesystem::resize_file(checkpoint, size - 100);
+  try {
+    train(config, options);
+    FAIL() << "a truncated checkpoint was loaded";
+  } catch (const CheckpointError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("checkpoint.pt: truncated"));
+  }
+}
+
+TEST_F(TrainerTest, ACheckpointOfAnotherConfigIsRefused) {
+  auto config = tiny("ce");
+  config.epochs = 2;
+  std::atomic<int> stop{0};
+  TrainOptions options;
+  options.run_dir = dir_.file("run");
+  options.stop_signal = &stop;
+  options.on_epoch = [&stop](const EpochMetrics&) { stop = 15; };
+  EXPECT_THROW(train(config, options), Interrupted);
+  stop = 0;
+  config.lr = 0.2;
+  try {
+    train(config, options);
+    FAIL() << "a checkpoint of another config was loaded";
+  } catch (const CheckpointError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("written by another config (lr is 0.05 there, 0.2 here)"));
+  }
+}
+
+TEST_F(TrainerTest, ATornEventLineFromACrashIsDroppedOnResume) {
+  auto config = tiny("ce");
+  config.epochs = 2;
+  std::atomic<int> stop{0};
+  TrainOptions options;
+  options.run_dir = dir_.file("run");
+  options.stop_signal = &stop;
+  options.on_epoch = [&stop](const EpochMetrics&) { stop = 15; };
+  EXPECT_THROW(train(config, options), Interrupted);
+  stop = 0;
+  options.on_epoch = nullptr;
+  std::ofstream(*options.run_dir + "/events.jsonl", std::ios::app) << R"({"event": "epo)";
+  train(config, options);
+  EXPECT_EQ(events_of(*options.run_dir, "epoch").size(), 2u);
 }
 
 }  // namespace

@@ -1,0 +1,14 @@
+#pragma once
+
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+namespace isda::bench {
+
+// `isda-bench train`: whole training epochs (data, augmentation, loss, SGD) of each model with
+// plain cross-entropy and with full-covariance ISDA, side by side in one process, through the same
+// train() that isda-train runs. Returns an exit code.
+int run_train_bench(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+
+}  // namespace isda::bench
