@@ -4,7 +4,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build
-  libtorch-dev nlohmann-json3-dev libfmt-dev libboost-dev libsqlite3-dev zlib1g-dev
+  libtorch-dev nlohmann-json3-dev libfmt-dev libboost-dev libboost-filesystem-dev libsqlite3-dev zlib1g-dev
   libgtest-dev libgmock-dev
   dataset-fashion-mnist
 )

@@ -1,0 +1,17 @@
+#pragma once
+// isda-run's command line; its main only forwards here.
+
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+namespace isda::runner {
+
+// Runs `isda-run SPEC [options]` or `isda-run status [SPEC]`. Exit codes: 0 done, 1 runs failed,
+// 2 bad usage or spec, 3 results store error, 130 stopped by Ctrl-C (rerun to resume).
+int run_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+
+// SIGINT and SIGTERM handlers that count stop requests for run_command.
+void install_interrupt_handlers();
+
+}  // namespace isda::runner

@@ -1,0 +1,54 @@
+#pragma once
+// Experiment specs (experiments/*.json): a base run config, grid axes whose product is taken,
+// zipped axes, exclusions, conditional overrides, seeds and named profiles; expanded into runs
+// whose id is a hash of the canonical resolved config.
+
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace isda::runner {
+
+// A bad spec; what() is one line: "<file>: <json path>: <problem>".
+class SpecError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct Spec {
+  std::string path;  // where it was read from, for messages
+  std::string name;
+  nlohmann::json base = nlohmann::json::object();
+  std::vector<std::pair<std::string, nlohmann::json>> grid;  // key -> array of values, in file order
+  std::vector<nlohmann::json> zips;                            // each: {key: [values], ...} of equal lengths
+  std::vector<nlohmann::json> excludes;                        // each: {key: value, ...}
+  std::vector<std::pair<nlohmann::json, nlohmann::json>> when;  // (if, set)
+  std::vector<uint64_t> seeds = {0};
+  std::map<std::string, nlohmann::json> profiles;  // name -> keys set last
+  int retries = 1;                                 // extra attempts for a failed run
+  nlohmann::json table;                            // layout for isda-report, kept as is
+  nlohmann::json source;                           // the whole file
+};
+
+struct PlannedRun {
+  std::string id;            // 16 hex digits of the hash of `config` (execution keys left out)
+  nlohmann::json config;     // resolved config (every key)
+  nlohmann::json varying;    // the grid, zip and seed values that made this run, for listings
+};
+
+// Reads and validates a spec. Throws SpecError.
+Spec load_spec(const std::string& path);
+Spec parse_spec(const nlohmann::json& source, const std::string& path);
+
+// Expands a spec into runs under `profile` ("" or "paper": none). Throws SpecError for an unknown
+// profile, a combination whose config is invalid, an empty grid or two entries giving the same run.
+std::vector<PlannedRun> expand(const Spec& spec, const std::string& profile = "");
+
+// The id of a resolved config: a hash of its canonical JSON without the execution keys (device,
+// threads, data_root), so the same experiment gets the same id on every machine.
+std::string run_id(const nlohmann::json& resolved_config);
+
+}  // namespace isda::runner

@@ -1,0 +1,119 @@
+// Drives isda-run on a small Fashion-MNIST-format sweep with the CPU backend.
+#include "results/store.h"
+#include "support/idx_files.h"
+#include "support/subprocess.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+#include <thread>
+
+namespace isda {
+namespace {
+
+using ::testing::HasSubstr;
+
+class IsdaRun : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    data_ = dir_.file("data");
+    std::filesystem::create_directories(data_);
+    testing::write_synthetic_fashion_mnist(data_, 384, 100, 9);
+    spec_ = dir_.file("sweep.json");
+    std::ofstream(spec_) << nlohmann::json{
+        {"name", "e2e"},
+        {"base", {{"data_root", data_}, {"model", "resnet8"}, {"epochs", 3}, {"batch_size", 32}, {"lr", 0.05},
+                  {"lr_milestones", {2}}, {"augment", "standard"}}},
+        {"grid", {{"method", {"ce", "isda"}}}},
+        {"seeds", {1, 2}}}.dump();
+  }
+
+  std::vector<std::string> command(const std::string& name) const {
+    return {ISDA_RUN_BINARY, spec_, "--db", dir_.file(name + ".db"), "--runs-dir", dir_.file(name + "-runs"),
+            "--gpus", "none", "--cpu-slots", "2", "--threads", "1", "--worker", ISDA_TRAIN_BINARY};
+  }
+
+  testing::ScratchDir dir_;
+  std::string data_;
+  std::string spec_;
+};
+
+struct Summary {
+  std::map<std::string, std::vector<double>> losses;  // run id -> train loss per epoch
+  std::map<std::string, double> last10;
+  int done = 0;
+};
+
+Summary summarise(const std::string& db) {
+  auto store = results::ResultsStore::open(db, results::ResultsStore::Mode::reader);
+  Summary s;
+  for (const auto& sweep : store.list_sweeps()) {
+    std::vector<std::string> ids;
+    for (const auto& run : store.runs_of_sweep(sweep.id)) {
+      s.done += run.state == results::RunState::done;
+      for (const auto& e : store.epochs_of(run.id)) s.losses[run.id].push_back(e.train_loss);
+      ids.push_back(run.id);
+    }
+    for (const auto& f : store.finals_of(ids)) s.last10[f.run_id] = f.last10_test_error;
+  }
+  return s;
+}
+
+TEST_F(IsdaRun, DryRunListsTheRunsWithTheirIds) {
+  const auto r = testing::run_process({ISDA_RUN_BINARY, spec_, "--db", dir_.file("a.db"), "--dry-run"});
+  ASSERT_EQ(r.exit_code, 3) << r.err;  // no store yet: a reader cannot open it
+  ASSERT_EQ(testing::run_process(command("a")).exit_code, 0);
+  const auto listed = testing::run_process({ISDA_RUN_BINARY, spec_, "--db", dir_.file("a.db"), "--dry-run"});
+  EXPECT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_THAT(listed.out, HasSubstr("4 runs"));
+  EXPECT_THAT(listed.out, ::testing::ContainsRegex("[0-9a-f]{16}  done        .*\"method\":\"isda\""));
+  const auto status = testing::run_process({ISDA_RUN_BINARY, "status", "--db", dir_.file("a.db")});
+  EXPECT_THAT(status.out, HasSubstr("e2e"));
+  EXPECT_THAT(status.out, HasSubstr("4 done"));
+}
+
+// The coordinator and its workers are killed with SIGKILL at random moments several times; the
+// reruns finish every run exactly once, with no epoch row lost or duplicated, and the numbers equal
+// those of a sweep never interrupted.
+TEST_F(IsdaRun, SurvivesSigkillOfTheCoordinatorAndEqualsAnUninterruptedSweep) {
+  const auto clean = testing::run_process(command("clean"));
+  ASSERT_EQ(clean.exit_code, 0) << clean.err;
+  const auto expected = summarise(dir_.file("clean.db"));
+  ASSERT_EQ(expected.done, 4);
+
+  std::mt19937 random(5);
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    const auto pid = testing::start_process(command("killed"), dir_.file("out.txt"), dir_.file("err.txt"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500 + random() % 3000));
+    kill(pid, SIGKILL);  // the coordinator; its workers are orphaned and must be dealt with
+    testing::wait_process(pid);
+  }
+  const auto finished = testing::run_process(command("killed"));
+  ASSERT_EQ(finished.exit_code, 0) << finished.err;
+  const auto got = summarise(dir_.file("killed.db"));
+  EXPECT_EQ(got.done, 4);
+  EXPECT_EQ(got.losses, expected.losses);  // every epoch once, bit-identical
+  EXPECT_EQ(got.last10, expected.last10);
+  // A rerun of a finished sweep runs nothing.
+  const auto again = testing::run_process(command("killed"));
+  EXPECT_EQ(again.exit_code, 0);
+  EXPECT_THAT(again.err, ::testing::Not(HasSubstr("started")));
+}
+
+TEST_F(IsdaRun, ABadSpecIsOneLineAndExitCode2) {
+  std::ofstream(dir_.file("bad.json")) << R"({"name": "x", "grid": {"model": ["resnet33"]}})";
+  const auto r = testing::run_process({ISDA_RUN_BINARY, dir_.file("bad.json"), "--db", dir_.file("b.db")});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("isda-run: error: " + dir_.file("bad.json") + ": grid.model[0]: unknown model"));
+}
+
+}  // namespace
+}  // namespace isda
