@@ -171,13 +171,18 @@ torch::Tensor CovarianceEstimator::full_terms(const torch::Tensor& weight, const
   }
   const auto covariance = covariance_.to(weight.device());
   const int64_t k = classes.size(0);
-  const int64_t per_class_bytes = (feature_dim_ * feature_dim_ + 2 * num_classes_ * feature_dim_) *
-                                  static_cast<int64_t>(weight.element_size());
+  // Per class: Sigma_u as selected (state dtype) and cast (weight dtype), D_u and D_u Sigma_u.
+  const int64_t per_class_bytes =
+      feature_dim_ * feature_dim_ * (covariance.element_size() + weight.element_size()) +
+      2 * num_classes_ * feature_dim_ * static_cast<int64_t>(weight.element_size());
   const int64_t chunk = std::max<int64_t>(1, kChunkBudgetBytes / per_class_bytes);
   std::vector<torch::Tensor> rows;
   for (int64_t start = 0; start < k; start += chunk) {
-    const auto ids = classes.narrow(0, start, std::min(chunk, k - start));
-    const auto sigma = covariance.index_select(0, ids).to(weight.scalar_type());     // (k, A, A)
+    const auto count = std::min(chunk, k - start);
+    const auto ids = classes.narrow(0, start, count);
+    // All classes in order: a view of the state, cast once, no selected copy in the state dtype.
+    const auto selected = distinct ? covariance.index_select(0, ids) : covariance.narrow(0, start, count);
+    const auto sigma = selected.to(weight.scalar_type());                               // (k, A, A)
     const auto diff = weight.unsqueeze(0) - weight.index_select(0, ids).unsqueeze(1);  // (k, C, A)
     rows.push_back((diff.bmm(sigma) * diff).sum(-1));                                  // (k, C)
   }

@@ -107,7 +107,7 @@ TEST(Spec, ErrorsNameTheFileTheJsonPathAndTheProblem) {
 }
 
 TEST(Spec, TheShippedSpecsAreValid) {
-  for (const char* name : {"quickstart"}) {
+  for (const char* name : {"quickstart", "cifar10_resnet32"}) {
     const auto path = std::string(ISDA_SOURCE_DIR) + "/experiments/" + name + ".json";
     EXPECT_NO_THROW(expand(load_spec(path))) << path;
     EXPECT_NO_THROW(expand(load_spec(path), "smoke")) << path;

@@ -47,6 +47,18 @@ class TrainerTest : public ::testing::Test {
     return found;
   }
 
+  // Trains until the end of the first epoch, then stops as a signal between epochs would.
+  TrainOptions interrupted_after_first_epoch(const TrainConfig& config) {
+    TrainOptions options;
+    options.run_dir = dir_.file("run");
+    options.stop_signal = &stop_;
+    options.on_epoch = [this](const EpochMetrics&) { stop_ = 15; };
+    EXPECT_THROW(train(config, options), Interrupted);
+    stop_ = 0;
+    options.on_epoch = nullptr;
+    return options;
+  }
+
   static void expect_same_metrics(const TrainResult& a, const TrainResult& b) {
     ASSERT_EQ(a.epochs.size(), b.epochs.size());
     for (size_t e = 0; e < a.epochs.size(); ++e) {
@@ -58,6 +70,7 @@ class TrainerTest : public ::testing::Test {
 
   testing::ScratchDir dir_;
   std::string data_;
+  std::atomic<int> stop_{0};
 };
 
 TEST_F(TrainerTest, LearnsTheSyntheticClassesWithEitherLoss) {
@@ -122,14 +135,7 @@ TEST_F(TrainerTest, ResumingAfterAnEpochGivesTheSameMetricsAsNeverStopping) {
   config.augment = "standard";
   const auto straight = train(config);
 
-  std::atomic<int> stop{0};
-  TrainOptions options;
-  options.run_dir = dir_.file("run");
-  options.stop_signal = &stop;
-  options.on_epoch = [&stop](const EpochMetrics&) { stop = 15; };
-  EXPECT_THROW(train(config, options), Interrupted);
-  stop = 0;
-  options.on_epoch = nullptr;
+  const auto options = interrupted_after_first_epoch(config);
   const auto resumed = train(config, options);
   expect_same_metrics(straight, resumed);
 
@@ -180,14 +186,7 @@ TEST_F(TrainerTest, ARerunOfAFinishedRunChangesNothing) {
 TEST_F(TrainerTest, ACorruptOrTruncatedCheckpointIsReportedNotLoaded) {
   auto config = tiny("ce");
   config.epochs = 2;
-  std::atomic<int> stop{0};
-  TrainOptions options;
-  options.run_dir = dir_.file("run");
-  options.stop_signal = &stop;
-  options.on_epoch = [&stop](const EpochMetrics&) { stop = 15; };
-  EXPECT_THROW(train(config, options), Interrupted);
-  options.on_epoch = nullptr;
-  stop = 0;
+  const auto options = interrupted_after_first_epoch(config);
   const auto checkpoint = *options.run_dir + "/checkpoint.pt";
   const auto size = std::filesystem::file_size(checkpoint);
   {
@@ -213,13 +212,7 @@ TEST_F(TrainerTest, ACorruptOrTruncatedCheckpointIsReportedNotLoaded) {
 TEST_F(TrainerTest, ACheckpointOfAnotherConfigIsRefused) {
   auto config = tiny("ce");
   config.epochs = 2;
-  std::atomic<int> stop{0};
-  TrainOptions options;
-  options.run_dir = dir_.file("run");
-  options.stop_signal = &stop;
-  options.on_epoch = [&stop](const EpochMetrics&) { stop = 15; };
-  EXPECT_THROW(train(config, options), Interrupted);
-  stop = 0;
+  const auto options = interrupted_after_first_epoch(config);
   config.lr = 0.2;
   try {
     train(config, options);
@@ -232,14 +225,7 @@ TEST_F(TrainerTest, ACheckpointOfAnotherConfigIsRefused) {
 TEST_F(TrainerTest, ATornEventLineFromACrashIsDroppedOnResume) {
   auto config = tiny("ce");
   config.epochs = 2;
-  std::atomic<int> stop{0};
-  TrainOptions options;
-  options.run_dir = dir_.file("run");
-  options.stop_signal = &stop;
-  options.on_epoch = [&stop](const EpochMetrics&) { stop = 15; };
-  EXPECT_THROW(train(config, options), Interrupted);
-  stop = 0;
-  options.on_epoch = nullptr;
+  const auto options = interrupted_after_first_epoch(config);
   std::ofstream(*options.run_dir + "/events.jsonl", std::ios::app) << R"({"event": "epo)";
   train(config, options);
   EXPECT_EQ(events_of(*options.run_dir, "epoch").size(), 2u);
