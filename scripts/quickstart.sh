@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job: the quickstart sweep, cross-entropy vs ISDA on Fashion-MNIST (a ResNet-8 on
 # 12,000 training images, 5 epochs, tested on all 10,000 test images), run by isda-run and recorded
-# in results/isda.db. On the GPU when there is one, otherwise on the CPU (about 4 minutes on 2 cores).
+# in results/isda.db. On the GPU when there is one, otherwise on the CPU (about 5 minutes on 2 cores).
 # Rerunning it resumes an interrupted sweep and skips finished runs. Extra arguments go to isda-run
 # (e.g. --profile smoke for a 1-minute check).
 set -euo pipefail
