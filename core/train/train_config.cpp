@@ -120,13 +120,15 @@ std::vector<std::string> recipe_names() {
   return names;
 }
 
+static std::string unknown_recipe(const std::string& name) {
+  std::string known;
+  for (const auto& n : recipe_names()) known += (known.empty() ? "" : ", ") + n;
+  return "unknown recipe \"" + name + "\" (known: " + known + ")";
+}
+
 nlohmann::json recipe(const std::string& name) {
   const auto it = recipes().find(name);
-  if (it == recipes().end()) {
-    std::string known;
-    for (const auto& n : recipe_names()) known += (known.empty() ? "" : ", ") + n;
-    throw ConfigError("unknown recipe \"" + name + "\" (known: " + known + ")");
-  }
+  if (it == recipes().end()) throw ConfigError(unknown_recipe(name));
   return it->second;
 }
 
@@ -209,11 +211,7 @@ void validate(const TrainConfig& c, const std::string& source) {
   if (c.margin != std::floor(c.margin)) throw error(source, "margin", "must be a whole number");
   if (c.nesterov && c.momentum == 0) throw error(source, "nesterov", "needs momentum > 0");
   if (!c.recipe.empty() && recipes().count(c.recipe) == 0) {
-    try {
-      recipe(c.recipe);
-    } catch (const ConfigError& e) {
-      throw error(source, "recipe", e.what());
-    }
+    throw error(source, "recipe", unknown_recipe(c.recipe));
   }
   for (size_t i = 0; i < c.lr_milestones.size(); ++i) {
     if (c.lr_milestones[i] < 0 || (i > 0 && c.lr_milestones[i] <= c.lr_milestones[i - 1])) {

@@ -17,7 +17,6 @@
 #include <cmath>
 #include <limits>
 #include <mutex>
-#include <numeric>
 #include <sstream>
 
 namespace isda::train {

@@ -1,29 +1,18 @@
 #include "support/subprocess.h"
 
+#include "support/durable_file.h"
+
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 #include <stdexcept>
 
 extern char** environ;
 
 namespace isda::testing {
-namespace {
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
-
-}  // namespace
-
 pid_t start_process(const std::vector<std::string>& argv, const std::string& out_path, const std::string& err_path) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
@@ -54,8 +43,8 @@ ProcessResult run_process(const std::vector<std::string>& argv) {
   close(mkstemp(err_path));
   ProcessResult result;
   result.exit_code = wait_process(start_process(argv, out_path, err_path));
-  result.out = slurp(out_path);
-  result.err = slurp(err_path);
+  result.out = support::read_file(out_path);
+  result.err = support::read_file(err_path);
   std::remove(out_path);
   std::remove(err_path);
   return result;
