@@ -86,7 +86,7 @@ CifarResNet::CifarResNet(int64_t depth, int64_t in_channels, int64_t num_classes
   init_like_reference(*this);
 }
 
-torch::Tensor CifarResNet::features(const torch::Tensor& images) {
+torch::Tensor CifarResNet::compute_features(const torch::Tensor& images) {
   auto x = torch::relu(stem_bn_->forward(stem_->forward(images)));
   x = stages_->forward(x);
   return torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);

@@ -20,7 +20,7 @@ class CifarResNet : public Classifier {
   // Throws std::invalid_argument otherwise.
   CifarResNet(int64_t depth, int64_t in_channels, int64_t num_classes, int64_t se_reduction = 0);
 
-  torch::Tensor features(const torch::Tensor& images) override;
+  torch::Tensor compute_features(const torch::Tensor& images) override;
 
  private:
   torch::nn::Conv2d stem_{nullptr};

@@ -76,7 +76,7 @@ DenseNetBC::DenseNetBC(int64_t depth, int64_t growth_rate, int64_t in_channels, 
   init_like_reference(*this);
 }
 
-torch::Tensor DenseNetBC::features(const torch::Tensor& images) {
+torch::Tensor DenseNetBC::compute_features(const torch::Tensor& images) {
   auto x = blocks_->forward(stem_->forward(images));
   x = torch::relu(final_bn_->forward(x));
   return torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);

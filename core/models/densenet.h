@@ -18,7 +18,7 @@ class DenseNetBC : public Classifier {
   // depth = 6n + 4, growth_rate k >= 1, compression in (0, 1]. Throws std::invalid_argument.
   DenseNetBC(int64_t depth, int64_t growth_rate, int64_t in_channels, int64_t num_classes, double compression = 0.5);
 
-  torch::Tensor features(const torch::Tensor& images) override;
+  torch::Tensor compute_features(const torch::Tensor& images) override;
 
  private:
   torch::nn::Conv2d stem_{nullptr};

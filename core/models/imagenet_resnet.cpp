@@ -72,7 +72,7 @@ ImageNetResNet::ImageNetResNet(std::vector<int64_t> blocks, int64_t groups, int6
   init_like_reference(*this);
 }
 
-torch::Tensor ImageNetResNet::features(const torch::Tensor& images) {
+torch::Tensor ImageNetResNet::compute_features(const torch::Tensor& images) {
   auto x = torch::relu(stem_bn_->forward(stem_->forward(images)));
   x = torch::max_pool2d(x, 3, 2, 1);
   x = stages_->forward(x);

@@ -22,7 +22,7 @@ class ImageNetResNet : public Classifier {
   ImageNetResNet(std::vector<int64_t> blocks, int64_t groups, int64_t width_per_group, int64_t in_channels,
                  int64_t num_classes);
 
-  torch::Tensor features(const torch::Tensor& images) override;
+  torch::Tensor compute_features(const torch::Tensor& images) override;
 
  private:
   torch::nn::Conv2d stem_{nullptr};

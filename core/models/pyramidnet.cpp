@@ -113,7 +113,7 @@ PyramidNet::PyramidNet(int64_t depth, int64_t alpha, int64_t in_channels, int64_
   init_like_reference(*this);
 }
 
-torch::Tensor PyramidNet::features(const torch::Tensor& images) {
+torch::Tensor PyramidNet::compute_features(const torch::Tensor& images) {
   auto x = stem_bn_->forward(stem_->forward(images));
   x = torch::relu(final_bn_->forward(stages_->forward(x)));
   return torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);

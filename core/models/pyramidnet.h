@@ -29,7 +29,7 @@ class PyramidNet : public Classifier {
   // probability of the last block. Throws std::invalid_argument otherwise.
   PyramidNet(int64_t depth, int64_t alpha, int64_t in_channels, int64_t num_classes, double final_drop = 0.5);
 
-  torch::Tensor features(const torch::Tensor& images) override;
+  torch::Tensor compute_features(const torch::Tensor& images) override;
 
  private:
   torch::nn::Conv2d stem_{nullptr};

@@ -96,12 +96,13 @@ const Entry& find(const std::string& name) {
 
 std::shared_ptr<Classifier> make_model(const std::string& name, const ModelOptions& options) {
   const auto& entry = find(name);
-  if (options.dropout != 0 && !entry.uses_dropout) {
-    throw std::invalid_argument("model \"" + name + "\" has no dropout (only the wrn* networks do)");
-  }
   if (options.num_classes < 1) throw std::invalid_argument("num_classes must be >= 1");
   if (options.in_channels < 1) throw std::invalid_argument("in_channels must be >= 1");
-  return entry.make(options);
+  if (!(options.dropout >= 0 && options.dropout < 1)) throw std::invalid_argument("dropout must be in [0, 1)");
+  if (entry.uses_dropout) return entry.make(options);
+  auto model = entry.make(options);
+  model->set_feature_dropout(options.dropout);
+  return model;
 }
 
 std::vector<std::string> model_names() {

@@ -13,8 +13,9 @@ namespace isda::models {
 struct ModelOptions {
   int64_t num_classes = 10;
   int64_t in_channels = 3;
-  // Dropout between the two convolutions of each Wide-ResNet block (the authors used 0.3). Only the
-  // wrn* networks have dropout; make_model throws for any other network when this is not 0.
+  // Dropout rate in [0, 1): between the two convolutions of each block for the wrn* networks (the
+  // authors used 0.3), on the deep features before the final layer for every other network
+  // (Classifier::set_feature_dropout; the paper's "+ Dropout" rows of Table 3).
   double dropout = 0;
 };
 
@@ -25,7 +26,7 @@ struct ModelInfo {
   int64_t feature_dim = 0;              // A, the input size of the final layer
   int64_t default_num_classes = 0;      // 10 for the CIFAR networks, 1000 for the ImageNet ones
   std::array<int64_t, 3> input_shape{};  // (channels, height, width) of the paper's inputs
-  bool uses_dropout = false;            // whether ModelOptions::dropout applies
+  bool uses_dropout = false;            // dropout inside the blocks (wrn*); others drop features
 };
 
 // Builds the named network. Throws std::invalid_argument for an unknown name (listing the known

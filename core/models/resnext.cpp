@@ -68,7 +68,7 @@ CifarResNeXt::CifarResNeXt(int64_t depth, int64_t cardinality, int64_t base_widt
   init_like_reference(*this);
 }
 
-torch::Tensor CifarResNeXt::features(const torch::Tensor& images) {
+torch::Tensor CifarResNeXt::compute_features(const torch::Tensor& images) {
   auto x = torch::relu(stem_bn_->forward(stem_->forward(images)));
   x = stages_->forward(x);
   return torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);

@@ -18,7 +18,7 @@ class CifarResNeXt : public Classifier {
   // depth = 9n + 2, cardinality c >= 1, base_width w >= 1. Throws std::invalid_argument otherwise.
   CifarResNeXt(int64_t depth, int64_t cardinality, int64_t base_width, int64_t in_channels, int64_t num_classes);
 
-  torch::Tensor features(const torch::Tensor& images) override;
+  torch::Tensor compute_features(const torch::Tensor& images) override;
 
  private:
   torch::nn::Conv2d stem_{nullptr};

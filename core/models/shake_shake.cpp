@@ -127,7 +127,7 @@ ShakeShakeResNet::ShakeShakeResNet(int64_t depth, int64_t base_width, int64_t in
   init_like_reference(*this);
 }
 
-torch::Tensor ShakeShakeResNet::features(const torch::Tensor& images) {
+torch::Tensor ShakeShakeResNet::compute_features(const torch::Tensor& images) {
   auto x = torch::relu(stem_bn_->forward(stem_->forward(images)));
   x = torch::relu(stages_->forward(x));
   return torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);

@@ -24,7 +24,7 @@ class ShakeShakeResNet : public Classifier {
   // depth = 6n + 2, base_width w >= 1. Throws std::invalid_argument otherwise.
   ShakeShakeResNet(int64_t depth, int64_t base_width, int64_t in_channels, int64_t num_classes);
 
-  torch::Tensor features(const torch::Tensor& images) override;
+  torch::Tensor compute_features(const torch::Tensor& images) override;
 
  private:
   torch::nn::Conv2d stem_{nullptr};

@@ -68,7 +68,7 @@ WideResNet::WideResNet(int64_t depth, int64_t widen_factor, int64_t in_channels,
   init_like_reference(*this);
 }
 
-torch::Tensor WideResNet::features(const torch::Tensor& images) {
+torch::Tensor WideResNet::compute_features(const torch::Tensor& images) {
   auto x = stages_->forward(stem_->forward(images));
   x = torch::relu(final_bn_->forward(x));
   return torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);

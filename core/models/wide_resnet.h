@@ -19,7 +19,7 @@ class WideResNet : public Classifier {
   // block (active in training mode only; the authors used 0.3). Throws std::invalid_argument.
   WideResNet(int64_t depth, int64_t widen_factor, int64_t in_channels, int64_t num_classes, double dropout);
 
-  torch::Tensor features(const torch::Tensor& images) override;
+  torch::Tensor compute_features(const torch::Tensor& images) override;
 
  private:
   torch::nn::Conv2d stem_{nullptr};

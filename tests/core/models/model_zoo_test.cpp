@@ -95,10 +95,28 @@ TEST(ModelZoo, UnknownNameListsEveryKnownOne) {
   }
 }
 
-TEST(ModelZoo, DropoutIsRejectedByNetworksWithoutIt) {
-  EXPECT_THROW(make_model("resnet8", {10, 3, 0.3}), std::invalid_argument);
+TEST(ModelZoo, NetworksWithoutDropoutOfTheirOwnDropTheirFeaturesInTrainingOnly) {
   EXPECT_THROW(make_model("wrn16_8", {10, 3, 1.0}), std::invalid_argument);
-  EXPECT_NO_THROW(make_model("resnet8", {10, 3, 0.0}));
+  EXPECT_THROW(make_model("resnet8", {10, 3, -0.1}), std::invalid_argument);
+  EXPECT_EQ(make_model("resnet8", {10, 3, 0.0})->feature_dropout(), 0.0);
+  EXPECT_EQ(make_model("wrn16_8", {10, 3, 0.3})->feature_dropout(), 0.0) << "wrn drops inside its blocks";
+
+  torch::manual_seed(0);
+  const auto model = make_model("resnet8", {10, 3, 0.5});
+  EXPECT_EQ(model->feature_dropout(), 0.5);
+  const auto x = torch::randn({4, 3, 16, 16});
+  model->eval();
+  const auto clean = model->compute_features(x);
+  EXPECT_TRUE(torch::equal(model->features(x), clean)) << "eval: no dropout";
+  model->train();
+  const auto dropped = model->features(x);
+  const auto undropped = model->compute_features(x);
+  // Each feature is either zeroed or scaled by 1 / (1 - p), and about half are zeroed.
+  const auto zero = dropped == 0;
+  EXPECT_TRUE(torch::allclose(dropped.masked_fill(zero, 0), (undropped * 2).masked_fill(zero, 0)));
+  const double zeroed = zero.to(torch::kDouble).mean().item<double>();
+  EXPECT_GT(zeroed, 0.3);
+  EXPECT_LT(zeroed, 0.7);
 }
 
 // The small CIFAR networks: forward + backward at batch 2, on CIFAR and Fashion-MNIST shapes.
