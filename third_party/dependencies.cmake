@@ -1,11 +1,15 @@
 # All external dependencies are system packages (Debian 12: libtorch-dev, nlohmann-json3-dev,
-# libfmt-dev, libboost-dev, libsqlite3-dev, libgtest-dev, zlib1g-dev). Nothing is downloaded.
+# libfmt-dev, libboost-dev, libsqlite3-dev, libgtest-dev, zlib1g-dev, libcurl4-openssl-dev,
+# libjpeg62-turbo-dev, libpng-dev). Nothing is downloaded.
 # On the GPU machine, pass -DCMAKE_PREFIX_PATH=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)').
 
 find_package(Torch REQUIRED)
 find_package(nlohmann_json 3.9 REQUIRED)
 find_package(fmt REQUIRED)
 find_package(ZLIB REQUIRED)
+find_package(CURL REQUIRED)  # isda-data fetch (libcurl4-openssl-dev)
+find_package(JPEG REQUIRED)  # ImageNet folders (libjpeg62-turbo-dev)
+find_package(PNG REQUIRED)   # isda-data preview (libpng-dev)
 find_package(Threads REQUIRED)
 
 # LibTorch's imported target carries its flags in TORCH_CXX_FLAGS; expose one clean target that

@@ -44,12 +44,17 @@ bool test_present(const std::string& name, const std::string& root) {
 }  // namespace
 
 const std::vector<std::string>& known_dataset_names() {
-  static const std::vector<std::string> names{"fashion-mnist", "cifar10", "cifar100"};
+  static const std::vector<std::string> names{"fashion-mnist", "cifar10", "cifar100", "imagenet"};
   return names;
 }
 
+bool is_image_folder_dataset(const std::string& name) { return name == "imagenet"; }
+
 DataSplits load_dataset(const std::string& name, const std::string& root, bool holdout, uint64_t split_seed,
                         int64_t train_limit, int64_t test_limit) {
+  if (is_image_folder_dataset(name)) {
+    throw std::invalid_argument(name + " is read from JPEG folders batch by batch (data/imagenet.h), not into memory");
+  }
   const int64_t classes = name == "cifar100" ? 100 : 10;
   if (name != "fashion-mnist" && name != "cifar10" && name != "cifar100") unknown(name);
   DataSplits splits;
@@ -71,7 +76,7 @@ DataSplits load_dataset(const std::string& name, const std::string& root, bool h
 
 std::string default_data_root(const std::string& name) {
   if (name == "fashion-mnist") return default_fashion_mnist_root();
-  if (name != "cifar10" && name != "cifar100") unknown(name);
+  if (name != "cifar10" && name != "cifar100" && name != "imagenet") unknown(name);
   const char* from_env = std::getenv("ISDA_DATA_ROOT");
   const std::filesystem::path base = from_env != nullptr && from_env[0] != '\0' ? from_env : "data";
   return (base / name).string();
@@ -82,6 +87,7 @@ Normalization normalization_for(const std::string& name) {
   if (name == "cifar10" || name == "cifar100") {
     return {{125.3 / 255, 123.0 / 255, 113.9 / 255}, {63.0 / 255, 62.1 / 255, 66.7 / 255}};
   }
+  if (name == "imagenet") return {{0.485, 0.456, 0.406}, {0.229, 0.224, 0.225}};
   unknown(name);
 }
 

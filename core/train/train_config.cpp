@@ -17,7 +17,7 @@ ConfigError error(const std::string& source, const std::string& key, const std::
 // Calls v(key, field, help) for every field: the one list from which JSON, help and parsing derive.
 template <typename Config, typename Visitor>
 void visit_fields(Config& c, Visitor&& v) {
-  v("dataset", c.dataset, "data set: fashion-mnist, cifar10, cifar100");
+  v("dataset", c.dataset, "data set: fashion-mnist, cifar10, cifar100, imagenet (JPEG folders train/ and val/)");
   v("data_root", c.data_root, "folder holding the data set files (default: the data set's standard location)");
   v("holdout", c.holdout, "train on 45,000 training images and report the error on the other 5,000 (CIFAR)");
   v("split_seed", c.split_seed, "seed of the 45k/5k hold-out split");
@@ -25,7 +25,7 @@ void visit_fields(Config& c, Visitor&& v) {
   v("train_limit", c.train_limit, "train on the first N training images only (0: all)");
   v("test_limit", c.test_limit, "test on the first N test images only (0: all)");
   v("model", c.model, "network name (isda-train --list-models)");
-  v("dropout", c.dropout, "dropout rate, for the networks that have dropout");
+  v("dropout", c.dropout, "dropout rate: inside the blocks of wrn*, on the deep features of other networks");
   v("method", c.method, "loss: ce, isda, large_margin, disturb_label, focal, center, lq");
   v("lambda0", c.lambda0, "ISDA's final augmentation strength lambda0");
   v("lambda_schedule", c.lambda_schedule, "how lambda ramps to lambda0: epoch (authors' code), iteration (paper), constant");
@@ -172,8 +172,12 @@ void validate(const TrainConfig& c, const std::string& source) {
     }
     throw error(source, key, "unknown value \"" + value + "\" (known: " + list + ")");
   };
-  one_of("dataset", c.dataset, {"fashion-mnist", "cifar10", "cifar100"});
+  one_of("dataset", c.dataset, {"fashion-mnist", "cifar10", "cifar100", "imagenet"});
   one_of("augment", c.augment, {"none", "standard", "cutout", "autoaugment"});
+  if (c.dataset == "imagenet" && c.augment != "standard" && c.augment != "none") {
+    throw error(source, "augment", "imagenet takes standard (RandomResizedCrop + flip) or none, got \"" + c.augment + "\"");
+  }
+  if (c.dataset == "imagenet" && c.holdout) throw error(source, "holdout", "imagenet has no hold-out (it is tested on val/)");
   one_of("method", c.method, {"ce", "isda", "large_margin", "disturb_label", "focal", "center", "lq"});
   one_of("lambda_schedule", c.lambda_schedule, {"epoch", "iteration", "constant"});
   one_of("covariance", c.covariance, {"full", "diagonal", "identity", "single"});

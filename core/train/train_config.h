@@ -18,7 +18,7 @@ class ConfigError : public std::runtime_error {
 
 struct TrainConfig {
   // Data.
-  std::string dataset = "fashion-mnist";  // fashion-mnist | cifar10 | cifar100
+  std::string dataset = "fashion-mnist";  // fashion-mnist | cifar10 | cifar100 | imagenet
   std::string data_root;                  // empty: the data set's default location
   bool holdout = false;                   // train on 45k, report validation on the held-out 5k
   uint64_t split_seed = 0;                // which 45k/5k split

@@ -2,6 +2,7 @@
 
 #include "data/augment.h"
 #include "data/datasets.h"
+#include "data/imagenet.h"
 #include "isda/isda_loss.h"
 #include "isda/lambda_schedule.h"
 #include "models/registry.h"
@@ -17,6 +18,7 @@
 #include <cmath>
 #include <limits>
 #include <mutex>
+#include <numeric>
 #include <sstream>
 
 namespace isda::train {
@@ -90,25 +92,29 @@ class Run {
     torch::manual_seed(config.seed);
 
     const auto root = config.data_root.empty() ? data::default_data_root(config.dataset) : config.data_root;
-    auto splits = data::load_dataset(config.dataset, root, config.holdout, config.split_seed, config.train_limit,
-                                     config.test_limit);
-    num_classes_ = splits.train.num_classes;
-    train_images_ = splits.train.images.to(device_);
-    train_labels_ = splits.train.labels.to(device_);
-    if (splits.test.images.defined() && splits.test.images.numel() > 0) {
-      test_images_ = splits.test.images.to(device_);
-      test_labels_ = splits.test.labels.to(device_);
-    }
-    if (splits.validation.images.defined() && splits.validation.images.numel() > 0) {
-      validation_images_ = splits.validation.images.to(device_);
-      validation_labels_ = splits.validation.labels.to(device_);
+    if (data::is_image_folder_dataset(config.dataset)) {
+      open_image_folders(root);
+    } else {
+      auto splits = data::load_dataset(config.dataset, root, config.holdout, config.split_seed, config.train_limit,
+                                       config.test_limit);
+      num_classes_ = splits.train.num_classes;
+      train_images_ = splits.train.images.to(device_);
+      train_labels_ = splits.train.labels.to(device_);
+      if (splits.test.images.defined() && splits.test.images.numel() > 0) {
+        test_images_ = splits.test.images.to(device_);
+        test_labels_ = splits.test.labels.to(device_);
+      }
+      if (splits.validation.images.defined() && splits.validation.images.numel() > 0) {
+        validation_images_ = splits.validation.images.to(device_);
+        validation_labels_ = splits.validation.labels.to(device_);
+      }
     }
     augmenter_.emplace(data::parse_augment_kind(config.augment), data::normalization_for(config.dataset),
                        mix(config.seed, 0xa09));
 
     models::ModelOptions model_options;
     model_options.num_classes = num_classes_;
-    model_options.in_channels = train_images_.size(1);
+    model_options.in_channels = train_images_.defined() ? train_images_.size(1) : 3;
     model_options.dropout = config.dropout;
     model_ = models::make_model(config.model, model_options);
     model_->to(device_);
@@ -224,6 +230,8 @@ class Run {
 
     model_->train();
     const auto order = epoch_order(progress.epoch);
+    std::optional<data::ImageBatchLoader> decoder;  // image folders: this epoch's batches, decoded ahead
+    if (train_folder_) decoder.emplace(*train_folder_, to_vector(order), loader_options(true, progress.epoch), progress.step);
     const auto device_zero = [&](torch::Dtype dtype) {
       return torch::zeros({}, torch::TensorOptions().dtype(dtype).device(device_));
     };
@@ -232,9 +240,10 @@ class Run {
     const auto train_started = Clock::now();
     for (int64_t step = progress.step; step < steps; ++step) {
       const auto index = order.narrow(0, step * batch, std::min(batch, n - step * batch));
-      auto images = augmenter_->train_batch(train_images_.index_select(0, index));
+      auto [images, labels] = decoder ? next_decoded(*decoder)
+                                      : std::make_pair(augmenter_->train_batch(train_images_.index_select(0, index)),
+                                                       train_labels_.index_select(0, index));
       if (config_.channels_last) images = images.contiguous(at::MemoryFormat::ChannelsLast);
-      const auto labels = train_labels_.index_select(0, index);
       progress.lambda = schedule_.at(progress.epoch, step, steps, config_.epochs);
       const auto out = step_loss(images, labels, progress.lambda);
       optimizer_->zero_grad();
@@ -261,7 +270,9 @@ class Run {
     m.train_loss = loss_sum.item<double>() / static_cast<double>(n);
     m.train_error = 100.0 * static_cast<double>(wrong.item<int64_t>()) / static_cast<double>(n);
     check_loss(m.train_loss, progress.epoch, steps - 1);
-    m.test_error = test_images_.defined() ? error_rate(test_images_, test_labels_) : kNaN;
+    m.test_error = test_images_.defined() ? error_rate(test_images_, test_labels_)
+                   : test_folder_         ? folder_error_rate(*test_folder_)
+                                          : kNaN;
     m.validation_error = validation_images_.defined() ? error_rate(validation_images_, validation_labels_) : kNaN;
     m.lambda = progress.lambda;
     m.lr = lr;
@@ -298,6 +309,58 @@ class Run {
     }
     model_->train();
     return 100.0 * static_cast<double>(wrong.item<int64_t>()) / static_cast<double>(n);
+  }
+
+  // --- image folders (ImageNet): decoded batch by batch on worker threads ---------------------
+
+  void open_image_folders(const std::string& root) {
+    const auto folders = data::scan_imagenet(root);
+    train_folder_ = data::sample_image_folder(folders.train, config_.train_limit, config_.split_seed);
+    test_folder_ = data::sample_image_folder(folders.val, config_.test_limit, config_.split_seed);
+    num_classes_ = static_cast<int64_t>(train_folder_->classes.size());
+    train_labels_ = torch::tensor(train_folder_->labels, torch::kInt64);  // its size and the epoch order only
+  }
+
+  // Each image's crop and flip come from (seed, epoch, its index): the same for any thread count.
+  data::ImageLoaderOptions loader_options(bool train, int64_t epoch) const {
+    data::ImageLoaderOptions options;
+    options.batch_size = train ? config_.batch_size : std::min<int64_t>(config_.batch_size, 256);
+    options.train = train && config_.augment == "standard";
+    options.seed = mix(config_.seed, 0x1a6e);
+    options.epoch = epoch;
+    options.threads = static_cast<int>(config_.threads);  // 0: every core
+    return options;
+  }
+
+  static std::vector<int64_t> to_vector(const torch::Tensor& indices) {
+    const auto cpu = indices.to(torch::kCPU).contiguous();
+    return {cpu.data_ptr<int64_t>(), cpu.data_ptr<int64_t>() + cpu.numel()};
+  }
+
+  // The next decoded batch, normalised, and its labels, on the device.
+  std::pair<torch::Tensor, torch::Tensor> next_decoded(data::ImageBatchLoader& loader) const {
+    data::ImageBatch batch;
+    if (!loader.next(batch)) throw std::logic_error("image loader ran out of batches before the epoch ended");
+    const auto pixels = torch::from_blob(batch.pixels.data(), {batch.count, 3, batch.size, batch.size}, torch::kUInt8);
+    return {augmenter_->eval_batch(pixels.to(device_, torch::kUInt8, /*non_blocking=*/false, /*copy=*/true)),
+            torch::tensor(batch.labels, torch::kInt64).to(device_)};
+  }
+
+  double folder_error_rate(const data::ImageFolder& folder) {
+    torch::NoGradGuard no_grad;
+    model_->eval();
+    std::vector<int64_t> all(static_cast<size_t>(folder.size()));
+    std::iota(all.begin(), all.end(), int64_t{0});
+    data::ImageBatchLoader loader(folder, std::move(all), loader_options(false, 0));
+    auto wrong = torch::zeros({}, torch::TensorOptions().dtype(torch::kInt64).device(device_));
+    compat::CudaAutocastGuard autocast(config_.precision == "bf16");
+    for (int64_t b = 0; b < loader.batches(); ++b) {
+      auto [images, labels] = next_decoded(loader);
+      if (config_.channels_last) images = images.contiguous(at::MemoryFormat::ChannelsLast);
+      wrong += model_->forward(images).argmax(1).ne(labels).sum();
+    }
+    model_->train();
+    return 100.0 * static_cast<double>(wrong.item<int64_t>()) / static_cast<double>(folder.size());
   }
 
   // --- checkpoints ---------------------------------------------------------------------------
@@ -422,6 +485,7 @@ class Run {
   std::optional<RunDirectory> run_dir_;
   int64_t num_classes_ = 0;
   torch::Tensor train_images_, train_labels_, test_images_, test_labels_, validation_images_, validation_labels_;
+  std::optional<data::ImageFolder> train_folder_, test_folder_;  // image-folder data sets instead of the tensors
   std::optional<data::BatchAugmenter> augmenter_;
   std::shared_ptr<models::Classifier> model_;
   std::optional<torch::optim::SGD> optimizer_;

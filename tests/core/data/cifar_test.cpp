@@ -174,11 +174,13 @@ TEST(DatasetsTest, HoldoutSplitsTheTrainingSetAndNeedsNoTestFile) {
 TEST(DatasetsTest, NamesNormalisationAndRoots) {
   EXPECT_THROW(load_dataset("cifar11", "x", false, 0, 0, 0), std::invalid_argument);
   try {
-    normalization_for("imagenet");
+    normalization_for("svhn");
     ADD_FAILURE();
   } catch (const std::invalid_argument& error) {
-    EXPECT_THAT(error.what(), HasSubstr("known: fashion-mnist, cifar10, cifar100"));
+    EXPECT_THAT(error.what(), HasSubstr("known: fashion-mnist, cifar10, cifar100, imagenet"));
   }
+  EXPECT_THROW(load_dataset("imagenet", "x", false, 0, 0, 0), std::invalid_argument);  // streamed, not in memory
+  EXPECT_DOUBLE_EQ(normalization_for("imagenet").std[0], 0.229);
   const Normalization cifar = normalization_for("cifar100");
   ASSERT_EQ(cifar.mean.size(), 3u);
   EXPECT_DOUBLE_EQ(cifar.mean[0], 125.3 / 255);
