@@ -2,6 +2,7 @@
 #include "augment_bench.h"
 #include "head_bench.h"
 #include "models_bench.h"
+#include "sweep_bench.h"
 #include "train_bench.h"
 
 #include <algorithm>
@@ -17,10 +18,12 @@ int main(int argc, char** argv) {
   if (what == "models") return isda::bench::run_models_bench(args, std::cout, std::cerr);
   if (what == "augment") return isda::bench::run_augment_bench(args, std::cout, std::cerr);
   if (what == "train") return isda::bench::run_train_bench(args, std::cout, std::cerr);
+  if (what == "sweep") return isda::bench::run_sweep_bench(args, std::cout, std::cerr);
   std::cerr << "usage: isda-bench head [--classes C] [--dim A] [--batch N] [--steps S] [--device cpu|cuda]\n"
                "       isda-bench models [--device cpu|cuda] [--models a,b] [--batch N] [--steps S] [--classes C]\n"
                "       isda-bench augment [--device cpu|cuda] [--batch N] [--steps S]\n"
                "       isda-bench train [--models a,b] [--dataset cifar10] [--data-root DIR] [--images N] [--batch N]\n"
-               "                        [--device cpu|cuda] [--precision fp32|bf16] [--channels-last]\n";
+               "                        [--device cpu|cuda] [--precision fp32|bf16] [--channels-last]\n"
+               "       isda-bench sweep [--runs N] [--seeds S]\n";
   return what.empty() || what == "--help" ? 0 : 2;
 }

@@ -85,6 +85,39 @@ CREATE TABLE provenance (
   ended        REAL
 );
 )sql"},
+      {3, "lambda0 choices of the two-stage protocol", R"sql(
+CREATE TABLE lambda0_choices (
+  sweep_id  INTEGER NOT NULL REFERENCES sweeps(id) ON DELETE CASCADE,
+  group_key TEXT NOT NULL,
+  lambda0   REAL NOT NULL,
+  metric    TEXT NOT NULL,
+  evidence  TEXT NOT NULL,
+  decided   REAL NOT NULL,
+  PRIMARY KEY (sweep_id, group_key)
+) WITHOUT ROWID;
+)sql"},
+      {4, "Slurm submissions: job arrays over manifests of runs, recorded before sbatch", R"sql(
+CREATE TABLE slurm_submissions (
+  id             INTEGER PRIMARY KEY,
+  sweep_id       INTEGER NOT NULL REFERENCES sweeps(id) ON DELETE CASCADE,
+  resource_class TEXT NOT NULL,
+  manifest_path  TEXT NOT NULL,
+  job_name       TEXT NOT NULL UNIQUE,
+  state          TEXT NOT NULL DEFAULT 'intent'
+                 CHECK (state IN ('intent', 'submitted', 'abandoned', 'finished')),
+  job_id         TEXT NOT NULL DEFAULT '',
+  created        REAL NOT NULL,
+  updated        REAL NOT NULL
+);
+CREATE TABLE slurm_tasks (
+  submission_id INTEGER NOT NULL REFERENCES slurm_submissions(id) ON DELETE CASCADE,
+  task          INTEGER NOT NULL,
+  run_id        TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  finished      INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (submission_id, task)
+) WITHOUT ROWID;
+CREATE INDEX slurm_tasks_by_run ON slurm_tasks (run_id);
+)sql"},
   };
   return list;
 }

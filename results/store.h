@@ -91,6 +91,15 @@ struct Provenance {
   double ended = 0;    // NaN while running
 };
 
+// The lambda0 chosen for one group of a sweep's runs by its hold-out search (runner/spec.h).
+struct Lambda0Choice {
+  std::string group_key;  // canonical JSON of the group's keys, e.g. {"dataset":"cifar10","model":"resnet32"}
+  double lambda0 = 0;
+  std::string metric;     // what was minimised, e.g. last10_validation_error
+  std::string evidence;   // JSON: per candidate, the search runs' ids and metric values and their mean
+  double decided = 0;
+};
+
 // What an event log says, for the coordinator to set the run's state.
 struct IngestResult {
   // The last lifecycle event: `none` for an empty log, `running` when the last is `start` (but a
@@ -102,6 +111,27 @@ struct IngestResult {
   std::string reason;        // of a `failed` event
   int signal = 0;            // of an `interrupted` event
   bool torn_line_ignored = false;
+};
+
+// The Slurm backend's record of one job array (runner/slurm_backend.h): written as an `intent`
+// before sbatch runs, so a coordinator that dies mid-submission never submits the same runs twice.
+//   intent -> submitted (job id known) | abandoned (sbatch never made it);  submitted -> finished
+struct SlurmTaskRow {
+  int64_t task = 0;  // the array index: line task + 1 of the manifest
+  std::string run_id;
+  bool finished = false;  // its job ended and the run's state was settled
+};
+
+struct SlurmSubmission {
+  int64_t id = 0;
+  int64_t sweep_id = 0;
+  std::string resource_class;
+  std::string manifest_path;
+  std::string job_name;  // unique; how a submission whose job id was never recorded is found again
+  std::string state;     // intent, submitted, abandoned or finished
+  std::string job_id;    // the array's job id; empty before `submitted`
+  std::vector<SlurmTaskRow> tasks;
+  double created = 0, updated = 0;
 };
 
 class ResultsStore {
@@ -154,6 +184,10 @@ class ResultsStore {
 
   void record_provenance(const std::string& run_id, const Provenance& provenance);
 
+  // Records a sweep's lambda0 choice for a group; a group already decided keeps its first choice
+  // (returned), so a rerun never changes a choice that final runs were started with.
+  Lambda0Choice record_lambda0_choice(int64_t sweep_id, const Lambda0Choice& choice);
+
   // Queries.
   std::vector<SweepInfo> list_sweeps();
   std::optional<RunInfo> find_run(const std::string& run_id);
@@ -162,6 +196,19 @@ class ResultsStore {
   std::vector<EpochRow> epochs_of(const std::string& run_id);  // by epoch
   std::vector<FinalRow> finals_of(const std::vector<std::string>& run_ids);  // those that have one, in order
   std::optional<Provenance> provenance_of(const std::string& run_id);
+  std::vector<Lambda0Choice> lambda0_choices(int64_t sweep_id);  // by group key
+
+  // The Slurm backend's submissions (schema 4). record_slurm_intent stores a submission in state
+  // `intent` with one task per run (task i runs run_ids[i]) and returns its id; StoreError for a
+  // job name already used or an unknown run. set_slurm_submission moves it to `state` (and records
+  // `job_id` when non-empty); finish_slurm_task marks one task settled. slurm_submissions lists a
+  // sweep's submissions (every sweep's for sweep_id 0) by id, only those in state intent or
+  // submitted when `open_only`.
+  int64_t record_slurm_intent(int64_t sweep_id, const std::string& resource_class, const std::string& manifest_path,
+                              const std::string& job_name, const std::vector<std::string>& run_ids);
+  void set_slurm_submission(int64_t submission_id, const std::string& state, const std::string& job_id = "");
+  void finish_slurm_task(int64_t submission_id, int64_t task);
+  std::vector<SlurmSubmission> slurm_submissions(int64_t sweep_id, bool open_only);
 
  private:
   struct Impl;

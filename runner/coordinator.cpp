@@ -1,7 +1,10 @@
 #include "runner/coordinator.h"
 
 #include "results/store.h"
+#include "runner/gpu_use.h"
+#include "runner/progress.h"
 #include "runner/spec.h"
+#include "runner/sweep.h"
 #include "runner/worker.h"
 #include "train/run_directory.h"
 
@@ -18,6 +21,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <ostream>
 #include <thread>
 
@@ -67,97 +71,99 @@ struct Active {
   std::unique_ptr<Worker> worker;
   double last_heartbeat = 0;
   int64_t last_epoch = 0;
+  double seconds_per_epoch = 0;
 };
-
-std::string run_dir_of(const SweepOptions& o, const std::string& id) { return o.runs_root + "/" + id; }
 
 }  // namespace
 
-int run_sweep(const SweepOptions& o, const std::atomic<int>& stop_requests, std::ostream& out, std::ostream& err) {
-  const auto spec = load_spec(o.spec_path);
-  const auto planned = expand(spec, o.profile);
-  auto store = results::ResultsStore::open(o.db_path, o.dry_run ? results::ResultsStore::Mode::reader
-                                                                  : results::ResultsStore::Mode::writer);
-  if (o.dry_run) {
-    out << fmt::format("{}: {} runs (profile {})\n", o.spec_path, planned.size(), o.profile.empty() ? "paper" : o.profile);
-    for (const auto& run : planned) {
-      const auto info = store.find_run(run.id);
-      out << fmt::format("{}  {:<11} {}\n", run.id, info ? results::to_string(info->state) : "new", run.varying.dump());
-    }
-    return 0;
-  }
-  const auto sweep_id = store.register_sweep(spec.name, o.spec_path, spec.source.dump());
-  std::vector<results::RunRecord> records;
-  for (const auto& run : planned) records.push_back({run.id, run.config.dump(), run_dir_of(o, run.id)});
-  const auto registered = store.register_runs(sweep_id, records);
-  err << fmt::format("isda-run: {}: {} runs ({} new, {} known)\n", spec.name, planned.size(), registered.added,
-                     registered.existing);
+namespace {
 
-  // Runs left `running` by a coordinator that died: stop their orphaned workers, take in what they
-  // logged, and mark them interrupted so they resume from their checkpoints.
-  for (const auto& info : store.runs_of_sweep(sweep_id)) {
-    if (info.state != RunState::running) continue;
-    stop_orphan(info.run_dir);
-    store.ingest_events(info.id, info.run_dir + "/events.jsonl");
-    store.set_state(info.id, RunState::interrupted, "coordinator lost", tail_of_file(info.run_dir + "/worker.log", kLogTailLines));
-  }
-
-  std::deque<std::string> queue;
-  for (const auto& info : store.runs_of_sweep(sweep_id)) {
-    if (info.state == RunState::pending || info.state == RunState::interrupted) {
-      queue.push_back(info.id);
-    } else if (info.state == RunState::failed && info.attempts <= spec.retries) {
-      store.set_state(info.id, RunState::pending);
-      queue.push_back(info.id);
-    }
-  }
-
-  std::vector<Slot> slots;
-  if (o.gpus.empty()) {
-    for (int i = 0; i < std::max(1, o.cpu_slots); ++i) slots.push_back({{{"CUDA_VISIBLE_DEVICES", ""}}, fmt::format("cpu{}", i)});
-  } else {
-    for (const int gpu : o.gpus) {
-      for (int k = 0; k < std::max(1, o.per_gpu); ++k) {
-        slots.push_back({{{"CUDA_VISIBLE_DEVICES", std::to_string(gpu)}}, fmt::format("gpu{}", gpu)});
+// The local backend's state for one sweep: its slots, the running workers, the display.
+class LocalSweep {
+ public:
+  LocalSweep(const SweepOptions& o, const Spec& spec, results::ResultsStore& store, const std::atomic<int>& stop_requests,
+             ProgressDisplay& display)
+      : o_(o), spec_(spec), store_(store), stop_requests_(stop_requests), display_(display), started_(Clock::now()) {
+    if (o.gpus.empty()) {
+      for (int i = 0; i < std::max(1, o.cpu_slots); ++i) slots_.push_back({{{"CUDA_VISIBLE_DEVICES", ""}}, fmt::format("cpu{}", i)});
+    } else {
+      for (const int gpu : o.gpus) {
+        for (int k = 0; k < std::max(1, o.per_gpu); ++k) {
+          slots_.push_back({{{"CUDA_VISIBLE_DEVICES", std::to_string(gpu)}}, fmt::format("gpu{}", gpu)});
+        }
       }
     }
+    threads_ = o.threads_per_worker > 0
+                   ? o.threads_per_worker
+                   : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / static_cast<int>(slots_.size()));
+    busy_.assign(slots_.size(), false);
   }
-  const int threads = o.threads_per_worker > 0
-                          ? o.threads_per_worker
-                          : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / static_cast<int>(slots.size()));
-  std::vector<bool> busy(slots.size(), false);
-  std::vector<Active> active;
-  std::map<std::string, int64_t> epochs_of_run;
-  for (const auto& run : planned) epochs_of_run[run.id] = run.config.at("epochs").get<int64_t>();
-  const auto started = Clock::now();
-  int handled_stop = 0;
-  bool any_failed = false;
 
-  const auto report = [&](const std::string& text) {
-    const auto counts = store.counts_by_state(sweep_id);
-    const double elapsed = std::chrono::duration<double>(Clock::now() - started).count();
-    err << fmt::format("isda-run: [{} done, {} running, {} failed, {} pending, {:.0f}s] {}\n", counts.done, counts.running,
-                       counts.failed, counts.pending + counts.interrupted, elapsed, text);
-  };
-
-  while (!queue.empty() || !active.empty()) {
-    // Ctrl-C: first asks workers to checkpoint and stop, second kills them.
-    const int stops = stop_requests.load();
-    if (stops > handled_stop) {
-      handled_stop = stops;
-      queue.clear();
-      for (auto& a : active) a.worker->signal(stops >= 2 ? SIGKILL : SIGTERM);
-      report(stops >= 2 ? "stopping now (workers killed)" : "stopping: workers checkpoint and exit (Ctrl-C again to kill)");
+  // Runs every run of `plan` that is not done (retrying failures within the spec's budget) until
+  // none is left or a stop is requested.
+  void run(const SweepPlan& plan) {
+    plan_ = &plan;
+    for (const auto& run : plan.runs) {
+      epochs_of_run_[run.id] = run.config.at("epochs").get<int64_t>();
+      what_of_run_[run.id] = run.varying.dump();
     }
-    // Launch into free slots.
-    for (size_t s = 0; s < slots.size() && !queue.empty(); ++s) {
-      if (busy[s]) continue;
+    if (first_plan_) {
+      recover_orphans(plan.sweep_id);
+      first_plan_ = false;
+    }
+    std::deque<std::string> queue;
+    for (const auto& info : store_.runs_of_sweep(plan.sweep_id)) {
+      if (info.state == RunState::pending || info.state == RunState::interrupted) {
+        queue.push_back(info.id);
+      } else if (info.state == RunState::failed && info.attempts <= spec_.retries) {
+        store_.set_state(info.id, RunState::pending);
+        queue.push_back(info.id);
+      }
+    }
+    while ((!queue.empty() && !stopped()) || !active_.empty()) {
+      handle_stop_requests(queue);
+      launch(queue);
+      std::this_thread::sleep_for(kPollInterval);
+      poll(queue);
+      refresh_display(queue);
+    }
+  }
+
+  bool stopped() const { return handled_stop_ > 0; }
+  bool any_failed() const { return any_failed_; }
+
+ private:
+  // Runs left `running` by a coordinator that died: stop their orphaned workers, take in what they
+  // logged, and mark them interrupted so they resume from their checkpoints.
+  void recover_orphans(int64_t sweep_id) {
+    for (const auto& info : store_.runs_of_sweep(sweep_id)) {
+      if (info.state != RunState::running) continue;
+      stop_orphan(info.run_dir);
+      store_.ingest_events(info.id, info.run_dir + "/events.jsonl");
+      store_.set_state(info.id, RunState::interrupted, "coordinator lost",
+                       tail_of_file(info.run_dir + "/worker.log", kLogTailLines));
+    }
+  }
+
+  // Ctrl-C: the first asks workers to checkpoint and stop, the second kills them.
+  void handle_stop_requests(std::deque<std::string>& queue) {
+    const int stops = stop_requests_.load();
+    if (stops <= handled_stop_) return;
+    handled_stop_ = stops;
+    queue.clear();
+    for (auto& a : active_) a.worker->signal(stops >= 2 ? SIGKILL : SIGTERM);
+    log(stops >= 2 ? "stopping now (workers killed)" : "stopping: workers checkpoint and exit (Ctrl-C again to kill)");
+  }
+
+  void launch(std::deque<std::string>& queue) {
+    for (size_t s = 0; s < slots_.size() && !queue.empty() && !stopped(); ++s) {
+      if (busy_[s]) continue;
       const auto id = queue.front();
       queue.pop_front();
-      const auto run_dir = run_dir_of(o, id);
+      const auto run_dir = o_.runs_root + "/" + id;
       std::filesystem::create_directories(run_dir);
       stop_orphan(run_dir);
-      const auto info = store.find_run(id);
+      const auto info = store_.find_run(id);
       {
         std::ofstream config(run_dir + "/run.json");
         config << nlohmann::json::parse(info->config_json).dump(2) << '\n';
@@ -166,77 +172,174 @@ int run_sweep(const SweepOptions& o, const std::atomic<int>& stop_requests, std:
       a.run_id = id;
       a.run_dir = run_dir;
       a.slot = s;
+      a.last_epoch = info->last_epoch;
       a.worker = std::make_unique<Worker>(
-          o.worker_binary,
-          std::vector<std::string>{"--config", run_dir + "/run.json", "--run-dir", run_dir, "--threads", std::to_string(threads)},
-          slots[s].environment, run_dir + "/worker.log");
+          o_.worker_binary,
+          std::vector<std::string>{"--config", run_dir + "/run.json", "--run-dir", run_dir, "--threads", std::to_string(threads_)},
+          slots_[s].environment, run_dir + "/worker.log");
       a.owner = fmt::format("{}:{}", host_name(), a.worker->pid());
-      store.start_attempt(id, a.owner);
+      store_.start_attempt(id, a.owner);
       results::Provenance provenance;
       provenance.host = host_name();
       provenance.libtorch = TORCH_VERSION;
-      provenance.command_line = o.worker_binary + " --config " + run_dir + "/run.json --run-dir " + run_dir;
+      provenance.command_line = o_.worker_binary + " --config " + run_dir + "/run.json --run-dir " + run_dir;
       provenance.started = now_seconds();
       provenance.ended = std::nan("");
-      store.record_provenance(id, provenance);
+      store_.record_provenance(id, provenance);
       a.last_heartbeat = now_seconds();
-      busy[s] = true;
-      report(fmt::format("started {} on {}", id, slots[s].label));
-      active.push_back(std::move(a));
+      busy_[s] = true;
+      log(fmt::format("started {} on {} {}", id, slots_[s].label, what_of_run_[id]));
+      active_.push_back(std::move(a));
     }
-    std::this_thread::sleep_for(kPollInterval);
-    // Heartbeats, progress, and finished workers.
-    for (auto it = active.begin(); it != active.end();) {
+  }
+
+  // Heartbeats and progress of running workers; the outcome of finished ones.
+  void poll(std::deque<std::string>& queue) {
+    for (auto it = active_.begin(); it != active_.end();) {
       auto& a = *it;
       if (!a.worker->finished()) {
         if (now_seconds() - a.last_heartbeat > kHeartbeatSeconds) {
-          store.heartbeat(a.run_id, a.owner);
-          const auto seen = store.ingest_events(a.run_id, a.run_dir + "/events.jsonl");
-          if (seen.last_epoch > a.last_epoch) {
-            a.last_epoch = seen.last_epoch;
-            report(fmt::format("{} epoch {}/{}", a.run_id, a.last_epoch, epochs_of_run[a.run_id]));
-          }
+          store_.heartbeat(a.run_id, a.owner);
+          take_in_epochs(a);
           a.last_heartbeat = now_seconds();
         }
         ++it;
         continue;
       }
-      const int code = a.worker->exit_code();
-      const auto seen = store.ingest_events(a.run_id, a.run_dir + "/events.jsonl");
-      const auto tail = tail_of_file(a.run_dir + "/worker.log", kLogTailLines);
-      auto provenance = store.provenance_of(a.run_id).value_or(results::Provenance{});
-      provenance.ended = now_seconds();
-      store.record_provenance(a.run_id, provenance);
-      if (code == 0 && seen.outcome == results::IngestResult::Outcome::done) {
-        store.set_state(a.run_id, RunState::done);
-        report(fmt::format("done {}", a.run_id));
-      } else if (code > 128 || seen.outcome == results::IngestResult::Outcome::interrupted) {
-        store.set_state(a.run_id, RunState::interrupted, fmt::format("stopped by signal {}", code > 128 ? code - 128 : seen.signal), tail);
-        report(fmt::format("interrupted {}", a.run_id));
-      } else {
-        const auto error = !seen.reason.empty() ? seen.reason : fmt::format("isda-train exited with code {}", code);
-        store.set_state(a.run_id, RunState::failed, error, tail);
-        const auto info = store.find_run(a.run_id);
-        if (handled_stop == 0 && info && info->attempts <= spec.retries) {
-          store.set_state(a.run_id, RunState::pending);
-          queue.push_back(a.run_id);
-          report(fmt::format("failed {} ({}), retrying", a.run_id, error));
-        } else {
-          any_failed = true;
-          report(fmt::format("failed {} ({})", a.run_id, error));
-        }
-      }
-      busy[a.slot] = false;
-      it = active.erase(it);
+      finish(a, queue);
+      busy_[a.slot] = false;
+      it = active_.erase(it);
     }
   }
-  // One line per finished run: what varied, and its test errors.
+
+  void take_in_epochs(Active& a) {
+    const auto seen = store_.ingest_events(a.run_id, a.run_dir + "/events.jsonl");
+    if (seen.last_epoch <= a.last_epoch) return;
+    a.last_epoch = seen.last_epoch;
+    const auto epochs = store_.epochs_of(a.run_id);
+    if (!epochs.empty() && epochs.back().seconds > 0) {
+      a.seconds_per_epoch = epochs.back().seconds;
+      epoch_seconds_sum_ += a.seconds_per_epoch;
+      ++epoch_seconds_count_;
+    }
+    if (!display_.live()) log(fmt::format("{} epoch {}/{}", a.run_id, a.last_epoch, epochs_of_run_[a.run_id]));
+  }
+
+  void finish(Active& a, std::deque<std::string>& queue) {
+    const int code = a.worker->exit_code();
+    const auto seen = store_.ingest_events(a.run_id, a.run_dir + "/events.jsonl");
+    const auto tail = tail_of_file(a.run_dir + "/worker.log", kLogTailLines);
+    auto provenance = store_.provenance_of(a.run_id).value_or(results::Provenance{});
+    provenance.ended = now_seconds();
+    store_.record_provenance(a.run_id, provenance);
+    if (code == 0 && seen.outcome == results::IngestResult::Outcome::done) {
+      store_.set_state(a.run_id, RunState::done);
+      log(fmt::format("done {}", a.run_id));
+    } else if (code > 128 || seen.outcome == results::IngestResult::Outcome::interrupted) {
+      store_.set_state(a.run_id, RunState::interrupted,
+                       fmt::format("stopped by signal {}", code > 128 ? code - 128 : seen.signal), tail);
+      log(fmt::format("interrupted {}", a.run_id));
+    } else {
+      const auto error = !seen.reason.empty() ? seen.reason : fmt::format("isda-train exited with code {}", code);
+      store_.set_state(a.run_id, RunState::failed, error, tail);
+      const auto info = store_.find_run(a.run_id);
+      if (!stopped() && info && info->attempts <= spec_.retries) {
+        store_.set_state(a.run_id, RunState::pending);
+        queue.push_back(a.run_id);
+        log(fmt::format("failed {} ({}), retrying", a.run_id, error));
+      } else {
+        any_failed_ = true;
+        log(fmt::format("failed {} ({}); its log: {}/worker.log", a.run_id, error, a.run_dir));
+      }
+    }
+  }
+
+  ProgressSnapshot snapshot(const std::deque<std::string>& queue) {
+    ProgressSnapshot p;
+    p.sweep = plan_->name;
+    p.counts = store_.counts_by_state(plan_->sweep_id);
+    p.waiting = plan_->waiting_runs;
+    p.elapsed = std::chrono::duration<double>(Clock::now() - started_).count();
+    for (const auto& a : active_) {
+      p.active.push_back({slots_[a.slot].label, a.run_id, what_of_run_[a.run_id], a.last_epoch, epochs_of_run_[a.run_id],
+                          a.seconds_per_epoch});
+    }
+    std::vector<int64_t> pending_epochs;
+    for (const auto& id : queue) pending_epochs.push_back(epochs_of_run_[id]);
+    const int64_t typical_epochs = epochs_of_run_.empty() ? 0 : epochs_of_run_.begin()->second;
+    const double seconds_per_epoch = epoch_seconds_count_ > 0 ? epoch_seconds_sum_ / epoch_seconds_count_ : 0;
+    p.eta = estimate_eta(p, pending_epochs, typical_epochs, seconds_per_epoch, slots_.size());
+    p.gpu_use = gpu_use_;
+    return p;
+  }
+
+  void refresh_display(const std::deque<std::string>& queue) {
+    const auto now = Clock::now();
+    if (!o_.gpus.empty() && now - last_gpu_query_ > std::chrono::seconds(5)) {
+      gpu_use_ = query_gpu_use();
+      last_gpu_query_ = now;
+      if (!display_.live() && now - last_gpu_log_ > std::chrono::minutes(1)) {
+        for (const auto& line : gpu_use_) log(line);
+        last_gpu_log_ = now;
+      }
+    }
+    if (display_.live()) display_.update(snapshot(queue));
+  }
+
+  void log(const std::string& text) {
+    const auto counts = store_.counts_by_state(plan_->sweep_id);
+    const double elapsed = std::chrono::duration<double>(Clock::now() - started_).count();
+    display_.event(fmt::format("isda-run: [{} done, {} running, {} failed, {} pending, {}] {}", counts.done, counts.running,
+                               counts.failed, counts.pending + counts.interrupted, format_duration(elapsed), text));
+  }
+
+  const SweepOptions& o_;
+  const Spec& spec_;
+  results::ResultsStore& store_;
+  const std::atomic<int>& stop_requests_;
+  ProgressDisplay& display_;
+  const SweepPlan* plan_ = nullptr;
+  std::vector<Slot> slots_;
+  std::vector<bool> busy_;
+  int threads_ = 1;
+  std::vector<Active> active_;
+  std::map<std::string, int64_t> epochs_of_run_;
+  std::map<std::string, std::string> what_of_run_;
+  Clock::time_point started_;
+  Clock::time_point last_gpu_query_{};
+  Clock::time_point last_gpu_log_{};
+  std::vector<std::string> gpu_use_;
+  double epoch_seconds_sum_ = 0;
+  int64_t epoch_seconds_count_ = 0;
+  int handled_stop_ = 0;
+  bool any_failed_ = false;
+  bool first_plan_ = true;
+};
+
+// --dry-run: the runs and their states, from a store that may not exist yet.
+int list_plan(const SweepOptions& o, const Spec& spec, const std::vector<PlannedRun>& expanded, std::ostream& out) {
+  std::optional<results::ResultsStore> store;
+  if (std::filesystem::exists(o.db_path)) store = results::ResultsStore::open(o.db_path, results::ResultsStore::Mode::reader);
+  const auto plan = plan_sweep(spec, expanded, o.profile, store ? &*store : nullptr, o.runs_root, /*dry_run=*/true);
+  out << fmt::format("{}: sweep {}: {} runs{} (profile {})\n", o.spec_path, plan.name, plan.runs.size() + plan.waiting_runs,
+                     plan.waiting_runs > 0 ? fmt::format(", {} of them after the lambda0 search", plan.waiting_runs) : "",
+                     o.profile.empty() ? "paper" : o.profile);
+  for (const auto& run : plan.runs) {
+    const auto info = store ? store->find_run(run.id) : std::nullopt;
+    out << fmt::format("{}  {:<11} {}\n", run.id, info ? results::to_string(info->state) : "new", run.varying.dump());
+  }
+  for (const auto& note : plan.notes) out << note << '\n';
+  return 0;
+}
+
+// One line per finished run: what varied, and its test errors.
+void print_finals(const SweepPlan& plan, results::ResultsStore& store, std::ostream& out) {
   std::vector<std::string> ids;
-  for (const auto& run : planned) ids.push_back(run.id);
+  for (const auto& run : plan.runs) ids.push_back(run.id);
   std::map<std::string, results::FinalRow> finals;
   for (const auto& f : store.finals_of(ids)) finals[f.run_id] = f;
   const auto percent = [](double v) { return std::isnan(v) ? std::string("n/a") : fmt::format("{:.2f}%", v); };
-  for (const auto& run : planned) {
+  for (const auto& run : plan.runs) {
     const auto it = finals.find(run.id);
     if (it == finals.end()) continue;
     out << fmt::format("{}  {:<40} test_err {}  last10_test_err {}", run.id, run.varying.dump(),
@@ -244,27 +347,68 @@ int run_sweep(const SweepOptions& o, const std::atomic<int>& stop_requests, std:
     if (!std::isnan(it->second.last10_validation_error)) out << "  last10_val_err " << percent(it->second.last10_validation_error);
     out << '\n';
   }
-  const auto counts = store.counts_by_state(sweep_id);
-  out << fmt::format("{}: {} done, {} failed, {} interrupted, {} pending of {} runs\n", spec.name, counts.done,
-                     counts.failed, counts.interrupted, counts.pending, counts.total());
-  if (handled_stop > 0) return 130;
-  return any_failed ? 1 : 0;
+}
+
+}  // namespace
+
+int run_sweep(const SweepOptions& o, const std::atomic<int>& stop_requests, std::ostream& out, std::ostream& err) {
+  const auto spec = load_spec(o.spec_path);
+  const auto expanded = expand(spec, o.profile);  // a bad profile or grid fails before the store is touched
+  if (o.dry_run) return list_plan(o, spec, expanded, out);
+  auto store = results::ResultsStore::open(o.db_path, results::ResultsStore::Mode::writer);
+
+  const bool live = o.live_display && stderr_is_terminal();
+  ProgressDisplay display(err, live, live ? terminal_width() : 100);
+  LocalSweep sweep(o, spec, store, stop_requests, display);
+  // Stage by stage: the lambda0 searches first; once they are done, their final runs join.
+  SweepPlan plan;
+  for (bool first = true;; first = false) {
+    const auto previous_waiting = plan.waiting_runs;
+    plan = plan_sweep(spec, expanded, o.profile, &store, o.runs_root, /*dry_run=*/false);
+    if (first) {
+      display.event(fmt::format("isda-run: {}: {} runs ({} new){}", plan.name, plan.runs.size(), plan.added,
+                                plan.waiting_runs > 0 ? fmt::format(", {} more after the lambda0 search", plan.waiting_runs)
+                                                      : std::string()));
+    }
+    for (const auto& note : plan.notes) display.event("isda-run: " + note);
+    if (!first && plan.waiting_runs == previous_waiting && plan.added == 0) break;  // nothing new to run
+    sweep.run(plan);
+    if (sweep.stopped() || plan.waiting_runs == 0) break;
+  }
+  display.finish();
+  print_finals(plan, store, out);
+  const auto counts = store.counts_by_state(plan.sweep_id);
+  out << fmt::format("{}: {} done, {} failed, {} interrupted, {} pending of {} runs{}\n", plan.name, counts.done,
+                     counts.failed, counts.interrupted, counts.pending, counts.total(),
+                     plan.waiting_runs > 0 ? fmt::format(" ({} more wait for the lambda0 search)", plan.waiting_runs) : "");
+  if (sweep.stopped()) return 130;
+  return sweep.any_failed() || plan.waiting_runs > 0 ? 1 : 0;
 }
 
 int print_status(const std::string& db_path, const std::string& spec_path, std::ostream& out) {
   auto store = results::ResultsStore::open(db_path, results::ResultsStore::Mode::reader);
   std::string only;
   if (!spec_path.empty()) only = load_spec(spec_path).name;
-  for (const auto& sweep : store.list_sweeps()) {
-    if (!only.empty() && sweep.name != only) continue;
+  const auto sweeps = store.list_sweeps();
+  if (sweeps.empty()) out << db_path << ": no sweeps yet\n";
+  for (const auto& sweep : sweeps) {
+    if (!only.empty() && sweep.name != only && sweep.name.rfind(only + ":", 0) != 0) continue;
     const auto c = store.counts_by_state(sweep.id);
     out << fmt::format("{:<24} {:>5} runs: {} done, {} running, {} failed, {} interrupted, {} pending\n", sweep.name,
                        c.total(), c.done, c.running, c.failed, c.interrupted, c.pending);
+    for (const auto& choice : store.lambda0_choices(sweep.id)) {
+      out << fmt::format("  lambda0 {} for {} (lowest mean {})\n", choice.lambda0, choice.group_key, choice.metric);
+    }
     for (const auto& run : store.runs_of_sweep(sweep.id)) {
-      if (run.state == RunState::running || run.state == RunState::failed) {
-        out << fmt::format("  {} {:<8} epoch {} {}\n", run.id, results::to_string(run.state), run.last_epoch,
-                           run.error.substr(0, run.error.find('\n')));
+      if (run.state != RunState::running && run.state != RunState::failed) continue;
+      const auto config = nlohmann::json::parse(run.config_json, nullptr, false);
+      const auto epochs = config.is_object() && config.contains("epochs") ? config["epochs"].dump() : "?";
+      std::string line = fmt::format("  {} {:<8} epoch {}/{}", run.id, results::to_string(run.state), run.last_epoch, epochs);
+      if (run.state == RunState::running && !std::isnan(run.lease_heartbeat)) {
+        line += fmt::format(", heartbeat {} ago", format_duration(now_seconds() - run.lease_heartbeat));
       }
+      if (!run.error.empty()) line += "  " + run.error.substr(0, run.error.find('\n'));
+      out << line << '\n';
     }
   }
   return 0;

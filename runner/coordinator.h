@@ -21,6 +21,7 @@ struct SweepOptions {
   int cpu_slots = 1;
   int threads_per_worker = 0;         // CPU threads per worker; 0: cores / slots
   bool dry_run = false;
+  bool live_display = true;           // redraw a progress block when stderr is a terminal
 };
 
 // Runs (or, with dry_run, lists) the sweep. `stop_requests` counts SIGINTs: 1 stops launching and

@@ -7,13 +7,17 @@
 
 #include <algorithm>
 #include <fstream>
+#include <optional>
 #include <set>
+#include <unordered_map>
 
 namespace isda::runner {
 namespace {
 
-constexpr const char* kTopLevelKeys[] = {"name", "description", "base", "grid", "zip", "exclude", "when",
-                                         "seeds", "profiles", "retries", "table"};
+constexpr const char* kTopLevelKeys[] = {"name",  "description", "base",    "grid",  "zip",   "exclude",       "when",
+                                         "seeds", "profiles",    "retries", "table", "figure", "lambda0_search"};
+constexpr const char* kSearchMetrics[] = {"last10_validation_error", "last10_test_error", "final_test_error",
+                                          "best_test_error"};
 
 [[noreturn]] void fail(const std::string& path, const std::string& where, const std::string& problem) {
   throw SpecError(path + ": " + where + ": " + problem);
@@ -66,12 +70,127 @@ uint64_t fnv1a(const std::string& text, uint64_t basis) {
   return hash;
 }
 
+Lambda0Search parse_lambda0_search(const std::string& path, const nlohmann::json& source,
+                                   const std::vector<uint64_t>& spec_seeds) {
+  const std::string where = "lambda0_search";
+  if (!source.is_object()) fail(path, where, "expected an object");
+  Lambda0Search search;
+  search.seeds = {spec_seeds.front()};
+  for (const auto& item : source.items()) {
+    const auto& key = item.key();
+    const auto& value = item.value();
+    const auto at = where + "." + key;
+    if (key == "candidates") {
+      if (!value.is_array() || value.size() < 2) fail(path, at, "expected an array of at least two lambda0 values");
+      for (size_t i = 0; i < value.size(); ++i) {
+        check_value(path, fmt::format("{}[{}]", at, i), "lambda0", value[i]);
+        search.candidates.push_back(value[i].get<double>());
+      }
+    } else if (key == "per") {
+      if (!value.is_array()) fail(path, at, "expected an array of run-config keys");
+      search.per.clear();
+      for (size_t i = 0; i < value.size(); ++i) {
+        if (!value[i].is_string() || !is_config_key(value[i])) {
+          fail(path, fmt::format("{}[{}]", at, i), "expected a run-config key, got " + value[i].dump());
+        }
+        search.per.push_back(value[i]);
+      }
+    } else if (key == "applies_to" || key == "set") {
+      check_object(path, at, value);
+      (key == "set" ? search.set : search.applies_to) = value;
+    } else if (key == "seeds") {
+      if (!value.is_array() || value.empty()) fail(path, at, "expected a non-empty array of seeds");
+      search.seeds.clear();
+      for (size_t i = 0; i < value.size(); ++i) {
+        if (!value[i].is_number_unsigned()) fail(path, fmt::format("{}[{}]", at, i), "expected a non-negative integer");
+        search.seeds.push_back(value[i]);
+      }
+    } else if (key == "metric") {
+      const bool known = value.is_string() && std::find(std::begin(kSearchMetrics), std::end(kSearchMetrics),
+                                                         value.get<std::string>()) != std::end(kSearchMetrics);
+      if (!known) fail(path, at, "expected one of last10_validation_error, last10_test_error, final_test_error, best_test_error");
+      search.metric = value;
+    } else {
+      fail(path, at, "unknown key (known: candidates, per, applies_to, set, seeds, metric)");
+    }
+  }
+  if (search.candidates.empty()) fail(path, where + ".candidates", "missing (the lambda0 values to choose from)");
+  return search;
+}
+
+// The resolved, validated form of `config`; errors name the run by what varied.
+PlannedRun resolve(const std::string& path, const nlohmann::json& config, const nlohmann::json& varying) {
+  train::TrainConfig resolved;
+  try {
+    resolved = train::config_from_json(config, "");
+  } catch (const train::ConfigError& e) {
+    throw SpecError(path + ": run " + varying.dump() + e.what());
+  }
+  PlannedRun run;
+  run.config = train::to_json(resolved);
+  run.id = run_id(run.config);
+  run.varying = varying;
+  return run;
+}
+
 }  // namespace
 
+std::vector<SearchGroup> lambda0_groups(const Spec& spec, const std::vector<PlannedRun>& final_runs) {
+  std::vector<SearchGroup> groups;
+  if (!spec.lambda0_search) return groups;
+  const auto& search = *spec.lambda0_search;
+  std::map<std::string, size_t> index_of_key;
+  for (size_t i = 0; i < final_runs.size(); ++i) {
+    const auto& config = final_runs[i].config;
+    if (!matches(search.applies_to, config)) continue;
+    nlohmann::json key = nlohmann::json::object();
+    for (const auto& k : search.per) key[k] = config.at(k);
+    const auto [it, inserted] = index_of_key.emplace(key.dump(), groups.size());
+    if (inserted) {
+      SearchGroup group;
+      group.key = key;
+      // The group's first final run stands for it: its config, hold-out `set`, each candidate and seed.
+      for (const double lambda0 : search.candidates) {
+        for (const auto seed : search.seeds) {
+          auto config_of_search = config;
+          config_of_search.update(search.set);
+          config_of_search["seed"] = seed;
+          config_of_search["lambda0"] = lambda0;
+          auto varying = key;
+          varying["lambda0"] = lambda0;
+          varying["seed"] = seed;
+          varying["stage"] = "lambda0 search";
+          group.search_runs.push_back(resolve(spec.path, config_of_search, varying));
+        }
+      }
+      groups.push_back(std::move(group));
+    }
+    groups[it->second].final_runs.push_back(i);
+  }
+  return groups;
+}
+
+PlannedRun with_lambda0(const PlannedRun& run, double lambda0) {
+  auto config = run.config;
+  config["lambda0"] = lambda0;
+  auto varying = run.varying;
+  varying["lambda0"] = lambda0;
+  return resolve("", config, varying);
+}
+
 std::string run_id(const nlohmann::json& resolved_config) {
-  auto canonical = resolved_config;  // nlohmann::json objects keep keys sorted: dump() is canonical
-  for (const char* key : {"device", "threads", "data_root"}) canonical.erase(key);
-  const auto text = canonical.dump();
+  // The canonical JSON without the execution keys, written item by item: the same text as erasing
+  // them from a copy and dumping it (objects keep keys sorted, dump() has no spaces), without the copy.
+  std::string text = "{";
+  for (const auto& item : resolved_config.items()) {
+    const auto& key = item.key();
+    if (key == "device" || key == "threads" || key == "data_root") continue;
+    if (text.size() > 1) text += ',';
+    text += nlohmann::json(key).dump();
+    text += ':';
+    text += item.value().dump();
+  }
+  text += '}';
   return fmt::format("{:016x}", fnv1a(text, 0xcbf29ce484222325ULL) ^ (fnv1a(text, 0x84222325cbf29ce4ULL) >> 1));
 }
 
@@ -92,7 +211,9 @@ Spec parse_spec(const nlohmann::json& source, const std::string& path) {
   if (!source.is_object()) fail(path, "$", "expected a JSON object");
   for (const auto& item : source.items()) {
     if (std::find(std::begin(kTopLevelKeys), std::end(kTopLevelKeys), item.key()) == std::end(kTopLevelKeys)) {
-      fail(path, item.key(), "unknown key (known: name, description, base, grid, zip, exclude, when, seeds, profiles, retries, table)");
+      std::string known;
+      for (const char* key : kTopLevelKeys) known += (known.empty() ? "" : ", ") + std::string(key);
+      fail(path, item.key(), "unknown key (known: " + known + ")");
     }
   }
   Spec spec;
@@ -175,7 +296,15 @@ Spec parse_spec(const nlohmann::json& source, const std::string& path) {
     if (!source["retries"].is_number_unsigned()) fail(path, "retries", "expected a non-negative integer");
     spec.retries = source["retries"];
   }
-  if (source.contains("table")) spec.table = source["table"];
+  if (source.contains("lambda0_search")) spec.lambda0_search = parse_lambda0_search(path, source["lambda0_search"], spec.seeds);
+  if (source.contains("table")) {
+    if (!source["table"].is_object()) fail(path, "table", "expected an object (layout: experiments/README.md)");
+    spec.table = source["table"];
+  }
+  if (source.contains("figure")) {
+    if (!source["figure"].is_object()) fail(path, "figure", "expected an object (layout: experiments/README.md)");
+    spec.figure = source["figure"];
+  }
   return spec;
 }
 
@@ -216,33 +345,43 @@ std::vector<PlannedRun> expand(const Spec& spec, const std::string& profile) {
     combinations = std::move(next);
   }
 
+  // The seed changes nothing but itself in a resolved config unless a rule or the profile looks at
+  // it: then each combination is resolved (validated) once and only its seed varies.
+  const auto mentions_seed = [](const nlohmann::json& object) { return object.contains("seed"); };
+  const bool seed_is_inert =
+      !mentions_seed(profile_keys) && std::none_of(spec.excludes.begin(), spec.excludes.end(), mentions_seed) &&
+      std::none_of(spec.when.begin(), spec.when.end(),
+                   [&](const auto& rule) { return mentions_seed(rule.first) || mentions_seed(rule.second); });
   std::vector<PlannedRun> runs;
-  std::map<std::string, nlohmann::json> seen;
+  runs.reserve(combinations.size() * spec.seeds.size());
+  std::unordered_map<std::string, size_t> index_of_id;
+  index_of_id.reserve(runs.capacity());
   for (const auto& partial : combinations) {
+    std::optional<PlannedRun> resolved_once;
     for (const auto seed : spec.seeds) {
       auto config = spec.base;
       config.update(partial);
       config["seed"] = seed;
       if (std::any_of(spec.excludes.begin(), spec.excludes.end(), [&](const auto& e) { return matches(e, config); })) continue;
-      for (const auto& [condition, set] : spec.when) {
-        if (matches(condition, config)) config.update(set);
-      }
-      config.update(profile_keys);
       auto varying = partial;
       varying["seed"] = seed;
-      train::TrainConfig resolved;
-      try {
-        resolved = train::config_from_json(config, "");
-      } catch (const train::ConfigError& e) {
-        throw SpecError(spec.path + ": run " + varying.dump() + e.what());
-      }
       PlannedRun run;
-      run.config = train::to_json(resolved);
-      run.id = run_id(run.config);
-      run.varying = varying;
-      const auto [it, inserted] = seen.emplace(run.id, varying);
+      if (seed_is_inert && resolved_once) {
+        run.config = resolved_once->config;
+        run.config["seed"] = seed;
+        run.id = run_id(run.config);
+        run.varying = std::move(varying);
+      } else {
+        for (const auto& [condition, set] : spec.when) {
+          if (matches(condition, config)) config.update(set);
+        }
+        config.update(profile_keys);
+        run = resolve(spec.path, config, varying);
+        if (seed_is_inert) resolved_once = run;
+      }
+      const auto [it, inserted] = index_of_id.emplace(run.id, runs.size());
       if (!inserted) {
-        throw SpecError(spec.path + ": grid: runs " + it->second.dump() + " and " + varying.dump() +
+        throw SpecError(spec.path + ": grid: runs " + runs[it->second].varying.dump() + " and " + run.varying.dump() +
                         " have the same resolved config (duplicate run)");
       }
       runs.push_back(std::move(run));

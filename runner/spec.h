@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -16,6 +17,18 @@ namespace isda::runner {
 class SpecError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
+};
+
+// The paper's two-stage protocol: lambda0 is chosen per group of runs (those equal in `per` keys)
+// from `candidates` by the lowest mean `metric` over `seeds` of search runs (each final run's config
+// with `set` applied, e.g. the 45k/5k hold-out), then the final runs use the chosen value.
+struct Lambda0Search {
+  std::vector<double> candidates;
+  std::vector<std::string> per = {"model", "dataset"};
+  nlohmann::json applies_to = {{"method", "isda"}};  // the final runs that have a lambda0 to choose
+  nlohmann::json set = {{"holdout", true}};
+  std::vector<uint64_t> seeds;  // default: the spec's first seed
+  std::string metric = "last10_validation_error";
 };
 
 struct Spec {
@@ -29,7 +42,9 @@ struct Spec {
   std::vector<uint64_t> seeds = {0};
   std::map<std::string, nlohmann::json> profiles;  // name -> keys set last
   int retries = 1;                                 // extra attempts for a failed run
-  nlohmann::json table;                            // layout for isda-report, kept as is
+  std::optional<Lambda0Search> lambda0_search;
+  nlohmann::json table;                            // layouts for isda-report, kept as they are
+  nlohmann::json figure;
   nlohmann::json source;                           // the whole file
 };
 
@@ -46,6 +61,20 @@ Spec parse_spec(const nlohmann::json& source, const std::string& path);
 // Expands a spec into runs under `profile` ("" or "paper": none). Throws SpecError for an unknown
 // profile, a combination whose config is invalid, an empty grid or two entries giving the same run.
 std::vector<PlannedRun> expand(const Spec& spec, const std::string& profile = "");
+
+// One group of the lambda0 search: the final runs that share the `per` keys' values, and the search
+// runs (candidates x search seeds) that choose their lambda0.
+struct SearchGroup {
+  nlohmann::json key;                     // {per key: value}
+  std::vector<size_t> final_runs;         // indices into the final runs
+  std::vector<PlannedRun> search_runs;    // with "lambda0" in `varying`
+};
+
+// The groups of the spec's lambda0 search over `final_runs` (expand()'s result); empty without one.
+std::vector<SearchGroup> lambda0_groups(const Spec& spec, const std::vector<PlannedRun>& final_runs);
+
+// `run` with its lambda0 set to `lambda0` (a new id).
+PlannedRun with_lambda0(const PlannedRun& run, double lambda0);
 
 // The id of a resolved config: a hash of its canonical JSON without the execution keys (device,
 // threads, data_root), so the same experiment gets the same id on every machine.

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -68,8 +69,10 @@ Summary summarise(const std::string& db) {
 }
 
 TEST_F(IsdaRun, DryRunListsTheRunsWithTheirIds) {
-  const auto r = testing::run_process({ISDA_RUN_BINARY, spec_, "--db", dir_.file("a.db"), "--dry-run"});
-  ASSERT_EQ(r.exit_code, 3) << r.err;  // no store yet: a reader cannot open it
+  const auto fresh = testing::run_process({ISDA_RUN_BINARY, spec_, "--db", dir_.file("a.db"), "--dry-run"});
+  ASSERT_EQ(fresh.exit_code, 0) << fresh.err;  // no store yet: every run is new, and none is created
+  EXPECT_THAT(fresh.out, ::testing::ContainsRegex("[0-9a-f]{16}  new         .*\"method\":\"isda\""));
+  EXPECT_FALSE(std::filesystem::exists(dir_.file("a.db")));
   ASSERT_EQ(testing::run_process(command("a")).exit_code, 0);
   const auto listed = testing::run_process({ISDA_RUN_BINARY, spec_, "--db", dir_.file("a.db"), "--dry-run"});
   EXPECT_EQ(listed.exit_code, 0) << listed.err;
@@ -78,6 +81,60 @@ TEST_F(IsdaRun, DryRunListsTheRunsWithTheirIds) {
   const auto status = testing::run_process({ISDA_RUN_BINARY, "status", "--db", dir_.file("a.db")});
   EXPECT_THAT(status.out, HasSubstr("e2e"));
   EXPECT_THAT(status.out, HasSubstr("4 done"));
+}
+
+// The paper's protocol in one command: the hold-out search runs first, lambda0 is chosen and
+// recorded with its evidence, then the final ISDA run trains with it.
+TEST(IsdaRunTwoStage, ChoosesLambda0OnTheHoldOutThenRunsTheFinalRunsWithIt) {
+  testing::ScratchDir dir;
+  const auto data = dir.file("data");
+  std::filesystem::create_directories(data);
+  testing::write_synthetic_fashion_mnist(data, 5200, 100, 9);  // the hold-out takes 5,000 of them
+  const auto spec = dir.file("two_stage.json");
+  std::ofstream(spec) << nlohmann::json{
+      {"name", "two_stage"},
+      {"base", {{"data_root", data}, {"model", "resnet8"}, {"epochs", 2}, {"batch_size", 32}, {"lr", 0.05},
+                {"lr_milestones", {1}}, {"augment", "none"}, {"train_limit", 192}, {"test_limit", 96}}},
+      {"grid", {{"method", {"ce", "isda"}}}},
+      {"seeds", {1}},
+      {"lambda0_search", {{"candidates", {0.1, 1.0}}}}}.dump();
+  const auto db = dir.file("isda.db");
+  const auto r = testing::run_process({ISDA_RUN_BINARY, spec, "--db", db, "--runs-dir", dir.file("runs"), "--gpus", "none",
+                                       "--cpu-slots", "2", "--threads", "1", "--worker", ISDA_TRAIN_BINARY});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("1 more after the lambda0 search"));
+  EXPECT_THAT(r.err, HasSubstr("lambda0 for {\"dataset\":\"fashion-mnist\",\"model\":\"resnet8\"}: "));
+
+  auto store = results::ResultsStore::open(db, results::ResultsStore::Mode::reader);
+  const auto sweeps = store.list_sweeps();
+  ASSERT_EQ(sweeps.size(), 1u);
+  const auto choices = store.lambda0_choices(sweeps[0].id);
+  ASSERT_EQ(choices.size(), 1u);
+  const auto evidence = nlohmann::json::parse(choices[0].evidence);
+  ASSERT_EQ(evidence.size(), 2u);
+  const double best = std::min(evidence[0]["mean"].get<double>(), evidence[1]["mean"].get<double>());
+  EXPECT_EQ(choices[0].lambda0, evidence[0]["mean"] == best ? 0.1 : 1.0);
+  const auto runs = store.runs_of_sweep(sweeps[0].id);
+  ASSERT_EQ(runs.size(), 4u);  // two search runs, the ce run, the final isda run
+  int finals_with_choice = 0;
+  for (const auto& run : runs) {
+    EXPECT_EQ(run.state, results::RunState::done) << run.id << " " << run.error;
+    const auto config = nlohmann::json::parse(run.config_json);
+    if (config["holdout"] == true) {
+      EXPECT_FALSE(std::isnan(store.finals_of({run.id}).at(0).last10_validation_error));
+    } else if (config["method"] == "isda") {
+      EXPECT_EQ(config["lambda0"].get<double>(), choices[0].lambda0);
+      ++finals_with_choice;
+    }
+  }
+  EXPECT_EQ(finals_with_choice, 1);
+  const auto status = testing::run_process({ISDA_RUN_BINARY, "status", "--db", db});
+  EXPECT_THAT(status.out, HasSubstr("lambda0 "));
+  // A rerun has nothing left to do and keeps the choice.
+  const auto rerun = testing::run_process({ISDA_RUN_BINARY, spec, "--db", db, "--runs-dir", dir.file("runs"), "--gpus",
+                                           "none", "--worker", ISDA_TRAIN_BINARY});
+  EXPECT_EQ(rerun.exit_code, 0) << rerun.err;
+  EXPECT_THAT(rerun.err, HasSubstr("4 runs (0 new)"));
 }
 
 // The coordinator and its workers are killed with SIGKILL at random moments several times; the

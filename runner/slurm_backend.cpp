@@ -1,0 +1,635 @@
+#include "runner/slurm_backend.h"
+
+#include "runner/progress.h"
+#include "runner/spec.h"
+#include "runner/sweep.h"
+#include "runner/worker.h"
+
+#include <boost/process/search_path.hpp>
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <torch/version.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <ostream>
+#include <random>
+#include <sstream>
+#include <thread>
+
+namespace isda::runner {
+namespace {
+
+namespace fs = std::filesystem;
+using results::RunState;
+
+constexpr int kLogTailLines = 20;
+constexpr size_t kMaxArrayTasks = 1000;  // Slurm's default MaxArraySize is 1001
+constexpr double kCancelWaitSeconds = 180;
+
+double now_seconds() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// Writes `text` to `path` through a temporary file and a rename: complete or absent.
+void write_atomically(const std::string& path, const std::string& text, mode_t mode = 0644) {
+  const auto temporary = path + ".tmp";
+  {
+    std::ofstream out(temporary, std::ios::trunc);
+    out << text;
+    out.flush();
+    if (!out) throw std::runtime_error(fmt::format("{}: cannot write it", temporary));
+  }
+  ::chmod(temporary.c_str(), mode);
+  std::error_code ec;
+  fs::rename(temporary, path, ec);
+  if (ec) throw std::runtime_error(fmt::format("{}: cannot rename it into place ({})", path, ec.message()));
+}
+
+// A single-quoted bash word.
+std::string shell_quote(const std::string& text) {
+  std::string quoted = "'";
+  for (const char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return quoted + "'";
+}
+
+std::string absolute_path(const std::string& path) { return fs::absolute(path).lexically_normal().string(); }
+
+std::string read_first_line(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
+
+// The mark the job script leaves in a run directory: "<job name> <array job>_<task> <restarts>".
+struct JobMark {
+  std::string job_name, task_id;
+};
+std::optional<JobMark> job_mark_of(const std::string& run_dir) {
+  std::istringstream in(read_first_line(run_dir + "/slurm-job"));
+  JobMark mark;
+  if (!(in >> mark.job_name >> mark.task_id)) return std::nullopt;
+  return mark;
+}
+
+std::string worker_command_line(const std::string& worker, const std::string& run_dir) {
+  return worker + " --config " + run_dir + "/run.json --run-dir " + run_dir + " --threads $SLURM_CPUS_PER_TASK";
+}
+
+}  // namespace
+
+std::string ResourceClass::label() const {
+  std::string text;
+  if (!partition.empty()) text += "partition=" + partition + " ";
+  if (!gres.empty()) text += "gres=" + gres + " ";
+  text += fmt::format("cpus={}", cpus_per_task);
+  if (!time.empty()) text += " time=" + time;
+  return text;
+}
+
+ResourceClass resource_class_of(const nlohmann::json& config, const SlurmOptions& options) {
+  ResourceClass resources;
+  resources.partition = options.partition;
+  resources.time = options.time;
+  resources.cpus_per_task = options.cpus_per_task;
+  const auto device = config.is_object() && config.contains("device") && config["device"].is_string()
+                          ? config["device"].get<std::string>()
+                          : std::string("auto");
+  if (device != "cpu") resources.gres = options.gres;
+  return resources;
+}
+
+std::vector<std::string> sbatch_arguments(const SlurmOptions& options, const ResourceClass& resources,
+                                          const std::string& job_name, size_t tasks, const std::string& slurm_dir,
+                                          const std::string& script_path) {
+  std::string array = fmt::format("0-{}", tasks == 0 ? 0 : tasks - 1);
+  if (options.array_limit > 0) array += fmt::format("%{}", options.array_limit);
+  std::vector<std::string> args = {"--job-name=" + job_name,
+                                   "--array=" + array,
+                                   fmt::format("--cpus-per-task={}", resources.cpus_per_task),
+                                   "--ntasks=1",
+                                   "--requeue",
+                                   fmt::format("--signal=B:USR1@{}", options.signal_lead),
+                                   "--open-mode=append",
+                                   "--output=" + slurm_dir + "/" + job_name + "-%A_%a.out",
+                                   "--chdir=" + slurm_dir};
+  if (!resources.partition.empty()) args.push_back("--partition=" + resources.partition);
+  if (!resources.gres.empty()) args.push_back("--gres=" + resources.gres);
+  if (!resources.time.empty()) args.push_back("--time=" + resources.time);
+  args.insert(args.end(), options.sbatch_args.begin(), options.sbatch_args.end());
+  args.push_back(script_path);
+  return args;
+}
+
+std::string job_script(const std::string& manifest_path, const std::string& runs_root, const std::string& worker_binary) {
+  return fmt::format(R"(#!/bin/bash
+# Written by isda-run (runner/slurm_backend.cpp). Array task i runs the run on line i+1 of the
+# manifest; its output goes to the run directory's worker.log. SIGUSR1 (sbatch --signal=B:USR1@lead,
+# or scancel -b --signal=USR1) makes isda-train checkpoint and exit with 138; the task then requeues
+# itself and resumes from the checkpoint. SIGTERM (scancel, preemption) makes it checkpoint and stop.
+manifest={}
+runs_root={}
+worker={}
+line=$((SLURM_ARRAY_TASK_ID + 1))
+id=$(sed -n "${{line}}p" "$manifest")
+if [[ ! $id =~ ^[0-9a-zA-Z_.-]+$ ]]; then
+  echo "isda-run job: no run on line $line of $manifest" >&2
+  exit 2
+fi
+dir=$runs_root/$id
+task=${{SLURM_ARRAY_JOB_ID}}_${{SLURM_ARRAY_TASK_ID}}
+echo "$SLURM_JOB_NAME $task ${{SLURM_RESTART_COUNT:-0}}" >"$dir/slurm-job"
+exec >>"$dir/worker.log" 2>&1
+echo "isda-run: slurm job $task (job id $SLURM_JOB_ID) on $(hostname), restart ${{SLURM_RESTART_COUNT:-0}}"
+child=
+trap '[[ -n $child ]] && kill -USR1 "$child"' USR1
+trap '[[ -n $child ]] && kill -TERM "$child"' TERM
+trap '[[ -n $child ]] && kill -INT "$child"' INT
+"$worker" --config "$dir/run.json" --run-dir "$dir" --threads "${{SLURM_CPUS_PER_TASK:-1}}" &
+child=$!
+wait "$child"
+code=$?
+# A trapped signal interrupts wait: wait again until the worker itself has exited.
+while ((code > 128)) && kill -0 "$child" 2>/dev/null; do
+  wait "$child"
+  code=$?
+done
+if ((code == 138)); then
+  echo "isda-run: checkpointed on SIGUSR1; requeueing $task"
+  scontrol requeue "$task"
+fi
+exit "$code"
+)",
+                     shell_quote(manifest_path), shell_quote(runs_root), shell_quote(worker_binary));
+}
+
+void write_manifest(const std::string& path, const std::vector<std::string>& run_ids) {
+  std::string text;
+  for (const auto& id : run_ids) text += id + "\n";
+  write_atomically(path, text);
+}
+
+std::vector<std::string> read_manifest(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error(fmt::format("{}: cannot read the manifest", path));
+  std::vector<std::string> ids;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty()) ids.push_back(line);
+  }
+  return ids;
+}
+
+std::string new_job_name(const std::string& sweep_name) {
+  std::string name;
+  for (const char c : sweep_name) name += std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ? c : '_';
+  std::random_device device;
+  std::mt19937_64 random((static_cast<uint64_t>(device()) << 32) ^ device() ^
+                         static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()));
+  return fmt::format("isda.{}.{:08x}", name.substr(0, 40), static_cast<uint32_t>(random()));
+}
+
+// ---------------------------------------------------------------------------------------------
+// SlurmBackend
+
+SlurmBackend::SlurmBackend(results::ResultsStore& store, Scheduler& scheduler,
+                           std::function<void(const std::string&)> log)
+    : store_(store), scheduler_(scheduler), log_(std::move(log)) {}
+
+std::set<std::string> SlurmBackend::queued_runs(int64_t sweep_id) {
+  std::set<std::string> runs;
+  for (const auto& submission : store_.slurm_submissions(sweep_id, /*open_only=*/true)) {
+    for (const auto& task : submission.tasks) {
+      if (!task.finished) runs.insert(task.run_id);
+    }
+  }
+  return runs;
+}
+
+void SlurmBackend::sync(int64_t sweep_id) {
+  auto open = store_.slurm_submissions(sweep_id, /*open_only=*/true);
+  if (open.empty()) return;
+  std::vector<std::string> names;
+  for (const auto& submission : open) names.push_back(submission.job_name);
+  const auto live = scheduler_.live_tasks(names);
+  std::map<std::string, std::string> job_of_name;
+  std::map<std::pair<std::string, int64_t>, JobTask> status;
+  for (const auto& task : live) {
+    job_of_name.emplace(task.job_name, task.array_job_id);
+    status[{task.array_job_id, task.task}] = task;
+  }
+
+  // Intents: did their sbatch make it?
+  for (auto& submission : open) {
+    if (submission.state != "intent") continue;
+    std::string job_id;
+    if (const auto it = job_of_name.find(submission.job_name); it != job_of_name.end()) job_id = it->second;
+    for (size_t i = 0; job_id.empty() && i < submission.tasks.size(); ++i) {
+      const auto run = store_.find_run(submission.tasks[i].run_id);
+      const auto mark = run ? job_mark_of(run->run_dir) : std::nullopt;
+      if (mark && mark->job_name == submission.job_name) job_id = mark->task_id.substr(0, mark->task_id.find('_'));
+    }
+    if (!job_id.empty()) {
+      store_.set_slurm_submission(submission.id, "submitted", job_id);
+      submission.state = "submitted";
+      submission.job_id = job_id;
+      log_(fmt::format("found job array {} ({} runs) submitted by an earlier isda-run", job_id, submission.tasks.size()));
+    } else if (now_seconds() - submission.created > intent_grace_) {
+      store_.set_slurm_submission(submission.id, "abandoned");
+      submission.state = "abandoned";
+      log_(fmt::format("submission {} never reached Slurm; its {} runs will be submitted again", submission.job_name,
+                       submission.tasks.size()));
+    } else {
+      log_(fmt::format("submission {} is not known to Slurm yet; decided within {:.0f} s (its sbatch may be on its way)",
+                       submission.job_name, intent_grace_ - (now_seconds() - submission.created)));
+    }
+  }
+
+  // Tasks that squeue no longer knows: ask the accounting database, where there is one.
+  std::vector<std::string> unknown_jobs;
+  for (const auto& submission : open) {
+    if (submission.state != "submitted") continue;
+    for (const auto& task : submission.tasks) {
+      if (!task.finished && status.count({submission.job_id, task.task}) == 0) {
+        unknown_jobs.push_back(submission.job_id);
+        break;
+      }
+    }
+  }
+  for (const auto& task : scheduler_.accounted_tasks(unknown_jobs)) status.emplace(std::pair{task.array_job_id, task.task}, task);
+
+  for (const auto& submission : open) {
+    if (submission.state != "submitted") continue;
+    bool all_finished = true;
+    for (const auto& task : submission.tasks) {
+      if (task.finished) continue;
+      const auto it = status.find({submission.job_id, task.task});
+      update_task(submission, task, it == status.end() ? nullptr : &it->second);
+      if (it != status.end() && phase_of(it->second.state) != TaskPhase::ended) all_finished = false;
+    }
+    if (all_finished) store_.set_slurm_submission(submission.id, "finished");
+  }
+}
+
+void SlurmBackend::start(const std::string& run_id, const std::string& owner, const std::string& node,
+                         const std::string& run_dir) {
+  store_.start_attempt(run_id, owner);
+  results::Provenance provenance;
+  provenance.host = node;
+  provenance.libtorch = TORCH_VERSION;
+  provenance.command_line = worker_command_line(worker_binary_.empty() ? "isda-train" : worker_binary_, run_dir);
+  provenance.started = now_seconds();
+  provenance.ended = std::nan("");
+  store_.record_provenance(run_id, provenance);
+}
+
+void SlurmBackend::update_task(const results::SlurmSubmission& submission, const results::SlurmTaskRow& task,
+                               const JobTask* status) {
+  const auto run = store_.find_run(task.run_id);
+  const auto owner = fmt::format("slurm:{}_{}", submission.job_id, task.task);
+  const auto phase = status ? phase_of(status->state) : TaskPhase::ended;
+  const auto seen = store_.ingest_events(task.run_id, run->run_dir + "/events.jsonl");
+  if (run->state == RunState::done) {
+    if (phase == TaskPhase::ended) store_.finish_slurm_task(submission.id, task.task);
+    return;
+  }
+  switch (phase) {
+    case TaskPhase::queued:
+      if (run->state == RunState::running) {  // it ran and was requeued
+        store_.set_state(run->id, RunState::interrupted, fmt::format("requeued by Slurm ({})", owner),
+                         tail_of_file(run->run_dir + "/worker.log", kLogTailLines));
+        log_(fmt::format("requeued {} ({}), resumes from its checkpoint", run->id, owner));
+      }
+      return;
+    case TaskPhase::running:
+      if (run->state == RunState::pending || run->state == RunState::interrupted) {
+        start(run->id, owner, status->nodes, run->run_dir);
+        log_(fmt::format("started {} as {} on {}", run->id, owner, status->nodes));
+      } else if (run->state == RunState::running) {
+        store_.heartbeat(run->id, run->lease_owner);
+      }
+      if (seen.outcome == results::IngestResult::Outcome::done) {
+        store_.set_state(run->id, RunState::done);
+        log_(fmt::format("done {}", run->id));
+      }
+      return;
+    case TaskPhase::ended:
+      settle_ended(*run, seen, owner, submission.job_name, status);
+      store_.finish_slurm_task(submission.id, task.task);
+      return;
+  }
+}
+
+void SlurmBackend::settle_ended(const results::RunInfo& run, const results::IngestResult& seen, const std::string& owner,
+                                const std::string& job_name, const JobTask* status) {
+  const auto mark = job_mark_of(run.run_dir);
+  const bool ran = run.state == RunState::running ||
+                   (mark && mark->job_name == job_name && "slurm:" + mark->task_id == owner);
+  if (!ran) return;  // cancelled or failed before it started: it stays pending or interrupted
+  if (run.state != RunState::running) start(run.id, owner, status ? status->nodes : "", run.run_dir);
+  if (auto provenance = store_.provenance_of(run.id)) {
+    provenance->ended = now_seconds();
+    store_.record_provenance(run.id, *provenance);
+  }
+  const auto tail = tail_of_file(run.run_dir + "/worker.log", kLogTailLines);
+  const auto how = status ? fmt::format("ended {}", status->state) : std::string("is gone from the scheduler");
+  using Outcome = results::IngestResult::Outcome;
+  switch (seen.outcome) {
+    case Outcome::done:
+      store_.set_state(run.id, RunState::done);
+      log_(fmt::format("done {}", run.id));
+      return;
+    case Outcome::failed:
+      store_.set_state(run.id, RunState::failed, seen.reason, tail);
+      log_(fmt::format("failed {} ({}); its log: {}/worker.log", run.id, seen.reason, run.run_dir));
+      return;
+    case Outcome::interrupted:
+      store_.set_state(run.id, RunState::interrupted, fmt::format("stopped by signal {} ({})", seen.signal, owner), tail);
+      log_(fmt::format("interrupted {} ({} {})", run.id, owner, how));
+      return;
+    case Outcome::none:
+    case Outcome::running:
+      break;
+  }
+  if (fs::exists(run.run_dir + "/checkpoint.pt")) {
+    store_.set_state(run.id, RunState::interrupted, fmt::format("slurm job {} {} without a final event", owner, how), tail);
+    log_(fmt::format("interrupted {} ({} {} without a final event; resumes from its checkpoint)", run.id, owner, how));
+  } else {
+    const auto error = fmt::format("slurm job {} {} before its first checkpoint", owner, how);
+    store_.set_state(run.id, RunState::failed, error, tail);
+    log_(fmt::format("failed {} ({}); its log: {}/worker.log", run.id, error, run.run_dir));
+  }
+}
+
+int64_t SlurmBackend::submit(int64_t sweep_id, const std::string& sweep_name, int retries,
+                             const SubmitSettings& settings) {
+  worker_binary_ = settings.worker_binary;
+  const auto queued = queued_runs(sweep_id);
+  // (runs root, resource class) -> runs, in registration order.
+  std::map<std::pair<std::string, std::string>, std::pair<ResourceClass, std::vector<results::RunInfo>>> groups;
+  std::vector<std::pair<std::string, std::string>> order;
+  for (const auto& run : store_.runs_of_sweep(sweep_id)) {
+    if (queued.count(run.id) != 0) continue;
+    switch (run.state) {
+      case RunState::done: continue;
+      case RunState::failed:
+        if (run.attempts > retries) continue;
+        store_.set_state(run.id, RunState::pending);
+        break;
+      case RunState::running:
+        // Not in any open submission: left running by a local coordinator that died.
+        store_.ingest_events(run.id, run.run_dir + "/events.jsonl");
+        store_.set_state(run.id, RunState::interrupted, "no live worker or job");
+        break;
+      case RunState::pending:
+      case RunState::interrupted: break;
+    }
+    const auto config = nlohmann::json::parse(run.config_json);
+    const auto resources = resource_class_of(config, settings.options);
+    const auto root = fs::path(absolute_path(run.run_dir)).parent_path().string();
+    const std::pair key{root, resources.label()};
+    auto [it, added] = groups.try_emplace(key, resources, std::vector<results::RunInfo>{});
+    if (added) order.push_back(key);
+    it->second.second.push_back(run);
+  }
+
+  int64_t submitted = 0;
+  for (const auto& key : order) {
+    const auto& [resources, runs] = groups.at(key);
+    const auto& root = key.first;
+    const auto slurm_dir = root + "/.slurm";
+    fs::create_directories(slurm_dir);
+    for (size_t begin = 0; begin < runs.size(); begin += kMaxArrayTasks) {
+      const size_t end = std::min(runs.size(), begin + kMaxArrayTasks);
+      std::vector<std::string> ids;
+      for (size_t i = begin; i < end; ++i) {
+        const auto& run = runs[i];
+        fs::create_directories(run.run_dir);
+        write_atomically(run.run_dir + "/run.json", nlohmann::json::parse(run.config_json).dump(2) + "\n");
+        ids.push_back(run.id);
+      }
+      const auto job_name = new_job_name(sweep_name);
+      const auto manifest = slurm_dir + "/" + job_name + ".runs";
+      const auto script = slurm_dir + "/" + job_name + ".sh";
+      write_manifest(manifest, ids);
+      write_atomically(script, job_script(manifest, root, settings.worker_binary), 0755);
+      const auto submission = store_.record_slurm_intent(sweep_id, resources.label(), manifest, job_name, ids);
+      for (size_t i = begin; i < end; ++i) {
+        if (runs[i].state == RunState::interrupted) store_.set_state(runs[i].id, RunState::pending);
+      }
+      std::string job_id;
+      try {
+        job_id = scheduler_.submit(sbatch_arguments(settings.options, resources, job_name, ids.size(), slurm_dir, script));
+      } catch (const SlurmError&) {
+        store_.set_slurm_submission(submission, "abandoned");
+        throw;
+      }
+      store_.set_slurm_submission(submission, "submitted", job_id);
+      submitted += static_cast<int64_t>(ids.size());
+      log_(fmt::format("submitted {} runs as job array {} ({}; manifest {})", ids.size(), job_id, resources.label(),
+                       manifest));
+    }
+  }
+  return submitted;
+}
+
+void SlurmBackend::cancel(int64_t sweep_id) {
+  std::vector<std::string> job_ids, job_names;
+  for (const auto& submission : store_.slurm_submissions(sweep_id, /*open_only=*/true)) {
+    if (submission.state == "submitted") {
+      job_ids.push_back(submission.job_id);
+    } else {
+      job_names.push_back(submission.job_name);
+    }
+  }
+  if (job_ids.empty() && job_names.empty()) return;
+  scheduler_.cancel(job_ids, job_names);
+  log_(fmt::format("cancelled {} job arrays", job_ids.size() + job_names.size()));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The commands
+
+namespace {
+
+std::string absolute_worker(const std::string& worker) {
+  if (worker.find('/') != std::string::npos) return absolute_path(worker);
+  const auto found = boost::process::search_path(worker);
+  return found.empty() ? worker : found.string();
+}
+
+void print_finals(const SweepPlan& plan, results::ResultsStore& store, std::ostream& out) {
+  std::vector<std::string> ids;
+  for (const auto& run : plan.runs) ids.push_back(run.id);
+  std::map<std::string, results::FinalRow> finals;
+  for (const auto& f : store.finals_of(ids)) finals[f.run_id] = f;
+  const auto percent = [](double v) { return std::isnan(v) ? std::string("n/a") : fmt::format("{:.2f}%", v); };
+  for (const auto& run : plan.runs) {
+    const auto it = finals.find(run.id);
+    if (it == finals.end()) continue;
+    out << fmt::format("{}  {:<40} test_err {}  last10_test_err {}\n", run.id, run.varying.dump(),
+                       percent(it->second.final_test_error), percent(it->second.last10_test_error));
+  }
+}
+
+bool sleep_unless_stopped(double seconds, const std::atomic<int>& stop_requests) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (std::chrono::steady_clock::now() < until) {
+    if (stop_requests.load() > 0) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return stop_requests.load() == 0;
+}
+
+}  // namespace
+
+int run_slurm_sweep(const SweepOptions& o, const SlurmOptions& slurm, Scheduler& scheduler,
+                    const std::atomic<int>& stop_requests, std::ostream& out, std::ostream& err) {
+  const auto spec = load_spec(o.spec_path);
+  expand(spec, o.profile);  // a bad profile or grid fails before the store is touched
+  auto store = results::ResultsStore::open(o.db_path, results::ResultsStore::Mode::writer);
+  const auto started = std::chrono::steady_clock::now();
+  SweepPlan plan;
+  const auto log = [&](const std::string& text) {
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    if (plan.sweep_id == 0) {
+      err << "isda-run: " << text << std::endl;
+      return;
+    }
+    const auto c = store.counts_by_state(plan.sweep_id);
+    err << fmt::format("isda-run: [{} done, {} running, {} failed, {} pending, {}] {}", c.done, c.running, c.failed,
+                       c.pending + c.interrupted, format_duration(elapsed), text)
+        << std::endl;
+  };
+  SlurmBackend backend(store, scheduler, log);
+  SubmitSettings settings{slurm, absolute_worker(o.worker_binary)};
+  std::set<std::string> notes_shown;
+  bool stopped = false;
+  for (bool first = true;; first = false) {
+    backend.sync(0);
+    plan = plan_sweep(spec, o.profile, &store, o.runs_root, /*dry_run=*/false);
+    if (first) {
+      log(fmt::format("{}: {} runs ({} new){}, Slurm backend", plan.name, plan.runs.size(), plan.added,
+                      plan.waiting_runs > 0 ? fmt::format(", {} more after the lambda0 search", plan.waiting_runs)
+                                            : std::string()));
+    }
+    for (const auto& note : plan.notes) {
+      if (notes_shown.insert(note).second) log(note);
+    }
+    const auto submitted = backend.submit(plan.sweep_id, plan.name, spec.retries, settings);
+    if (!slurm.wait) break;
+    const auto c = store.counts_by_state(plan.sweep_id);
+    const bool idle = backend.queued_runs(plan.sweep_id).empty() && submitted == 0 &&
+                      c.pending + c.interrupted + c.running == 0;
+    if (idle) break;  // finished, or only failures beyond their retries (and the finals they block)
+    if (!sleep_unless_stopped(slurm.poll_seconds, stop_requests)) {
+      stopped = true;
+      log(fmt::format("stopped waiting; the jobs keep running (isda-run status / sync to follow them, isda-run cancel {} "
+                      "to cancel them)",
+                      o.spec_path));
+      break;
+    }
+  }
+  print_finals(plan, store, out);
+  const auto c = store.counts_by_state(plan.sweep_id);
+  const auto queued = backend.queued_runs(plan.sweep_id).size();
+  out << fmt::format("{}: {} done, {} running, {} failed, {} interrupted, {} pending of {} runs ({} in Slurm jobs){}\n",
+                     plan.name, c.done, c.running, c.failed, c.interrupted, c.pending, c.total(), queued,
+                     plan.waiting_runs > 0 ? fmt::format(" ({} more wait for the lambda0 search)", plan.waiting_runs) : "");
+  if (stopped) return 130;
+  if (!slurm.wait) return 0;
+  return c.failed > 0 || plan.waiting_runs > 0 ? 1 : 0;
+}
+
+namespace {
+void require_store(const std::string& db_path) {
+  if (!fs::exists(db_path)) {
+    throw results::StoreError(fmt::format("{}: open the results store: no such file (isda-run creates it)", db_path));
+  }
+}
+}  // namespace
+
+int sync_slurm(const std::string& db_path, const std::string& spec_path, Scheduler& scheduler, std::ostream& out,
+               std::ostream& err) {
+  require_store(db_path);
+  {
+    auto store = results::ResultsStore::open(db_path, results::ResultsStore::Mode::writer);
+    SlurmBackend backend(store, scheduler, [&err](const std::string& text) { err << "isda-run: " << text << std::endl; });
+    backend.sync(0);
+  }
+  return print_status(db_path, spec_path, out);
+}
+
+int cancel_slurm(const SweepOptions& o, Scheduler& scheduler, std::ostream& out, std::ostream& err) {
+  const auto spec = load_spec(o.spec_path);
+  require_store(o.db_path);
+  auto store = results::ResultsStore::open(o.db_path, results::ResultsStore::Mode::writer);
+  const auto plan = plan_sweep(spec, o.profile, &store, o.runs_root, /*dry_run=*/true);
+  if (plan.sweep_id == 0) {
+    out << fmt::format("{}: no sweep {} in {}; nothing to cancel\n", o.spec_path, plan.name, o.db_path);
+    return 0;
+  }
+  SlurmBackend backend(store, scheduler, [&err](const std::string& text) { err << "isda-run: " << text << std::endl; });
+  backend.set_intent_grace(0);  // this process holds the store: no sbatch of another isda-run is on its way
+  backend.sync(plan.sweep_id);
+  backend.cancel(plan.sweep_id);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(kCancelWaitSeconds);
+  int code = 0;
+  for (;;) {
+    backend.sync(plan.sweep_id);
+    if (backend.queued_runs(plan.sweep_id).empty()) break;
+    if (std::chrono::steady_clock::now() > deadline) {
+      err << "isda-run: some jobs have not ended yet; isda-run sync later settles their runs\n";
+      code = 1;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+  }
+  const auto c = store.counts_by_state(plan.sweep_id);
+  out << fmt::format("{}: cancelled; {} done, {} running, {} failed, {} interrupted, {} pending of {} runs (rerun "
+                     "isda-run {} --backend slurm to resume)\n",
+                     plan.name, c.done, c.running, c.failed, c.interrupted, c.pending, c.total(), o.spec_path);
+  return code;
+}
+
+int64_t runs_out_on_slurm(const SweepOptions& o) {
+  if (!fs::exists(o.db_path)) return 0;
+  try {
+    auto store = results::ResultsStore::open(o.db_path, results::ResultsStore::Mode::reader);
+    const auto plan = plan_sweep(load_spec(o.spec_path), o.profile, &store, o.runs_root, /*dry_run=*/true);
+    if (plan.sweep_id == 0) return 0;
+    int64_t queued = 0;
+    for (const auto& submission : store.slurm_submissions(plan.sweep_id, /*open_only=*/true)) {
+      for (const auto& task : submission.tasks) queued += task.finished ? 0 : 1;
+    }
+    return queued;
+  } catch (const results::StoreError&) {
+    return 0;  // an older schema (no Slurm submissions) or no access: the local backend reports it
+  }
+}
+
+void sync_before_status(const std::string& db_path, Scheduler& scheduler, std::ostream& err) {
+  if (!fs::exists(db_path)) return;
+  try {
+    auto store = results::ResultsStore::open(db_path, results::ResultsStore::Mode::writer);
+    if (store.slurm_submissions(0, /*open_only=*/true).empty()) return;
+    SlurmBackend backend(store, scheduler, [&err](const std::string& text) { err << "isda-run: " << text << std::endl; });
+    backend.sync(0);
+  } catch (const results::StoreError& e) {
+    const std::string message = e.what();
+    if (message.find("another writer holds it") != std::string::npos) {
+      err << "isda-run: a coordinator holds the store and syncs it with Slurm; showing its last sync\n";
+    } else {
+      err << "isda-run: not synced with Slurm: " << message.substr(0, message.find('\n')) << '\n';
+    }
+  } catch (const SlurmError& e) {
+    err << "isda-run: not synced with Slurm: " << e.what() << '\n';
+  }
+}
+
+}  // namespace isda::runner

@@ -1,0 +1,167 @@
+#include "runner/sweep.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <limits>
+#include <map>
+#include <set>
+#include <stdexcept>
+
+namespace isda::runner {
+namespace {
+
+double metric_of(const results::FinalRow& row, const std::string& metric) {
+  if (metric == "last10_validation_error") return row.last10_validation_error;
+  if (metric == "last10_test_error") return row.last10_test_error;
+  if (metric == "final_test_error") return row.final_test_error;
+  if (metric == "best_test_error") return row.best_test_error;
+  return std::nan("");
+}
+
+// The choice for one group once all its search runs have finals, else nullopt; `problem` says why
+// no choice can be made (a metric the runs do not have).
+std::optional<results::Lambda0Choice> decide(const Lambda0Search& search, const SearchGroup& group,
+                                             const std::map<std::string, results::FinalRow>& finals,
+                                             std::string& problem) {
+  nlohmann::json evidence = nlohmann::json::array();
+  double best_mean = std::numeric_limits<double>::infinity();
+  double best = 0;
+  size_t next = 0;
+  for (const double lambda0 : search.candidates) {
+    nlohmann::json candidate = {{"lambda0", lambda0}, {"runs", nlohmann::json::array()}};
+    double sum = 0;
+    for (size_t s = 0; s < search.seeds.size(); ++s) {
+      const auto& run = group.search_runs[next++];
+      const auto it = finals.find(run.id);
+      if (it == finals.end()) return std::nullopt;
+      const double value = metric_of(it->second, search.metric);
+      if (std::isnan(value)) {
+        problem = fmt::format("search run {} has no {} (does its config hold out a validation split?)", run.id,
+                              search.metric);
+        return std::nullopt;
+      }
+      candidate["runs"].push_back({{"id", run.id}, {"seed", run.config.at("seed")}, {"value", value}});
+      sum += value;
+    }
+    const double mean = sum / static_cast<double>(search.seeds.size());
+    candidate["mean"] = mean;
+    evidence.push_back(candidate);
+    if (mean < best_mean) {
+      best_mean = mean;
+      best = lambda0;
+    }
+  }
+  results::Lambda0Choice choice;
+  choice.group_key = group.key.dump();
+  choice.lambda0 = best;
+  choice.metric = search.metric;
+  choice.evidence = evidence.dump();
+  return choice;
+}
+
+// The newest sweep of this name (a dry run does not register, so it has no id of its own).
+int64_t find_sweep_id(results::ResultsStore& store, const std::string& name) {
+  int64_t id = 0;
+  for (const auto& sweep : store.list_sweeps()) {
+    if (sweep.name == name) id = sweep.id;
+  }
+  return id;
+}
+
+}  // namespace
+
+std::string sweep_name(const Spec& spec, const std::string& profile) {
+  return profile.empty() || profile == "paper" ? spec.name : spec.name + ":" + profile;
+}
+
+SweepPlan plan_sweep(const Spec& spec, const std::string& profile, results::ResultsStore* store,
+                     const std::string& runs_root, bool dry_run) {
+  return plan_sweep(spec, expand(spec, profile), profile, store, runs_root, dry_run);
+}
+
+SweepPlan plan_sweep(const Spec& spec, const std::vector<PlannedRun>& finals_planned, const std::string& profile,
+                     results::ResultsStore* store, const std::string& runs_root, bool dry_run) {
+  SweepPlan plan;
+  plan.name = sweep_name(spec, profile);
+  const auto groups = lambda0_groups(spec, finals_planned);
+  if (!dry_run && store == nullptr) throw std::logic_error("plan_sweep: a sweep to run needs a store");
+  if (store != nullptr) {
+    plan.sweep_id = dry_run ? find_sweep_id(*store, plan.name)
+                            : store->register_sweep(plan.name, spec.path, spec.source.dump());
+  }
+
+  std::vector<std::string> search_ids;
+  for (const auto& group : groups) {
+    for (const auto& run : group.search_runs) {
+      plan.runs.push_back(run);
+      search_ids.push_back(run.id);
+    }
+  }
+  std::map<std::string, results::FinalRow> finals;
+  if (store != nullptr) {
+    for (const auto& row : store->finals_of(search_ids)) finals[row.run_id] = row;
+  }
+  std::map<std::string, results::Lambda0Choice> recorded;
+  if (plan.sweep_id != 0) {
+    for (const auto& choice : store->lambda0_choices(plan.sweep_id)) recorded[choice.group_key] = choice;
+  }
+
+  // Each final run in spec order, with its group's lambda0 when the group is decided.
+  std::vector<int> group_of(finals_planned.size(), -1);
+  std::vector<std::optional<double>> chosen(groups.size());
+  for (size_t g = 0; g < groups.size(); ++g) {
+    for (const auto i : groups[g].final_runs) group_of[i] = static_cast<int>(g);
+    const auto key = groups[g].key.dump();
+    if (const auto it = recorded.find(key); it != recorded.end()) {
+      chosen[g] = it->second.lambda0;
+      plan.choices.push_back(it->second);
+      continue;
+    }
+    std::string problem;
+    auto choice = decide(*spec.lambda0_search, groups[g], finals, problem);
+    if (!choice) {
+      plan.notes.push_back(problem.empty()
+                               ? fmt::format("{} final runs of {} wait for their lambda0 search",
+                                             groups[g].final_runs.size(), key)
+                               : fmt::format("lambda0 for {} cannot be chosen: {}", key, problem));
+      continue;
+    }
+    if (dry_run) {
+      plan.notes.push_back(fmt::format("lambda0 for {} would be {} (search done, not yet recorded)", key, choice->lambda0));
+    } else {
+      *choice = store->record_lambda0_choice(plan.sweep_id, *choice);
+      plan.notes.push_back(fmt::format("lambda0 for {}: {} (lowest mean {} of the hold-out search)", key,
+                                       choice->lambda0, choice->metric));
+    }
+    chosen[g] = choice->lambda0;
+    plan.choices.push_back(*choice);
+  }
+  for (size_t i = 0; i < finals_planned.size(); ++i) {
+    const int g = group_of[i];
+    if (g < 0) {
+      plan.runs.push_back(finals_planned[i]);
+    } else if (chosen[g]) {
+      plan.runs.push_back(with_lambda0(finals_planned[i], *chosen[g]));
+    } else {
+      ++plan.waiting_runs;
+    }
+  }
+
+  // A search run can coincide with a final run (same config): it is one run.
+  std::set<std::string> seen;
+  std::vector<PlannedRun> unique;
+  for (auto& run : plan.runs) {
+    if (seen.insert(run.id).second) unique.push_back(std::move(run));
+  }
+  plan.runs = std::move(unique);
+  if (!dry_run) {
+    std::vector<results::RunRecord> records;
+    records.reserve(plan.runs.size());
+    for (const auto& run : plan.runs) records.push_back({run.id, run.config.dump(), runs_root + "/" + run.id});
+    plan.added = store->register_runs(plan.sweep_id, records).added;
+  }
+  return plan;
+}
+
+}  // namespace isda::runner

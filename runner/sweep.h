@@ -1,0 +1,40 @@
+#pragma once
+// What a sweep has to run: a spec's runs under a profile, registered in the results store, with the
+// paper's two-stage lambda0 protocol resolved as far as the store's results allow. Shared by every
+// backend (local slots, Slurm) and by --dry-run.
+
+#include "results/store.h"
+#include "runner/spec.h"
+
+#include <string>
+#include <vector>
+
+namespace isda::runner {
+
+// The sweep's name in the store: the spec's name, with ":<profile>" for any profile but the paper's,
+// so a smoke run of a spec never mixes with its paper runs.
+std::string sweep_name(const Spec& spec, const std::string& profile);
+
+struct SweepPlan {
+  int64_t sweep_id = 0;       // 0 in a dry run of a sweep never registered
+  std::string name;
+  std::vector<PlannedRun> runs;  // runnable now: lambda0-search runs first, then the final runs
+  int64_t added = 0;             // runs new to the store
+  int64_t waiting_runs = 0;      // final runs whose lambda0 awaits search runs that are not done
+  std::vector<std::string> notes;  // one line per decision or wait, for the user
+  std::vector<results::Lambda0Choice> choices;
+};
+
+// Expands `spec` under `profile`. Search groups whose search runs are all done get their lambda0
+// chosen (the lowest mean of the search metric; the first candidate on a tie) and recorded once;
+// their final runs then carry the recorded value. With `dry_run` nothing is written: the sweep is
+// looked up by name, undecided choices are only reported, and `store` may be null (no store yet).
+// Throws SpecError, results::StoreError.
+SweepPlan plan_sweep(const Spec& spec, const std::string& profile, results::ResultsStore* store,
+                     const std::string& runs_root, bool dry_run);
+// The same from the spec's runs as expand(spec, profile) returned them (a sweep planned in stages
+// expands once).
+SweepPlan plan_sweep(const Spec& spec, const std::vector<PlannedRun>& expanded, const std::string& profile,
+                     results::ResultsStore* store, const std::string& runs_root, bool dry_run);
+
+}  // namespace isda::runner

@@ -1,0 +1,221 @@
+// The two-stage lambda0 protocol: search runs, the recorded choice, the final runs that follow;
+// and the shipped specs' table layouts against the runs they expand to.
+#include "runner/sweep.h"
+
+#include "support/idx_files.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+namespace isda::runner {
+namespace {
+
+using ::testing::HasSubstr;
+using results::ResultsStore;
+
+nlohmann::json two_stage_spec() {
+  return nlohmann::json::parse(R"({
+    "name": "two_stage",
+    "base": {"dataset": "cifar10", "epochs": 3, "holdout": false},
+    "grid": {"model": ["resnet8", "resnet20"], "method": ["ce", "isda"]},
+    "seeds": [0, 1],
+    "lambda0_search": {"candidates": [0.1, 0.5, 1.0], "seeds": [7, 8]}
+  })");
+}
+
+std::string error_of(const nlohmann::json& source) {
+  try {
+    parse_spec(source, "x.json");
+  } catch (const SpecError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// Writes a run's event log with a `done` event whose hold-out metric is `validation_error`.
+std::string write_done_log(const std::string& dir, const std::string& id, double validation_error) {
+  const auto log = dir + "/" + id + ".jsonl";
+  std::ofstream(log) << nlohmann::json{{"event", "done"}, {"time", 1.0}, {"epochs", 3}, {"final_test_error", 10.0},
+                                       {"best_test_error", 9.0}, {"last10_test_error", 10.5},
+                                       {"last10_validation_error", validation_error}}.dump()
+                     << '\n';
+  return log;
+}
+
+// Marks a run done in the store with `validation_error` as its hold-out metric.
+void finish_run(ResultsStore& store, const std::string& dir, const std::string& id, double validation_error) {
+  const auto log = write_done_log(dir, id, validation_error);
+  store.start_attempt(id, "test");
+  store.ingest_events(id, log);
+  store.set_state(id, results::RunState::done);
+}
+
+TEST(Lambda0Search, SearchRunsAreEachGroupsFirstFinalRunOnTheHoldOutPerCandidateAndSeed) {
+  const auto spec = parse_spec(two_stage_spec(), "x.json");
+  const auto finals = expand(spec);
+  const auto groups = lambda0_groups(spec, finals);
+  ASSERT_EQ(groups.size(), 2u);  // one per model (the dataset is the same); ce runs have no lambda0
+  for (const auto& group : groups) {
+    EXPECT_EQ(group.final_runs.size(), 2u);  // the isda runs, seeds 0 and 1
+    ASSERT_EQ(group.search_runs.size(), 6u);
+    for (const auto& run : group.search_runs) {
+      EXPECT_EQ(run.config["holdout"], true);
+      EXPECT_EQ(run.config["method"], "isda");
+      EXPECT_EQ(run.config["model"], group.key["model"]);
+      EXPECT_TRUE(run.config["seed"] == 7 || run.config["seed"] == 8);
+    }
+    EXPECT_EQ(group.search_runs[0].config["lambda0"], 0.1);
+    EXPECT_EQ(group.search_runs[5].config["lambda0"], 1.0);
+  }
+}
+
+TEST(Lambda0Search, BadSearchSpecsNameTheKey) {
+  auto s = two_stage_spec();
+  s["lambda0_search"]["candidates"] = {0.5};
+  EXPECT_THAT(error_of(s), HasSubstr("x.json: lambda0_search.candidates: expected an array of at least two"));
+  s = two_stage_spec();
+  s["lambda0_search"]["candidates"] = {0.5, -1};
+  EXPECT_THAT(error_of(s), HasSubstr("x.json: lambda0_search.candidates[1]:"));
+  s = two_stage_spec();
+  s["lambda0_search"]["per"] = {"model", "colour"};
+  EXPECT_THAT(error_of(s), HasSubstr("x.json: lambda0_search.per[1]: expected a run-config key, got \"colour\""));
+  s = two_stage_spec();
+  s["lambda0_search"]["metric"] = "accuracy";
+  EXPECT_THAT(error_of(s), HasSubstr("x.json: lambda0_search.metric: expected one of"));
+  s = two_stage_spec();
+  s["lambda0_search"]["budget"] = 3;
+  EXPECT_THAT(error_of(s), HasSubstr("x.json: lambda0_search.budget: unknown key"));
+  s = two_stage_spec();
+  s["lambda0_search"].erase("candidates");
+  EXPECT_THAT(error_of(s), HasSubstr("x.json: lambda0_search.candidates: missing"));
+}
+
+TEST(PlanSweep, FinalRunsWaitForTheSearchThenUseTheRecordedChoice) {
+  isda::testing::ScratchDir dir;
+  auto store = ResultsStore::open(dir.file("isda.db"));
+  const auto spec = parse_spec(two_stage_spec(), "x.json");
+
+  auto plan = plan_sweep(spec, "", &store, dir.file("runs"), false);
+  EXPECT_EQ(plan.name, "two_stage");
+  EXPECT_EQ(plan.runs.size(), 4u + 12u);  // the ce runs and every search run
+  EXPECT_EQ(plan.waiting_runs, 4);
+  EXPECT_TRUE(plan.choices.empty());
+  EXPECT_EQ(plan.added, 16);
+
+  // The search finishes: lambda0 0.5 has the lowest mean for resnet8, 1.0 for resnet20.
+  const auto groups = lambda0_groups(spec, expand(spec));
+  const std::vector<std::vector<double>> errors = {{9, 9, 5, 7, 8, 8}, {9, 9, 7, 7, 6, 6}};
+  for (size_t g = 0; g < 2; ++g) {
+    for (size_t i = 0; i < 6; ++i) finish_run(store, dir.path().string(), groups[g].search_runs[i].id, errors[g][i]);
+  }
+  plan = plan_sweep(spec, "", &store, dir.file("runs"), false);
+  EXPECT_EQ(plan.waiting_runs, 0);
+  ASSERT_EQ(plan.choices.size(), 2u);
+  EXPECT_EQ(plan.added, 4);
+  std::map<std::string, double> chosen;
+  for (const auto& c : store.lambda0_choices(plan.sweep_id)) chosen[c.group_key] = c.lambda0;
+  EXPECT_EQ(chosen.at(R"({"dataset":"cifar10","model":"resnet8"})"), 0.5);
+  EXPECT_EQ(chosen.at(R"({"dataset":"cifar10","model":"resnet20"})"), 1.0);
+  const auto evidence = nlohmann::json::parse(store.lambda0_choices(plan.sweep_id)[0].evidence);
+  ASSERT_EQ(evidence.size(), 3u);
+  EXPECT_EQ(evidence[0]["runs"].size(), 2u);
+  int isda_finals = 0;
+  for (const auto& run : plan.runs) {
+    if (run.config["method"] != "isda" || run.config["holdout"] == true) continue;
+    ++isda_finals;
+    EXPECT_EQ(run.config["lambda0"], chosen.at(nlohmann::json{{"dataset", "cifar10"}, {"model", run.config["model"]}}.dump()));
+  }
+  EXPECT_EQ(isda_finals, 4);
+
+  // A recorded choice stands, even if the search's numbers were to change.
+  store.ingest_events(groups[0].search_runs[0].id, write_done_log(dir.path().string(), groups[0].search_runs[0].id, 1));
+  const auto again = plan_sweep(spec, "", &store, dir.file("runs"), false);
+  EXPECT_EQ(again.added, 0);
+  EXPECT_EQ(again.runs.size(), plan.runs.size());
+}
+
+TEST(PlanSweep, AProfileIsItsOwnSweepAndADryRunWritesNothing) {
+  isda::testing::ScratchDir dir;
+  auto spec_json = two_stage_spec();
+  spec_json["profiles"] = {{"smoke", {{"epochs", 1}}}};
+  const auto spec = parse_spec(spec_json, "x.json");
+  const auto dry = plan_sweep(spec, "smoke", nullptr, dir.file("runs"), true);
+  EXPECT_EQ(dry.name, "two_stage:smoke");
+  EXPECT_EQ(dry.sweep_id, 0);
+  EXPECT_EQ(dry.runs.size(), 16u);
+  EXPECT_EQ(dry.notes.size(), 2u);
+  EXPECT_THAT(dry.notes[0], HasSubstr("wait for their lambda0 search"));
+
+  auto store = ResultsStore::open(dir.file("isda.db"));
+  plan_sweep(spec, "smoke", &store, dir.file("runs"), false);
+  plan_sweep(spec, "", &store, dir.file("runs"), false);
+  const auto sweeps = store.list_sweeps();
+  ASSERT_EQ(sweeps.size(), 2u);
+  EXPECT_EQ(sweeps[0].name, "two_stage:smoke");
+  EXPECT_EQ(sweeps[1].name, "two_stage");
+}
+
+TEST(PlanSweep, ASearchRunWithoutTheMetricIsReportedNotGuessed) {
+  isda::testing::ScratchDir dir;
+  auto store = ResultsStore::open(dir.file("isda.db"));
+  const auto spec = parse_spec(two_stage_spec(), "x.json");
+  plan_sweep(spec, "", &store, dir.file("runs"), false);
+  const auto groups = lambda0_groups(spec, expand(spec));
+  for (const auto& run : groups[0].search_runs) finish_run(store, dir.path().string(), run.id, std::nan(""));
+  const auto plan = plan_sweep(spec, "", &store, dir.file("runs"), false);
+  EXPECT_EQ(plan.waiting_runs, 4);
+  EXPECT_THAT(plan.notes[0], HasSubstr("cannot be chosen: search run"));
+  EXPECT_THAT(plan.notes[0], HasSubstr("has no last10_validation_error"));
+}
+
+// Every table cell the paper fills has runs in its spec, and a cell's runs differ only in seed.
+TEST(ShippedSpecs, AreValidAndEveryPaperCellOfTheirTablesHasRuns) {
+  int specs = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(std::string(ISDA_SOURCE_DIR) + "/experiments")) {
+    if (entry.path().extension() != ".json") continue;
+    ++specs;
+    const auto path = entry.path().string();
+    const auto spec = load_spec(path);
+    std::vector<PlannedRun> runs;
+    ASSERT_NO_THROW(runs = expand(spec)) << path;
+    EXPECT_NO_THROW(expand(spec, "smoke")) << path;
+    if (spec.table.is_null()) continue;
+    const auto& table = spec.table;
+    const auto matches = [](const nlohmann::json& condition, const nlohmann::json& config) {
+      for (const auto& item : condition.items()) {
+        if (!config.contains(item.key()) || config[item.key()] != item.value()) return false;
+      }
+      return true;
+    };
+    for (const auto& row : table.at("rows")) {
+      ASSERT_EQ(row.at("paper").size(), table.at("columns").size()) << path << " row " << row.at("label");
+      for (size_t c = 0; c < table.at("columns").size(); ++c) {
+        const auto& column = table.at("columns")[c];
+        std::set<std::string> configs_but_seed;
+        for (const auto& run : runs) {
+          if (!matches(table.value("match", nlohmann::json::object()), run.config) || !matches(row.at("match"), run.config) ||
+              !matches(column.at("match"), run.config)) {
+            continue;
+          }
+          auto config = run.config;
+          config.erase("seed");
+          configs_but_seed.insert(config.dump());
+        }
+        const auto where = path + " row " + row.at("label").dump() + " column " + column.at("label").dump();
+        if (!row.at("paper")[c].is_null()) {
+          EXPECT_FALSE(configs_but_seed.empty()) << where << " has no runs";
+        }
+        EXPECT_LE(configs_but_seed.size(), 1u) << where << " matches runs that differ in more than the seed";
+      }
+    }
+  }
+  EXPECT_GE(specs, 7);
+}
+
+}  // namespace
+}  // namespace isda::runner
