@@ -1,0 +1,263 @@
+#include "report/aggregate.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <set>
+
+namespace isda::report {
+namespace {
+
+using nlohmann::json;
+
+// A config value as a reader writes it: strings without quotes.
+std::string value_text(const json& value) { return value.is_string() ? value.get<std::string>() : value.dump(); }
+
+// Finds the cell's paper value and whether ours is within two standard deviations of it.
+void compare_with_paper(Cell& cell) {
+  if (!cell.paper || cell.status != CellStatus::results) return;
+  cell.difference = cell.ours.mean - cell.paper->mean;
+  const double sigma = std::isnan(cell.paper->std) ? cell.ours.std : cell.paper->std;
+  cell.within_two_std = !std::isnan(sigma) && std::abs(cell.difference) <= 2 * sigma + 1e-9;
+}
+
+Cell aggregate_cell(const std::vector<const RunResult*>& runs, const Metric& metric,
+                    const std::optional<PaperValue>& paper) {
+  Cell cell;
+  cell.paper = paper;
+  cell.counts = count_states(runs);
+  cell.difference_in_config = config_difference(runs);
+  if (cell.difference_in_config) {
+    cell.status = CellStatus::mixed;
+    return cell;
+  }
+  std::vector<double> values;
+  for (const auto* run : runs) {
+    if (run->state != results::RunState::done || !run->finals) continue;
+    const double value = value_of(metric, *run->finals);
+    if (std::isnan(value)) ++cell.done_without_metric;
+    values.push_back(value);
+  }
+  cell.ours = summarize(values);
+  cell.status = cell.ours.n > 0 ? CellStatus::results : CellStatus::no_results;
+  compare_with_paper(cell);
+  return cell;
+}
+
+void mark_best_per_column(std::vector<std::vector<Cell>>& cells, size_t columns) {
+  for (size_t column = 0; column < columns; ++column) {
+    double lowest = std::numeric_limits<double>::infinity();
+    for (const auto& row : cells) {
+      if (row[column].status == CellStatus::results) lowest = std::min(lowest, row[column].ours.mean);
+    }
+    for (auto& row : cells) {
+      auto& cell = row[column];
+      cell.best = cell.status == CellStatus::results && cell.ours.mean == lowest;
+    }
+  }
+}
+
+Curve curve_of(const std::string& label, const std::vector<const RunResult*>& runs, const Metric& metric) {
+  Curve curve;
+  curve.label = label;
+  curve.counts = count_states(runs);
+  curve.difference_in_config = config_difference(runs);
+  if (curve.difference_in_config) return curve;
+  std::map<int64_t, std::vector<double>> values_by_epoch;
+  for (const auto* run : runs) {
+    if (run->state != results::RunState::done || run->epochs.empty()) continue;
+    ++curve.runs_used;
+    for (const auto& epoch : run->epochs) values_by_epoch[epoch.epoch].push_back(value_of(metric, epoch));
+  }
+  for (const auto& [epoch, values] : values_by_epoch) {
+    const auto summary = summarize(values);
+    if (summary.n > 0) curve.points.push_back({epoch, summary});
+  }
+  return curve;
+}
+
+results::StateCounts count_all(const SweepData& sweep) {
+  std::vector<const RunResult*> all;
+  for (const auto& run : sweep.runs) all.push_back(&run);
+  return count_states(all);
+}
+
+}  // namespace
+
+SweepData load_sweep(results::ResultsStore& store, const results::SweepInfo& sweep, bool with_epochs) {
+  SweepData data;
+  data.info = sweep;
+  std::vector<std::string> done_ids;
+  for (auto& info : store.runs_of_sweep(sweep.id)) {
+    RunResult run;
+    run.id = info.id;
+    run.config = json::parse(info.config_json, nullptr, /*allow_exceptions=*/false);
+    if (!run.config.is_object()) run.config = json::object();  // matches nothing
+    run.state = info.state;
+    if (run.state == results::RunState::done) done_ids.push_back(run.id);
+    if (with_epochs) run.epochs = store.epochs_of(run.id);
+    data.runs.push_back(std::move(run));
+  }
+  std::map<std::string, results::FinalRow> finals;
+  for (auto& row : store.finals_of(done_ids)) finals.emplace(row.run_id, std::move(row));
+  for (auto& run : data.runs) {
+    const auto found = finals.find(run.id);
+    if (found != finals.end()) run.finals = found->second;
+  }
+  return data;
+}
+
+Summary summarize(const std::vector<double>& values) {
+  Summary summary;
+  double sum = 0;
+  for (const double v : values) {
+    if (std::isnan(v)) continue;
+    sum += v;
+    ++summary.n;
+  }
+  if (summary.n == 0) return summary;
+  summary.mean = sum / static_cast<double>(summary.n);
+  if (summary.n < 2) return summary;
+  double squares = 0;
+  for (const double v : values) {
+    if (!std::isnan(v)) squares += (v - summary.mean) * (v - summary.mean);
+  }
+  summary.std = std::sqrt(squares / static_cast<double>(summary.n - 1));
+  return summary;
+}
+
+bool config_matches(const json& config, const std::vector<const json*>& matches) {
+  for (const auto* match : matches) {
+    for (const auto& item : match->items()) {
+      const auto found = config.find(item.key());
+      if (found == config.end() || *found != item.value()) return false;
+    }
+  }
+  return true;
+}
+
+std::vector<const RunResult*> runs_matching(const SweepData& sweep, const std::vector<const json*>& matches) {
+  std::vector<const RunResult*> runs;
+  for (const auto& run : sweep.runs) {
+    if (config_matches(run.config, matches)) runs.push_back(&run);
+  }
+  return runs;
+}
+
+bool may_differ_within_cell(const std::string& key) {
+  return key == "seed" || key == "device" || key == "threads" || key == "data_root";
+}
+
+std::optional<ConfigDifference> config_difference(const std::vector<const RunResult*>& runs) {
+  std::set<std::string> keys;
+  for (const auto* run : runs) {
+    for (const auto& item : run->config.items()) {
+      if (!may_differ_within_cell(item.key())) keys.insert(item.key());
+    }
+  }
+  std::optional<ConfigDifference> difference;
+  for (const auto& key : keys) {
+    std::set<std::string> values;
+    for (const auto* run : runs) {
+      const auto found = run->config.find(key);
+      values.insert(found == run->config.end() ? "(absent)" : value_text(*found));
+    }
+    if (values.size() < 2) continue;
+    if (!difference) difference = ConfigDifference{key, {values.begin(), values.end()}, {}};
+    difference->keys.push_back(key);
+  }
+  return difference;
+}
+
+results::StateCounts count_states(const std::vector<const RunResult*>& runs) {
+  results::StateCounts counts;
+  for (const auto* run : runs) {
+    switch (run->state) {
+      case results::RunState::pending: ++counts.pending; break;
+      case results::RunState::running: ++counts.running; break;
+      case results::RunState::done: ++counts.done; break;
+      case results::RunState::failed: ++counts.failed; break;
+      case results::RunState::interrupted: ++counts.interrupted; break;
+    }
+  }
+  return counts;
+}
+
+TableReport aggregate_table(const TableLayout& layout, const SweepData& sweep) {
+  TableReport report;
+  report.layout = layout;
+  report.sweep = sweep.info;
+  report.counts = count_all(sweep);
+  for (const auto& row : layout.rows) {
+    std::vector<Cell> cells;
+    for (size_t c = 0; c < layout.columns.size(); ++c) {
+      const auto& column = layout.columns[c];
+      const auto runs = runs_matching(sweep, {&layout.match, &row.match, &column.match});
+      cells.push_back(aggregate_cell(runs, *find_metric(column.metric), row.paper[c]));
+    }
+    report.cells.push_back(std::move(cells));
+  }
+  mark_best_per_column(report.cells, layout.columns.size());
+  return report;
+}
+
+FigureReport aggregate_figure(const FigureLayout& layout, const SweepData& sweep) {
+  FigureReport report;
+  report.id = layout.id;
+  report.title = layout.title;
+  report.note = layout.note;
+  report.metric = find_metric(layout.metric);
+  report.sweep = sweep.info;
+  report.counts = count_all(sweep);
+  for (const auto& series : layout.series) {
+    report.curves.push_back(curve_of(series.label, runs_matching(sweep, {&layout.match, &series.match}), *report.metric));
+  }
+  return report;
+}
+
+std::vector<FigureReport> table_curves(const TableLayout& layout, const SweepData& sweep, const Metric& metric) {
+  std::vector<std::string> row_groups;  // in order of first appearance
+  for (const auto& row : layout.rows) {
+    if (std::find(row_groups.begin(), row_groups.end(), row.group) == row_groups.end()) row_groups.push_back(row.group);
+  }
+  std::vector<FigureReport> charts;
+  for (const auto& column : layout.columns) {
+    for (const auto& group : row_groups) {
+      FigureReport chart;
+      std::string title = column.group.empty() ? column.label : column.group + " · " + column.label;
+      if (!group.empty()) title = group + " · " + title;
+      chart.title = title;
+      chart.metric = &metric;
+      chart.sweep = sweep.info;
+      chart.counts = count_all(sweep);
+      for (const auto& row : layout.rows) {
+        if (row.group != group) continue;
+        const auto runs = runs_matching(sweep, {&layout.match, &row.match, &column.match});
+        chart.curves.push_back(curve_of(row.label, runs, metric));
+      }
+      charts.push_back(std::move(chart));
+    }
+  }
+  return charts;
+}
+
+std::vector<RunCurves> run_curves(const SweepData& sweep) {
+  std::vector<const RunResult*> all;
+  for (const auto& run : sweep.runs) all.push_back(&run);
+  std::set<std::string> varying_keys;
+  if (const auto difference = config_difference(all)) varying_keys.insert(difference->keys.begin(), difference->keys.end());
+  if (all.size() > 1) varying_keys.insert("seed");
+  std::vector<RunCurves> curves;
+  for (const auto& run : sweep.runs) {
+    std::string label;
+    for (const auto& key : varying_keys) {
+      const auto found = run.config.find(key);
+      if (found == run.config.end()) continue;
+      label += (label.empty() ? "" : ", ") + key + "=" + value_text(*found);
+    }
+    curves.push_back({run.id, label.empty() ? run.id : label, run.state, &run.epochs});
+  }
+  return curves;
+}
+
+}  // namespace isda::report

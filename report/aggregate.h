@@ -1,0 +1,131 @@
+#pragma once
+// From a sweep's runs to what the report shows: table cells (mean and sample standard deviation
+// over seeds, the paper's value, the difference) and curves (per-epoch mean and band over seeds).
+// Pure functions of the runs read once from the store, so they are tested without a database.
+
+#include "report/layout.h"
+#include "report/metrics.h"
+#include "results/store.h"
+
+#include <nlohmann/json.hpp>
+
+#include <limits>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace isda::report {
+
+// One run of a sweep as the report sees it.
+struct RunResult {
+  std::string id;
+  nlohmann::json config;  // the resolved config
+  results::RunState state = results::RunState::pending;
+  std::optional<results::FinalRow> finals;  // present once the run is done
+  std::vector<results::EpochRow> epochs;    // empty unless loaded
+};
+
+struct SweepData {
+  results::SweepInfo info;
+  std::vector<RunResult> runs;  // in registration order
+};
+
+// Reads a sweep's runs and their final metrics, and their per-epoch metrics when `with_epochs`.
+// Throws results::StoreError.
+SweepData load_sweep(results::ResultsStore& store, const results::SweepInfo& sweep, bool with_epochs);
+
+// Mean and sample standard deviation (divisor n - 1) of the values that are not NaN.
+struct Summary {
+  int64_t n = 0;
+  double mean = std::numeric_limits<double>::quiet_NaN();
+  double std = std::numeric_limits<double>::quiet_NaN();  // NaN when n < 2
+};
+Summary summarize(const std::vector<double>& values);
+
+// True when `config` has every key/value of every object in `matches` (numbers compare by value).
+bool config_matches(const nlohmann::json& config, const std::vector<const nlohmann::json*>& matches);
+std::vector<const RunResult*> runs_matching(const SweepData& sweep, const std::vector<const nlohmann::json*>& matches);
+
+// The config keys that may differ between the runs of one cell: the seed, and what only says where
+// a run executes.
+bool may_differ_within_cell(const std::string& key);
+
+// Runs of one cell whose configs differ in keys other than those: the first such key (in
+// alphabetical order) with its distinct values, and every such key.
+struct ConfigDifference {
+  std::string key;
+  std::vector<std::string> values;  // as JSON text; "(absent)" for a run without the key
+  std::vector<std::string> keys;    // every differing key, `key` first
+};
+std::optional<ConfigDifference> config_difference(const std::vector<const RunResult*>& runs);
+
+results::StateCounts count_states(const std::vector<const RunResult*>& runs);
+
+enum class CellStatus {
+  results,     // at least one finished run has the metric
+  no_results,  // no finished run with the metric (yet)
+  mixed,       // the runs differ in more than the seed: not averaged
+};
+
+struct Cell {
+  CellStatus status = CellStatus::no_results;
+  Summary ours;
+  results::StateCounts counts;   // of every run in the cell
+  int64_t done_without_metric = 0;  // done runs whose value of the metric is NaN
+  std::optional<ConfigDifference> difference_in_config;  // set when mixed
+  std::optional<PaperValue> paper;
+  double difference = std::numeric_limits<double>::quiet_NaN();  // ours.mean - paper.mean
+  // |difference| <= 2 sigma, sigma the paper's std, or ours where the paper gives none.
+  bool within_two_std = false;
+  bool best = false;  // lowest mean of its column among cells with results
+};
+
+struct TableReport {
+  TableLayout layout;
+  results::SweepInfo sweep;
+  results::StateCounts counts;           // of every run in the sweep
+  std::vector<std::vector<Cell>> cells;  // [row][column]
+};
+
+// The table of `layout` over the sweep's runs.
+TableReport aggregate_table(const TableLayout& layout, const SweepData& sweep);
+
+// One curve: per epoch, the mean and sample std of a per-epoch metric over the finished runs.
+struct CurvePoint {
+  int64_t epoch = 0;
+  Summary value;
+};
+struct Curve {
+  std::string label;
+  std::vector<CurvePoint> points;  // by epoch
+  int64_t runs_used = 0;           // done runs with epochs
+  results::StateCounts counts;     // of every run the series matches
+  std::optional<ConfigDifference> difference_in_config;  // set (and no points) when mixed
+};
+
+struct FigureReport {
+  std::string id;  // empty for the curves drawn under a table
+  std::string title;
+  std::string note;
+  const Metric* metric = nullptr;  // per-epoch
+  results::SweepInfo sweep;
+  results::StateCounts counts;  // of every run in the sweep
+  std::vector<Curve> curves;
+};
+
+// The figure of `layout` over the sweep's runs (they need their epochs loaded).
+FigureReport aggregate_figure(const FigureLayout& layout, const SweepData& sweep);
+
+// Figure 2-style curves for a table: one chart per column (and per row group), one curve per row.
+std::vector<FigureReport> table_curves(const TableLayout& layout, const SweepData& sweep, const Metric& metric);
+
+// A run's own training curves, labelled by the config keys that vary within its sweep.
+struct RunCurves {
+  std::string id;
+  std::string label;  // e.g. "method=isda, seed=1"
+  results::RunState state = results::RunState::pending;
+  const std::vector<results::EpochRow>* epochs = nullptr;  // owned by the SweepData
+};
+std::vector<RunCurves> run_curves(const SweepData& sweep);
+
+}  // namespace isda::report

@@ -1,0 +1,84 @@
+// The CSV renderers: one line per table cell, or per figure series and epoch (RFC 4180 quoting).
+#include "report/format.h"
+#include "report/render.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <sstream>
+
+namespace isda::report {
+namespace {
+
+std::string csv_field(const std::string& text) {
+  if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
+  std::string quoted = "\"";
+  for (const char c : text) {
+    if (c == '"') quoted += '"';
+    quoted += c;
+  }
+  return quoted + "\"";
+}
+
+std::string csv_number(double value) { return std::isnan(value) ? "" : fmt::format("{:.4f}", value); }
+
+std::string csv_line(const std::vector<std::string>& fields) {
+  std::string line;
+  for (size_t i = 0; i < fields.size(); ++i) line += (i == 0 ? "" : ",") + csv_field(fields[i]);
+  return line + "\n";
+}
+
+const char* status_name(CellStatus status) {
+  switch (status) {
+    case CellStatus::results: return "results";
+    case CellStatus::no_results: return "no_results";
+    case CellStatus::mixed: return "mixed";
+  }
+  return "";
+}
+
+}  // namespace
+
+std::string render_tables_csv(const std::vector<TableReport>& tables) {
+  std::ostringstream out;
+  out << csv_line({"table", "sweep_id", "sweep", "row_group", "row", "column_group", "column", "metric", "status",
+                   "mean", "sample_std", "n", "runs", "done", "running", "pending", "interrupted", "failed",
+                   "paper_mean", "paper_std", "difference", "within_2_std", "best", "detail"});
+  for (const auto& table : tables) {
+    const auto& layout = table.layout;
+    for (size_t r = 0; r < layout.rows.size(); ++r) {
+      for (size_t c = 0; c < layout.columns.size(); ++c) {
+        const auto& cell = table.cells[r][c];
+        const bool comparable = !std::isnan(cell.difference);
+        out << csv_line({layout.id, std::to_string(table.sweep.id), table.sweep.name, layout.rows[r].group,
+                         layout.rows[r].label, layout.columns[c].group, layout.columns[c].label,
+                         layout.columns[c].metric, status_name(cell.status), csv_number(cell.ours.mean),
+                         csv_number(cell.ours.std), std::to_string(cell.ours.n), std::to_string(cell.counts.total()),
+                         std::to_string(cell.counts.done), std::to_string(cell.counts.running),
+                         std::to_string(cell.counts.pending), std::to_string(cell.counts.interrupted),
+                         std::to_string(cell.counts.failed), csv_number(cell.paper ? cell.paper->mean : NAN),
+                         csv_number(cell.paper ? cell.paper->std : NAN), csv_number(cell.difference),
+                         comparable ? (cell.within_two_std ? "1" : "0") : "", cell.best ? "1" : "0",
+                         cell.status == CellStatus::results ? "" : ours_text(cell, kPlainNotation)});
+      }
+    }
+  }
+  return out.str();
+}
+
+std::string render_figures_csv(const std::vector<FigureReport>& figures) {
+  std::ostringstream out;
+  out << csv_line({"figure", "sweep_id", "sweep", "series", "metric", "epoch", "mean", "sample_std", "n"});
+  for (const auto& figure : figures) {
+    for (const auto& curve : figure.curves) {
+      for (const auto& point : curve.points) {
+        out << csv_line({figure.id, std::to_string(figure.sweep.id), figure.sweep.name, curve.label,
+                         std::string(figure.metric->name), std::to_string(point.epoch), csv_number(point.value.mean),
+                         csv_number(point.value.std), std::to_string(point.value.n)});
+      }
+    }
+  }
+  return out.str();
+}
+
+}  // namespace isda::report

@@ -1,0 +1,208 @@
+#include "report/aggregate.h"
+
+#include "example_store.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+namespace isda::report {
+namespace {
+
+using nlohmann::json;
+using results::RunState;
+
+RunResult run(json config, RunState state, double last10 = NAN, std::vector<double> test_errors = {}) {
+  RunResult result;
+  result.id = testing::StoreBuilder::id_of(config);
+  result.config = std::move(config);
+  result.state = state;
+  if (state == RunState::done) {
+    results::FinalRow finals;
+    finals.run_id = result.id;
+    finals.last10_test_error = last10;
+    finals.final_test_error = last10 + 0.1;
+    finals.best_test_error = last10 - 0.2;
+    finals.last10_validation_error = NAN;
+    result.finals = finals;
+  }
+  for (size_t i = 0; i < test_errors.size(); ++i) {
+    results::EpochRow epoch;
+    epoch.epoch = static_cast<int64_t>(i + 1);
+    epoch.test_error = test_errors[i];
+    epoch.validation_error = NAN;
+    result.epochs.push_back(epoch);
+  }
+  return result;
+}
+
+// The example Table 5 sweep, in memory.
+SweepData table5_sweep() {
+  SweepData sweep;
+  sweep.info.id = 3;
+  sweep.info.name = "table5:smoke";
+  for (const auto& fake : testing::table5_runs()) {
+    sweep.runs.push_back(run(fake.config, fake.state, fake.last10_test_error, fake.test_errors));
+  }
+  return sweep;
+}
+
+TableLayout table5_layout() { return parse_table_layout(testing::table5_layout("T5"), "sweep t"); }
+
+TEST(Aggregate, SummarizesWithTheSampleStandardDeviation) {
+  const auto summary = summarize({1, 2, 3, 4});
+  EXPECT_EQ(summary.n, 4);
+  EXPECT_DOUBLE_EQ(summary.mean, 2.5);
+  EXPECT_NEAR(summary.std, std::sqrt(5.0 / 3.0), 1e-12);  // divisor n - 1 = 3, not n = 4
+  const auto one = summarize({7, NAN});
+  EXPECT_EQ(one.n, 1);
+  EXPECT_DOUBLE_EQ(one.mean, 7);
+  EXPECT_TRUE(std::isnan(one.std));
+  EXPECT_EQ(summarize({}).n, 0);
+  EXPECT_TRUE(std::isnan(summarize({}).mean));
+}
+
+TEST(Aggregate, MatchesEveryKeyOfEveryMatchNumbersByValue) {
+  const json config = {{"dataset", "cifar10"}, {"lambda0", 0.5}, {"epochs", 160}, {"holdout", false}};
+  const json by_value = {{"epochs", 160.0}};
+  const json dataset = {{"dataset", "cifar10"}};
+  const json other = {{"dataset", "cifar100"}};
+  const json missing = {{"dropout", 0.3}};
+  const json holdout = {{"holdout", false}};
+  EXPECT_TRUE(config_matches(config, {&by_value, &dataset, &holdout}));
+  EXPECT_FALSE(config_matches(config, {&dataset, &other}));
+  EXPECT_FALSE(config_matches(config, {&missing}));
+  EXPECT_TRUE(config_matches(config, {}));
+}
+
+TEST(Aggregate, FindsTheKeyInWhichACellsRunsDiffer) {
+  const auto a = run({{"method", "ce"}, {"lr", 0.1}, {"seed", 0}, {"device", "cuda"}}, RunState::done, 1);
+  const auto b = run({{"method", "ce"}, {"lr", 0.1}, {"seed", 1}, {"device", "cpu"}}, RunState::done, 2);
+  const auto c = run({{"method", "ce"}, {"lr", 0.05}, {"seed", 2}, {"dropout", 0.3}}, RunState::done, 3);
+  EXPECT_FALSE(config_difference({&a, &b}).has_value());
+  const auto difference = config_difference({&a, &b, &c});
+  ASSERT_TRUE(difference.has_value());
+  EXPECT_EQ(difference->key, "dropout");
+  EXPECT_EQ(difference->values, (std::vector<std::string>{"(absent)", "0.3"}));
+  EXPECT_EQ(difference->keys, (std::vector<std::string>{"dropout", "lr"}));
+}
+
+TEST(Aggregate, BuildsEveryKindOfCell) {
+  const auto table = aggregate_table(table5_layout(), table5_sweep());
+  EXPECT_EQ(table.counts.total(), 19);
+  EXPECT_EQ(table.counts.done, 15);
+
+  const auto& basic10 = table.cells[0][0];
+  EXPECT_EQ(basic10.status, CellStatus::results);
+  EXPECT_EQ(basic10.ours.n, 3);
+  EXPECT_NEAR(basic10.ours.mean, 3.80, 1e-9);
+  EXPECT_NEAR(basic10.ours.std, 0.10, 1e-9);
+  EXPECT_NEAR(basic10.difference, -0.02, 1e-9);
+  EXPECT_TRUE(basic10.within_two_std);  // |-0.02| <= 2 x 0.15
+
+  const auto& basic100 = table.cells[0][1];
+  EXPECT_NEAR(basic100.difference, 19.10 - 18.58, 1e-9);
+  EXPECT_FALSE(basic100.within_two_std);  // 0.52 > 2 x 0.10
+
+  const auto& identity10 = table.cells[1][0];
+  EXPECT_EQ(identity10.ours.n, 2);
+  EXPECT_EQ(identity10.counts.total(), 3);
+  EXPECT_EQ(identity10.counts.running, 1);
+
+  const auto& identity100 = table.cells[1][1];
+  EXPECT_EQ(identity100.status, CellStatus::no_results);
+  EXPECT_EQ(identity100.counts.pending, 1);
+  EXPECT_EQ(identity100.counts.running, 1);
+  EXPECT_EQ(identity100.counts.failed, 1);
+
+  const auto& diagonal10 = table.cells[2][0];
+  EXPECT_EQ(diagonal10.status, CellStatus::mixed);
+  EXPECT_EQ(diagonal10.difference_in_config->key, "lr");
+
+  const auto& diagonal100 = table.cells[2][1];  // one seed, and the paper gives no std: no mark
+  EXPECT_EQ(diagonal100.ours.n, 1);
+  EXPECT_TRUE(std::isnan(diagonal100.ours.std));
+  EXPECT_FALSE(diagonal100.within_two_std);
+
+  const auto& isda10 = table.cells[3][0];  // the hold-out run is left out by the table's match
+  EXPECT_EQ(isda10.counts.total(), 3);
+  EXPECT_NEAR(isda10.ours.mean, 3.56, 1e-9);
+  EXPECT_EQ(table.cells[3][1].counts.total(), 0);
+}
+
+TEST(Aggregate, MarksTheLowestMeanOfEachColumnAsBest) {
+  const auto table = aggregate_table(table5_layout(), table5_sweep());
+  EXPECT_TRUE(table.cells[3][0].best);  // ISDA 3.56 < Identity 3.62 < Basic 3.80
+  EXPECT_FALSE(table.cells[0][0].best);
+  EXPECT_FALSE(table.cells[1][0].best);
+  EXPECT_TRUE(table.cells[2][1].best);  // Diagonal 18.40 < Basic 19.10
+  EXPECT_FALSE(table.cells[0][1].best);
+}
+
+TEST(Aggregate, FallsBackToOurStdWhenThePaperGivesNone) {
+  auto layout = table5_layout();
+  layout.rows[0].paper[0] = PaperValue{3.95};  // ours 3.80 +- 0.10: within 2 x 0.10
+  layout.rows[0].paper[1] = PaperValue{19.50};  // ours 19.10 +- 0.20: 0.40 is not above 2 x 0.20
+  layout.rows[3].paper[0] = PaperValue{3.80};   // ours 3.56 +- 0.06: outside
+  const auto table = aggregate_table(layout, table5_sweep());
+  EXPECT_TRUE(table.cells[0][0].within_two_std);
+  EXPECT_TRUE(table.cells[0][1].within_two_std);
+  EXPECT_FALSE(table.cells[3][0].within_two_std);
+}
+
+TEST(Aggregate, UsesEachColumnsMetric) {
+  auto layout = table5_layout();
+  layout.columns[0].metric = "best_test_error";
+  const auto table = aggregate_table(layout, table5_sweep());
+  EXPECT_NEAR(table.cells[0][0].ours.mean, 3.60, 1e-9);
+  EXPECT_NEAR(table.cells[0][1].ours.mean, 19.10, 1e-9);
+}
+
+TEST(Aggregate, CountsDoneRunsWithoutTheMetric) {
+  auto layout = table5_layout();
+  for (auto& column : layout.columns) column.metric = "last10_validation_error";
+  const auto table = aggregate_table(layout, table5_sweep());
+  EXPECT_EQ(table.cells[0][0].status, CellStatus::no_results);
+  EXPECT_EQ(table.cells[0][0].done_without_metric, 3);
+}
+
+TEST(Aggregate, AveragesCurvesOverTheDoneRunsPerEpoch) {
+  SweepData sweep;
+  for (const auto& fake : testing::figure2_runs()) {
+    sweep.runs.push_back(run(fake.config, fake.state, fake.last10_test_error, fake.test_errors));
+  }
+  const auto figure = aggregate_figure(parse_figure_layout(testing::figure2_layout(), "sweep f"), sweep);
+  ASSERT_EQ(figure.curves.size(), 2u);
+  const auto& isda = figure.curves[1];
+  EXPECT_EQ(isda.runs_used, 2);  // the running run is not averaged in
+  EXPECT_EQ(isda.counts.running, 1);
+  ASSERT_EQ(isda.points.size(), 4u);
+  EXPECT_EQ(isda.points[0].epoch, 1);
+  EXPECT_DOUBLE_EQ(isda.points[0].value.mean, 57.5);
+  EXPECT_NEAR(isda.points[0].value.std, std::sqrt(0.5), 1e-12);
+}
+
+TEST(Aggregate, DrawsOneChartPerColumnAndRowGroupForATable) {
+  const auto layout = parse_table_layout(testing::table3_layout(), "sweep t3");
+  SweepData sweep;
+  for (const auto& fake : testing::table3_runs()) {
+    sweep.runs.push_back(run(fake.config, fake.state, fake.last10_test_error, fake.test_errors));
+  }
+  const auto charts = table_curves(layout, sweep, *find_metric("test_error"));
+  ASSERT_EQ(charts.size(), 6u);  // 3 columns x 2 row groups
+  EXPECT_EQ(charts[0].title, "losses · ResNet-110 · CIFAR-10");
+  EXPECT_EQ(charts[0].curves.size(), 2u);
+  EXPECT_EQ(charts[1].curves.size(), 1u);
+  EXPECT_EQ(charts[0].curves[0].runs_used, 2);
+}
+
+TEST(Aggregate, LabelsEachRunByWhatVariesInItsSweep) {
+  const auto sweep = table5_sweep();
+  const auto curves = run_curves(sweep);
+  ASSERT_EQ(curves.size(), sweep.runs.size());
+  EXPECT_EQ(curves[0].label, "covariance=full, dataset=cifar10, holdout=false, lr=0.1, method=ce, seed=0");
+  EXPECT_EQ(curves[0].epochs, &sweep.runs[0].epochs);
+}
+
+}  // namespace
+}  // namespace isda::report
