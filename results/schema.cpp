@@ -118,6 +118,10 @@ CREATE TABLE slurm_tasks (
 ) WITHOUT ROWID;
 CREATE INDEX slurm_tasks_by_run ON slurm_tasks (run_id);
 )sql"},
+      {5, "top-5 test error", R"sql(
+ALTER TABLE epochs ADD COLUMN test_top5_error REAL;
+ALTER TABLE finals ADD COLUMN last10_test_top5_error REAL;
+)sql"},
   };
   return list;
 }

@@ -113,6 +113,12 @@ double metric(const nlohmann::json& event, const char* key, const LogLine& line,
   return it->get<double>();
 }
 
+// A metric that logs of older versions lack: NaN when absent.
+double optional_metric(const nlohmann::json& event, const char* key, const LogLine& line, Database& db,
+                       const std::string& purpose) {
+  return event.contains(key) ? metric(event, key, line, db, purpose) : kNaN;
+}
+
 int64_t integer(const nlohmann::json& event, const char* key, const LogLine& line, Database& db,
                 const std::string& purpose) {
   const auto it = event.find(key);
@@ -415,18 +421,19 @@ IngestResult ResultsStore::ingest_events(const std::string& run_id, const std::s
   auto& epoch = impl_->cached(
       impl_->upsert_epoch,
       "INSERT INTO epochs (run_id, epoch, train_loss, train_error, test_error, validation_error, lambda, lr, seconds, "
-      "images_per_second) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, epoch) DO UPDATE SET "
+      "images_per_second, test_top5_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, epoch) DO UPDATE SET "
       "train_loss = excluded.train_loss, train_error = excluded.train_error, test_error = excluded.test_error, "
       "validation_error = excluded.validation_error, lambda = excluded.lambda, lr = excluded.lr, "
-      "seconds = excluded.seconds, images_per_second = excluded.images_per_second",
+      "seconds = excluded.seconds, images_per_second = excluded.images_per_second, "
+      "test_top5_error = excluded.test_top5_error",
       "ingest epochs");
   auto& final_row = impl_->cached(
       impl_->upsert_final,
       "INSERT INTO finals (run_id, final_test_error, best_test_error, last10_test_error, last10_validation_error, "
-      "epochs) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run_id) DO UPDATE SET "
+      "epochs, last10_test_top5_error) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id) DO UPDATE SET "
       "final_test_error = excluded.final_test_error, best_test_error = excluded.best_test_error, "
       "last10_test_error = excluded.last10_test_error, last10_validation_error = excluded.last10_validation_error, "
-      "epochs = excluded.epochs",
+      "epochs = excluded.epochs, last10_test_top5_error = excluded.last10_test_top5_error",
       "ingest final metrics");
 
   Transaction transaction(db, purpose);
@@ -464,7 +471,7 @@ IngestResult ResultsStore::ingest_events(const std::string& run_id, const std::s
                               "images_per_second"}) {
         epoch.bind(column++, metric(event, key, line, db, purpose));
       }
-      epoch.run();
+      epoch.bind(column, optional_metric(event, "test_top5_error", line, db, purpose)).run();
       ++result.epoch_events;
       result.last_epoch = std::max(result.last_epoch, epoch_number);
       if (result.outcome == IngestResult::Outcome::none) result.outcome = IngestResult::Outcome::running;
@@ -481,7 +488,8 @@ IngestResult ResultsStore::ingest_events(const std::string& run_id, const std::s
       for (const char* key : {"final_test_error", "best_test_error", "last10_test_error", "last10_validation_error"}) {
         final_row.bind(column++, metric(event, key, line, db, purpose));
       }
-      final_row.bind(6, integer(event, "epochs", line, db, purpose)).run();
+      final_row.bind(6, integer(event, "epochs", line, db, purpose));
+      final_row.bind(7, optional_metric(event, "last10_test_top5_error", line, db, purpose)).run();
       result.outcome = IngestResult::Outcome::done;
     } else if (name == "failed") {
       result.outcome = IngestResult::Outcome::failed;
@@ -593,22 +601,22 @@ StateCounts ResultsStore::counts_by_state(int64_t sweep_id) {
 std::vector<EpochRow> ResultsStore::epochs_of(const std::string& run_id) {
   Statement query(impl_->db,
                   "SELECT epoch, train_loss, train_error, test_error, validation_error, lambda, lr, seconds, "
-                  "images_per_second FROM epochs WHERE run_id = ? ORDER BY epoch",
+                  "images_per_second, test_top5_error FROM epochs WHERE run_id = ? ORDER BY epoch",
                   "list the epochs of run " + run_id);
   query.bind(1, run_id);
   std::vector<EpochRow> rows;
   while (query.step()) {
     rows.push_back({query.column_int(0), query.column_double(1), query.column_double(2), query.column_double(3),
                     query.column_double(4), query.column_double(5), query.column_double(6), query.column_double(7),
-                    query.column_double(8)});
+                    query.column_double(8), query.column_double(9)});
   }
   return rows;
 }
 
 std::vector<FinalRow> ResultsStore::finals_of(const std::vector<std::string>& run_ids) {
   Statement query(impl_->db,
-                  "SELECT final_test_error, best_test_error, last10_test_error, last10_validation_error, epochs "
-                  "FROM finals WHERE run_id = ?",
+                  "SELECT final_test_error, best_test_error, last10_test_error, last10_validation_error, epochs, "
+                  "last10_test_top5_error FROM finals WHERE run_id = ?",
                   "read final metrics");
   std::vector<FinalRow> rows;
   for (const auto& id : run_ids) {
@@ -616,7 +624,7 @@ std::vector<FinalRow> ResultsStore::finals_of(const std::vector<std::string>& ru
     query.bind(1, id);
     if (!query.step()) continue;
     rows.push_back({id, query.column_double(0), query.column_double(1), query.column_double(2), query.column_double(3),
-                    query.column_int(4)});
+                    query.column_int(4), query.column_double(5)});
   }
   return rows;
 }

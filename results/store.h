@@ -75,12 +75,14 @@ struct EpochRow {
   int64_t epoch = 0;  // 1-based
   double train_loss = 0, train_error = 0, test_error = 0, validation_error = 0;
   double lambda = 0, lr = 0, seconds = 0, images_per_second = 0;
+  double test_top5_error = 0;  // NaN for runs logged before it was recorded
 };
 
 struct FinalRow {
   std::string run_id;
   double final_test_error = 0, best_test_error = 0, last10_test_error = 0, last10_validation_error = 0;
   int64_t epochs = 0;
+  double last10_test_top5_error = 0;  // NaN for runs logged before it was recorded
 };
 
 struct Provenance {

@@ -270,10 +270,12 @@ class Run {
     m.train_loss = loss_sum.item<double>() / static_cast<double>(n);
     m.train_error = 100.0 * static_cast<double>(wrong.item<int64_t>()) / static_cast<double>(n);
     check_loss(m.train_loss, progress.epoch, steps - 1);
-    m.test_error = test_images_.defined() ? error_rate(test_images_, test_labels_)
-                   : test_folder_         ? folder_error_rate(*test_folder_)
-                                          : kNaN;
-    m.validation_error = validation_images_.defined() ? error_rate(validation_images_, validation_labels_) : kNaN;
+    const auto test = test_images_.defined() ? error_rates(test_images_, test_labels_)
+                      : test_folder_         ? folder_error_rates(*test_folder_)
+                                             : ErrorRates{kNaN, kNaN};
+    m.test_error = test.top1;
+    m.test_top5_error = test.top5;
+    m.validation_error = validation_images_.defined() ? error_rates(validation_images_, validation_labels_).top1 : kNaN;
     m.lambda = progress.lambda;
     m.lr = lr;
     m.seconds = progress.train_seconds + std::chrono::duration<double>(Clock::now() - started).count();
@@ -295,20 +297,38 @@ class Run {
     throw Interrupted(signal);
   }
 
-  double error_rate(const torch::Tensor& images, const torch::Tensor& labels) {
+  // Top-1 and top-5 error (percent); counted on the device, read once.
+  struct ErrorRates {
+    double top1, top5;
+  };
+
+  static void count_errors(const torch::Tensor& logits, const torch::Tensor& labels, torch::Tensor& wrong) {
+    const auto k = std::min<int64_t>(5, logits.size(1));
+    const auto top = std::get<1>(logits.topk(k, 1));
+    wrong[0] += top.select(1, 0).ne(labels).sum();
+    wrong[1] += top.eq(labels.unsqueeze(1)).any(1).logical_not().sum();
+  }
+
+  static ErrorRates rates_of(const torch::Tensor& wrong, int64_t n) {
+    const auto counts = wrong.cpu();
+    const auto percent = [n](int64_t count) { return 100.0 * static_cast<double>(count) / static_cast<double>(n); };
+    return {percent(counts[0].item<int64_t>()), percent(counts[1].item<int64_t>())};
+  }
+
+  ErrorRates error_rates(const torch::Tensor& images, const torch::Tensor& labels) {
     torch::NoGradGuard no_grad;
     model_->eval();
-    auto wrong = torch::zeros({}, torch::TensorOptions().dtype(torch::kInt64).device(device_));
+    auto wrong = torch::zeros({2}, torch::TensorOptions().dtype(torch::kInt64).device(device_));
     const int64_t n = labels.size(0);
     compat::CudaAutocastGuard autocast(config_.precision == "bf16");
     for (int64_t start = 0; start < n; start += kEvalBatch) {
       const auto count = std::min(kEvalBatch, n - start);
       auto batch = augmenter_->eval_batch(images.narrow(0, start, count));
       if (config_.channels_last) batch = batch.contiguous(at::MemoryFormat::ChannelsLast);
-      wrong += model_->forward(batch).argmax(1).ne(labels.narrow(0, start, count)).sum();
+      count_errors(model_->forward(batch), labels.narrow(0, start, count), wrong);
     }
     model_->train();
-    return 100.0 * static_cast<double>(wrong.item<int64_t>()) / static_cast<double>(n);
+    return rates_of(wrong, n);
   }
 
   // --- image folders (ImageNet): decoded batch by batch on worker threads ---------------------
@@ -346,21 +366,21 @@ class Run {
             torch::tensor(batch.labels, torch::kInt64).to(device_)};
   }
 
-  double folder_error_rate(const data::ImageFolder& folder) {
+  ErrorRates folder_error_rates(const data::ImageFolder& folder) {
     torch::NoGradGuard no_grad;
     model_->eval();
     std::vector<int64_t> all(static_cast<size_t>(folder.size()));
     std::iota(all.begin(), all.end(), int64_t{0});
     data::ImageBatchLoader loader(folder, std::move(all), loader_options(false, 0));
-    auto wrong = torch::zeros({}, torch::TensorOptions().dtype(torch::kInt64).device(device_));
+    auto wrong = torch::zeros({2}, torch::TensorOptions().dtype(torch::kInt64).device(device_));
     compat::CudaAutocastGuard autocast(config_.precision == "bf16");
     for (int64_t b = 0; b < loader.batches(); ++b) {
       auto [images, labels] = next_decoded(loader);
       if (config_.channels_last) images = images.contiguous(at::MemoryFormat::ChannelsLast);
-      wrong += model_->forward(images).argmax(1).ne(labels).sum();
+      count_errors(model_->forward(images), labels, wrong);
     }
     model_->train();
-    return 100.0 * static_cast<double>(wrong.item<int64_t>()) / static_cast<double>(folder.size());
+    return rates_of(wrong, folder.size());
   }
 
   // --- checkpoints ---------------------------------------------------------------------------
@@ -477,6 +497,7 @@ class Run {
     };
     result.last10_test_error = mean_of(&EpochMetrics::test_error);
     result.last10_validation_error = mean_of(&EpochMetrics::validation_error);
+    result.last10_test_top5_error = mean_of(&EpochMetrics::test_top5_error);
   }
 
   TrainConfig config_;
@@ -504,6 +525,7 @@ nlohmann::json to_json(const EpochMetrics& m) {
           {"train_error", m.train_error},
           {"test_error", m.test_error},
           {"validation_error", m.validation_error},
+          {"test_top5_error", m.test_top5_error},
           {"lambda", m.lambda},
           {"lr", m.lr},
           {"seconds", m.seconds},
@@ -521,6 +543,7 @@ EpochMetrics epoch_metrics_from_json(const nlohmann::json& o) {
   m.train_error = number("train_error");
   m.test_error = number("test_error");
   m.validation_error = number("validation_error");
+  m.test_top5_error = o.contains("test_top5_error") ? number("test_top5_error") : kNaN;  // older checkpoints lack it
   m.lambda = number("lambda");
   m.lr = number("lr");
   m.seconds = number("seconds");
@@ -533,7 +556,8 @@ nlohmann::json to_json(const TrainResult& r) {
           {"final_test_error", r.final_test_error},
           {"best_test_error", r.best_test_error},
           {"last10_test_error", r.last10_test_error},
-          {"last10_validation_error", r.last10_validation_error}};
+          {"last10_validation_error", r.last10_validation_error},
+          {"last10_test_top5_error", r.last10_test_top5_error}};
 }
 
 std::string format_epoch_line(const EpochMetrics& m, int64_t epochs) {

@@ -35,6 +35,7 @@ struct EpochMetrics {
   double train_error = 0;         // percent, from the clean logits
   double test_error = 0;          // percent; NaN where there is no test set
   double validation_error = 0;    // percent on the hold-out; NaN without one
+  double test_top5_error = 0;     // percent of test images whose label is not among the 5 top logits
   double lambda = 0;              // lambda of the epoch's last step
   double lr = 0;
   double seconds = 0;             // wall time of the epoch (training + evaluation)
@@ -50,6 +51,7 @@ struct TrainResult {
   double best_test_error = 0;
   double last10_test_error = 0;        // mean over the last min(10, epochs) epochs: the paper's metric
   double last10_validation_error = 0;  // the same on the hold-out (NaN without one)
+  double last10_test_top5_error = 0;   // the same for the top-5 error (Table 4)
 };
 
 nlohmann::json to_json(const TrainResult& result);

@@ -73,6 +73,22 @@ TEST_F(Ingest, StartEpochEpochDoneGivesTwoEpochRowsAndAFinalsRow) {
   EXPECT_EQ(store_.runs_of_sweep(sweep_)[0].last_epoch, 2);
 }
 
+// The top-5 error came later: logs without it ingest as before (NaN), logs with it keep it.
+TEST_F(Ingest, TheTop5ErrorIsKeptWhenLoggedAndNaNWhenAnOlderLogLacksIt) {
+  log_.epoch(1, 30.0);
+  std::ofstream(log_.path(), std::ios::app)
+      << R"({"event":"epoch","epoch":2,"train_loss":1.0,"train_error":40.0,"test_error":20.0,"validation_error":null,)"
+      << R"("test_top5_error":3.5,"lambda":0.1,"lr":0.1,"seconds":1.0,"images_per_second":10.0,"time":1.0})" << '\n'
+      << R"({"event":"done","epochs":2,"final_test_error":20.0,"best_test_error":20.0,"last10_test_error":25.0,)"
+      << R"("last10_validation_error":null,"last10_test_top5_error":4.25,"time":2.0})" << '\n';
+  ingest();
+  const auto epochs = store_.epochs_of("r1");
+  ASSERT_EQ(epochs.size(), 2u);
+  EXPECT_TRUE(std::isnan(epochs[0].test_top5_error));
+  EXPECT_DOUBLE_EQ(epochs[1].test_top5_error, 3.5);
+  EXPECT_DOUBLE_EQ(store_.finals_of({"r1"}).at(0).last10_test_top5_error, 4.25);
+}
+
 TEST_F(Ingest, ReIngestingTheSameLogAndAGrownOneGivesExactlyTheRightRows) {
   log_.start();
   log_.epoch(1, 30.0, 31.0);

@@ -120,8 +120,10 @@ TEST(IsdaRunTwoStage, ChoosesLambda0OnTheHoldOutThenRunsTheFinalRunsWithIt) {
   for (const auto& run : runs) {
     EXPECT_EQ(run.state, results::RunState::done) << run.id << " " << run.error;
     const auto config = nlohmann::json::parse(run.config_json);
+    const auto final_row = store.finals_of({run.id}).at(0);
+    EXPECT_LE(final_row.last10_test_top5_error, final_row.last10_test_error) << "top-5 can only be lower";
     if (config["holdout"] == true) {
-      EXPECT_FALSE(std::isnan(store.finals_of({run.id}).at(0).last10_validation_error));
+      EXPECT_FALSE(std::isnan(final_row.last10_validation_error));
     } else if (config["method"] == "isda") {
       EXPECT_EQ(config["lambda0"].get<double>(), choices[0].lambda0);
       ++finals_with_choice;
