@@ -112,7 +112,7 @@ class IsdaTrainResume : public ::testing::Test {
  protected:
   void SetUp() override { testing::write_synthetic_fashion_mnist(dir_.path().string(), 640, 100, 4); }
   std::vector<std::string> command(const std::string& run_dir) const {
-    return {ISDA_TRAIN_BINARY, "--data-root", dir_.path().string(), "--model", "resnet8", "--epochs", "4",
+    return {ISDA_TRAIN_BINARY, "--data-root", dir_.path().string(), "--model", "resnet8", "--epochs", "8",
             "--batch-size", "32", "--device", "cpu", "--threads", "1", "--method", "isda", "--lr-milestones", "2",
             "--seed", "5", "--run-dir", run_dir};
   }
@@ -127,15 +127,24 @@ TEST_F(IsdaTrainResume, SigkillAndRerunEqualsAnUninterruptedRun) {
 
   const auto run_dir = dir_.file("killed");
   std::mt19937 random(11);
+  const auto events = run_dir + "/events.jsonl";
   for (int attempt = 0; attempt < 3; ++attempt) {
+    // Killed at a random moment of the epoch after the next one it logs (never by the clock alone,
+    // which a fast or a loaded machine would defeat).
+    const int logged_before = logged_epochs(events);
     const auto pid = testing::start_process(command(run_dir), dir_.file("out.txt"), dir_.file("err.txt"));
-    std::this_thread::sleep_for(std::chrono::milliseconds(1500 + random() % 2500));
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    while (logged_epochs(events) <= logged_before && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(random() % 200));
     kill(pid, SIGKILL);
     EXPECT_EQ(testing::wait_process(pid), 128 + SIGKILL);
   }
+  ASSERT_LT(logged_epochs(events), 8) << "the kills should have landed before the end";
   const auto finished = testing::run_process(command(run_dir));
   ASSERT_EQ(finished.exit_code, 0) << finished.err;
-  EXPECT_EQ(logged_epochs(run_dir + "/events.jsonl"), 4);
+  EXPECT_EQ(logged_epochs(events), 8);
   // The final process printed only the epochs it ran; the event log holds them all. Compare the
   // metrics of the last epoch and the result line.
   const auto expected = epoch_lines(straight.out);
@@ -148,7 +157,11 @@ TEST_F(IsdaTrainResume, SigkillAndRerunEqualsAnUninterruptedRun) {
 TEST_F(IsdaTrainResume, SigtermCheckpointsAndExitsWith143ThenResumes) {
   const auto run_dir = dir_.file("run");
   const auto pid = testing::start_process(command(run_dir), dir_.file("out.txt"), dir_.file("err.txt"));
-  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  // Mid-training: once the first epoch is logged.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (logged_epochs(run_dir + "/events.jsonl") < 1 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   kill(pid, SIGTERM);
   EXPECT_EQ(testing::wait_process(pid), 143);
   std::ifstream err(dir_.file("err.txt"));
@@ -158,7 +171,7 @@ TEST_F(IsdaTrainResume, SigtermCheckpointsAndExitsWith143ThenResumes) {
   const auto finished = testing::run_process(command(run_dir));
   ASSERT_EQ(finished.exit_code, 0) << finished.err;
   EXPECT_THAT(finished.err, HasSubstr("resuming"));
-  EXPECT_EQ(logged_epochs(run_dir + "/events.jsonl"), 4);
+  EXPECT_EQ(logged_epochs(run_dir + "/events.jsonl"), 8);
 }
 
 TEST_F(IsdaTrainResume, ACorruptCheckpointIsExitCode4) {

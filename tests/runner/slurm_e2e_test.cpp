@@ -143,11 +143,11 @@ class SlurmE2E : public ::testing::Test {
     testing::write_synthetic_fashion_mnist(data_, 384, 100, 9);
   }
 
-  std::string write_spec(const std::string& name, const nlohmann::json& extra) const {
+  std::string write_spec(const std::string& name, const nlohmann::json& extra, int epochs = 3) const {
     nlohmann::json spec = {
         {"name", name},
-        {"base", {{"data_root", data_}, {"model", "resnet8"}, {"epochs", 3}, {"batch_size", 32}, {"lr", 0.05},
-                  {"lr_milestones", {2}}, {"augment", "standard"}}},
+        {"base", {{"data_root", data_}, {"model", "resnet8"}, {"epochs", epochs}, {"batch_size", 32}, {"lr", 0.05},
+                  {"lr_milestones", {epochs - 1}}, {"augment", "standard"}}},
         {"seeds", {1, 2}}};
     spec.update(extra);
     const auto path = dir_.file(name + ".json");
@@ -244,6 +244,14 @@ TEST_F(SlurmE2E, SmokeSweepSurvivesACoordinatorKillAndARequeueAndEqualsALocalRun
   const auto second = testing::start_process(slurm_command(spec, "slurm", true), dir_.file("second.out"), dir_.file("second.err"));
   std::string signalled;
   ASSERT_TRUE(poll_until(150, [&] {
+    // scancel can fail after its signal was delivered (the task ending under it): a run that logged
+    // the interruption was signalled, whatever scancel said; never signal a second one.
+    for (const auto& entry : fs::directory_iterator(dir_.file("slurm-runs"))) {
+      if (count_events(entry.path().string(), "interrupted") > 0) {
+        signalled = entry.path().string();
+        return true;
+      }
+    }
     for (const auto& entry : fs::directory_iterator(dir_.file("slurm-runs"))) {
       const auto run_dir = entry.path().string();
       if (!fs::exists(run_dir + "/slurm-job") || count_events(run_dir, "epoch") < 1 || count_events(run_dir, "done") > 0) continue;
@@ -251,7 +259,7 @@ TEST_F(SlurmE2E, SmokeSweepSurvivesACoordinatorKillAndARequeueAndEqualsALocalRun
       std::string name, task;
       mark >> name >> task;
       const auto r = testing::run_process({"/usr/bin/scancel", "-b", "--signal=USR1", task});
-      if (r.exit_code != 0) continue;
+      if (r.exit_code != 0) return false;  // look again: it may have arrived all the same
       signalled = run_dir;
       return true;
     }
@@ -309,7 +317,8 @@ TEST_F(SlurmE2E, SmokeSweepSurvivesACoordinatorKillAndARequeueAndEqualsALocalRun
 }
 
 TEST_F(SlurmE2E, CancelLeavesAResumableSweep) {
-  const auto spec = write_spec("slurm-cancel", {{"grid", {{"method", {"ce"}}}}});
+  // Enough epochs that the cancel lands mid-training even on a loaded machine.
+  const auto spec = write_spec("slurm-cancel", {{"grid", {{"method", {"ce"}}}}}, /*epochs=*/6);
   const auto submitted = testing::run_process(slurm_command(spec, "slurm", false));
   ASSERT_EQ(submitted.exit_code, 0) << submitted.err;
   EXPECT_THAT(submitted.err, HasSubstr("submitted 2 runs as job array"));
