@@ -332,23 +332,6 @@ int list_plan(const SweepOptions& o, const Spec& spec, const std::vector<Planned
   return 0;
 }
 
-// One line per finished run: what varied, and its test errors.
-void print_finals(const SweepPlan& plan, results::ResultsStore& store, std::ostream& out) {
-  std::vector<std::string> ids;
-  for (const auto& run : plan.runs) ids.push_back(run.id);
-  std::map<std::string, results::FinalRow> finals;
-  for (const auto& f : store.finals_of(ids)) finals[f.run_id] = f;
-  const auto percent = [](double v) { return std::isnan(v) ? std::string("n/a") : fmt::format("{:.2f}%", v); };
-  for (const auto& run : plan.runs) {
-    const auto it = finals.find(run.id);
-    if (it == finals.end()) continue;
-    out << fmt::format("{}  {:<40} test_err {}  last10_test_err {}", run.id, run.varying.dump(),
-                       percent(it->second.final_test_error), percent(it->second.last10_test_error));
-    if (!std::isnan(it->second.last10_validation_error)) out << "  last10_val_err " << percent(it->second.last10_validation_error);
-    out << '\n';
-  }
-}
-
 }  // namespace
 
 int run_sweep(const SweepOptions& o, const std::atomic<int>& stop_requests, std::ostream& out, std::ostream& err) {

@@ -463,20 +463,6 @@ std::string absolute_worker(const std::string& worker) {
   return found.empty() ? worker : found.string();
 }
 
-void print_finals(const SweepPlan& plan, results::ResultsStore& store, std::ostream& out) {
-  std::vector<std::string> ids;
-  for (const auto& run : plan.runs) ids.push_back(run.id);
-  std::map<std::string, results::FinalRow> finals;
-  for (const auto& f : store.finals_of(ids)) finals[f.run_id] = f;
-  const auto percent = [](double v) { return std::isnan(v) ? std::string("n/a") : fmt::format("{:.2f}%", v); };
-  for (const auto& run : plan.runs) {
-    const auto it = finals.find(run.id);
-    if (it == finals.end()) continue;
-    out << fmt::format("{}  {:<40} test_err {}  last10_test_err {}\n", run.id, run.varying.dump(),
-                       percent(it->second.final_test_error), percent(it->second.last10_test_error));
-  }
-}
-
 bool sleep_unless_stopped(double seconds, const std::atomic<int>& stop_requests) {
   const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
   while (std::chrono::steady_clock::now() < until) {

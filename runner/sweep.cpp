@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <ostream>
 #include <set>
 #include <stdexcept>
 
@@ -162,6 +163,22 @@ SweepPlan plan_sweep(const Spec& spec, const std::vector<PlannedRun>& finals_pla
     plan.added = store->register_runs(plan.sweep_id, records).added;
   }
   return plan;
+}
+
+void print_finals(const SweepPlan& plan, results::ResultsStore& store, std::ostream& out) {
+  std::vector<std::string> ids;
+  for (const auto& run : plan.runs) ids.push_back(run.id);
+  std::map<std::string, results::FinalRow> finals;
+  for (const auto& f : store.finals_of(ids)) finals[f.run_id] = f;
+  const auto percent = [](double v) { return std::isnan(v) ? std::string("n/a") : fmt::format("{:.2f}%", v); };
+  for (const auto& run : plan.runs) {
+    const auto it = finals.find(run.id);
+    if (it == finals.end()) continue;
+    out << fmt::format("{}  {:<40} test_err {}  last10_test_err {}", run.id, run.varying.dump(),
+                       percent(it->second.final_test_error), percent(it->second.last10_test_error));
+    if (!std::isnan(it->second.last10_validation_error)) out << "  last10_val_err " << percent(it->second.last10_validation_error);
+    out << '\n';
+  }
 }
 
 }  // namespace isda::runner

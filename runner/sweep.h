@@ -6,6 +6,7 @@
 #include "results/store.h"
 #include "runner/spec.h"
 
+#include <iosfwd>
 #include <string>
 #include <vector>
 
@@ -36,5 +37,8 @@ SweepPlan plan_sweep(const Spec& spec, const std::string& profile, results::Resu
 // expands once).
 SweepPlan plan_sweep(const Spec& spec, const std::vector<PlannedRun>& expanded, const std::string& profile,
                      results::ResultsStore* store, const std::string& runs_root, bool dry_run);
+
+// One line per run of `plan` with final metrics: what varied, and its test (and hold-out) errors.
+void print_finals(const SweepPlan& plan, results::ResultsStore& store, std::ostream& out);
 
 }  // namespace isda::runner

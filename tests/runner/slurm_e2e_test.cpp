@@ -269,7 +269,8 @@ TEST_F(SlurmE2E, SmokeSweepSurvivesACoordinatorKillAndARequeueAndEqualsALocalRun
   const auto log = read_text(dir_.file("second.err"));
   ASSERT_EQ(code, 0) << log;
   EXPECT_THAT(log, HasSubstr("found job array"));
-  EXPECT_THAT(log, HasSubstr("requeued"));
+  // (Whether this coordinator saw the task between its requeue and its restart depends on timing;
+  // the run directory below is the proof of the requeue.)
 
   // The signalled run checkpointed, was requeued by its own task and finished from its checkpoint.
   EXPECT_EQ(count_events(signalled, "interrupted"), 1) << read_text(signalled + "/events.jsonl");
