@@ -1,4 +1,5 @@
 #include "data/cifar.h"
+#include "core/data/data_error_of.h"
 #include "data/datasets.h"
 #include "data/holdout.h"
 #include "support/idx_files.h"
@@ -49,19 +50,6 @@ void write_cifar10(const fs::path& dir, int per_batch, bool with_test = true) {
     write_file((dir / ("data_batch_" + std::to_string(b + 1) + ".bin")).string(), records(labels, b * per_batch));
   }
   if (with_test) write_file((dir / "test_batch.bin").string(), records({{3}, {8}}, 1000));
-}
-
-template <class Action>
-std::string data_error_of(Action&& action) {
-  try {
-    action();
-  } catch (const DataError& error) {
-    const std::string message = error.what();
-    EXPECT_EQ(message.find('\n'), std::string::npos) << message;
-    return message;
-  }
-  ADD_FAILURE() << "expected a DataError";
-  return "";
 }
 
 TEST(CifarTest, ReadsTrainingBatchesInOrderWithChannelPlanes) {

@@ -1,4 +1,5 @@
 #include "data/fashion_mnist.h"
+#include "core/data/data_error_of.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -82,20 +83,6 @@ Bytes read_raw(const std::string& path) {
 
 torch::Tensor as_tensor(const Bytes& bytes) {
   return torch::tensor(std::vector<int64_t>(bytes.begin(), bytes.end()), torch::kInt64);
-}
-
-// The message of the DataError `action` throws; a test failure if it throws none or spans lines.
-template <class Action>
-std::string data_error_of(Action&& action) {
-  try {
-    action();
-  } catch (const DataError& error) {
-    const std::string message = error.what();
-    EXPECT_EQ(message.find('\n'), std::string::npos) << "not one line: " << message;
-    return message;
-  }
-  ADD_FAILURE() << "expected a DataError";
-  return "";
 }
 
 class FashionMnistTest : public ::testing::Test {

@@ -1,4 +1,5 @@
 #include "data/data_error.h"
+#include "core/data/data_error_of.h"
 #include "data/imagenet.h"
 #include "data/jpeg.h"
 #include "support/idx_files.h"  // ScratchDir
@@ -28,19 +29,6 @@ RgbImage random_image(int64_t width, int64_t height, uint64_t seed) {
   std::mt19937_64 random(seed);
   for (auto& p : image.pixels) p = static_cast<uint8_t>(random() & 0xff);
   return image;
-}
-
-template <class Action>
-std::string data_error_of(Action&& action) {
-  try {
-    action();
-  } catch (const DataError& e) {
-    const std::string message = e.what();
-    EXPECT_EQ(message.find('\n'), std::string::npos) << message;
-    return message;
-  }
-  ADD_FAILURE() << "no DataError";
-  return "";
 }
 
 // --- JPEG -------------------------------------------------------------------------------------

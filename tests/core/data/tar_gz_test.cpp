@@ -1,4 +1,5 @@
 #include "data/data_error.h"
+#include "core/data/data_error_of.h"
 #include "data/tar_gz.h"
 #include "support/idx_files.h"  // ScratchDir
 #include "support/subprocess.h"
@@ -47,19 +48,6 @@ std::string make_archive(const testing::ScratchDir& dir, const std::string& form
       {"/usr/bin/tar", "--format=" + format, "-czf", archive, "-C", (dir.path() / "tree").string(), "top"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   return archive;
-}
-
-template <class Action>
-std::string data_error_of(Action&& action) {
-  try {
-    action();
-  } catch (const DataError& e) {
-    const std::string message = e.what();
-    EXPECT_EQ(message.find('\n'), std::string::npos) << message;
-    return message;
-  }
-  ADD_FAILURE() << "no DataError";
-  return "";
 }
 
 // One ustar header block for `name`, `size` bytes of type `type`, with a correct checksum.
