@@ -4,7 +4,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <map>
+#include <stdexcept>
+#include <string_view>
 #include <type_traits>
 
 namespace isda::train {
@@ -96,6 +99,38 @@ const std::map<std::string, nlohmann::json>& recipes() {
   return table;
 }
 
+// Calls f(key, field) for the field at `index` (config_keys() order).
+template <typename Config, typename F>
+void visit_field(Config& c, size_t index, F&& f) {
+  size_t i = 0;
+  visit_fields(c, [&](const char* key, auto& field, const char*) {
+    if (i++ == index) f(key, field);
+  });
+}
+
+// The bytes of a field's value, to tell whether it changed since a fragment was written for it.
+template <typename T>
+std::string_view value_bytes(const T& value) {
+  if constexpr (std::is_same_v<T, std::string>) {
+    return value;
+  } else if constexpr (std::is_arithmetic_v<T>) {
+    return {reinterpret_cast<const char*>(&value), sizeof value};
+  } else {
+    return {reinterpret_cast<const char*>(value.data()), value.size() * sizeof(value[0])};
+  }
+}
+
+// The field indices in the order of a JSON object's keys (sorted), as dump() writes them.
+const std::vector<size_t>& sorted_field_indices() {
+  static const std::vector<size_t> order = [] {
+    std::vector<size_t> o(config_keys().size());
+    for (size_t i = 0; i < o.size(); ++i) o[i] = i;
+    std::sort(o.begin(), o.end(), [](size_t a, size_t b) { return config_keys()[a].key < config_keys()[b].key; });
+    return o;
+  }();
+  return order;
+}
+
 }  // namespace
 
 const std::vector<ConfigKey>& config_keys() {
@@ -103,15 +138,88 @@ const std::vector<ConfigKey>& config_keys() {
     std::vector<ConfigKey> k;
     TrainConfig c;
     visit_fields(c, [&k](const char* key, auto&, const char* help) { k.push_back({key, help}); });
+    if (k.size() != kConfigKeyCount) throw std::logic_error("train_config.h: kConfigKeyCount is not the number of fields");
     return k;
   }();
   return keys;
 }
 
+int config_key_index(std::string_view key) {
+  const auto& keys = config_keys();
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (keys[i].key == key) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+void set_field(TrainConfig& config, size_t index, const nlohmann::json& value, const std::string& source) {
+  visit_field(config, index, [&](const char* key, auto& field) {
+    using T = std::decay_t<decltype(field)>;
+    if (!has_type<T>(value)) {
+      throw error(source, key, std::string("expected ") + type_name(nlohmann::json(T{})) + ", got " + type_name(value));
+    }
+    field = value.template get<T>();
+  });
+}
+
+nlohmann::json field_json(const TrainConfig& config, size_t index) {
+  nlohmann::json value;
+  visit_field(config, index, [&](const char*, const auto& field) { value = field; });
+  return value;
+}
+
+bool is_execution_key(std::string_view key) { return key == "device" || key == "threads" || key == "data_root"; }
+
 nlohmann::json to_json(const TrainConfig& config) {
   nlohmann::json object = nlohmann::json::object();
   visit_fields(config, [&object](const char* key, const auto& field, const char*) { object[key] = field; });
   return object;
+}
+
+CanonicalJsonWriter::CanonicalJsonWriter() : fields_(config_keys().size()), order_(sorted_field_indices()) {
+  for (size_t i = 0; i < fields_.size(); ++i) fields_[i].execution = is_execution_key(config_keys()[i].key);
+  // Cutting an execution key's ",key:value" out of the text leaves the identity's text; the first
+  // key has no comma before it, so it must not be one of them.
+  if (fields_[order_.front()].execution) {
+    throw std::logic_error("CanonicalJsonWriter: the first key in sorted order is an execution key");
+  }
+}
+
+const std::string& CanonicalJsonWriter::write(const TrainConfig& config, std::string& text) {
+  size_t index = 0;
+  visit_fields(config, [&](const char* key, const auto& value, const char*) {
+    auto& field = fields_[index];
+    const bool first = index++ == order_.front();
+    const auto bytes = value_bytes(value);
+    if (field.written && bytes.size() == field.value_bytes.size() &&
+        std::memcmp(bytes.data(), field.value_bytes.data(), bytes.size()) == 0) {
+      return;
+    }
+    // Each fragment is nlohmann's own text of the key and the value: the same bytes as dump().
+    field.fragment = (first ? "" : ",") + nlohmann::json(key).dump() + ':' + nlohmann::json(value).dump();
+    field.value_bytes.assign(bytes.data(), bytes.size());
+    field.written = true;
+  });
+  size_t length = 2;
+  for (const auto& field : fields_) length += field.fragment.size();
+  text.clear();
+  text.reserve(length);
+  text += '{';
+  cuts_.clear();
+  for (const size_t i : order_) {
+    const auto& fragment = fields_[i].fragment;
+    if (fields_[i].execution) cuts_.emplace_back(text.size(), fragment.size());
+    text += fragment;
+  }
+  text += '}';
+  identity_.clear();
+  size_t from = 0;
+  for (const auto& [at, size] : cuts_) {
+    identity_.append(text, from, at - from);
+    from = at + size;
+  }
+  identity_.append(text, from, std::string::npos);
+  return identity_;
 }
 
 std::vector<std::string> recipe_names() {
@@ -120,11 +228,15 @@ std::vector<std::string> recipe_names() {
   return names;
 }
 
-static std::string unknown_recipe(const std::string& name) {
+namespace {
+
+std::string unknown_recipe(const std::string& name) {
   std::string known;
   for (const auto& n : recipe_names()) known += (known.empty() ? "" : ", ") + n;
   return "unknown recipe \"" + name + "\" (known: " + known + ")";
 }
+
+}  // namespace
 
 nlohmann::json recipe(const std::string& name) {
   const auto it = recipes().find(name);
@@ -132,33 +244,36 @@ nlohmann::json recipe(const std::string& name) {
   return it->second;
 }
 
+TrainConfig recipe_defaults(const std::string& name) {
+  TrainConfig c;
+  if (name.empty()) return c;
+  const auto it = recipes().find(name);
+  if (it == recipes().end()) throw ConfigError(unknown_recipe(name));
+  for (const auto& item : it->second.items()) {
+    set_field(c, static_cast<size_t>(config_key_index(item.key())), item.value(), "recipe " + name);
+  }
+  return c;
+}
+
 TrainConfig config_from_json(const nlohmann::json& object, const std::string& source) {
   if (!object.is_object()) throw ConfigError(source + ": expected a JSON object, got " + type_name(object));
-  const auto& keys = config_keys();
+  std::vector<std::pair<size_t, const nlohmann::json*>> fields;
   for (const auto& item : object.items()) {
-    if (std::none_of(keys.begin(), keys.end(), [&](const ConfigKey& k) { return item.key() == k.key; })) {
-      throw error(source, item.key(), "unknown key");
-    }
+    const int index = config_key_index(item.key());
+    if (index < 0) throw error(source, item.key(), "unknown key");
+    fields.emplace_back(static_cast<size_t>(index), &item.value());
   }
-  nlohmann::json merged = nlohmann::json::object();
+  TrainConfig c;
   if (object.contains("recipe") && object["recipe"].is_string() && !object["recipe"].get<std::string>().empty()) {
     try {
-      merged = recipe(object["recipe"].get<std::string>());
+      c = recipe_defaults(object["recipe"].get<std::string>());
     } catch (const ConfigError& e) {
       throw error(source, "recipe", e.what());
     }
   }
-  merged.update(object);
-  TrainConfig c;
-  visit_fields(c, [&](const char* key, auto& field, const char*) {
-    const auto it = merged.find(key);
-    if (it == merged.end()) return;
-    using T = std::decay_t<decltype(field)>;
-    if (!has_type<T>(*it)) {
-      throw error(source, key, std::string("expected ") + type_name(nlohmann::json(T{})) + ", got " + type_name(*it));
-    }
-    field = it->template get<T>();
-  });
+  // In field order, so that of several bad values the first field's is reported.
+  std::sort(fields.begin(), fields.end());
+  for (const auto& [index, value] : fields) set_field(c, index, *value, source);
   validate(c, source);
   return c;
 }

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cmath>
+#include <random>
 
 namespace isda::train {
 namespace {
@@ -61,6 +62,88 @@ TEST(TrainConfig, RecipesFillKeysThatExplicitKeysOverride) {
   EXPECT_EQ(shorter.epochs, 3);
   EXPECT_EQ(config_from_json({{"recipe", "shake_shake"}}, "x").lr_schedule, "cosine");
   EXPECT_THAT(error_of({{"recipe", "vgg"}}), HasSubstr("run.json: recipe: unknown recipe \"vgg\" (known: densenet"));
+}
+
+TEST(TrainConfig, FieldsByIndexAreTheKeysOfToJson) {
+  TrainConfig config;
+  config.model = "wrn28_10";
+  config.lr_milestones = {7};
+  const auto json = to_json(config);
+  ASSERT_EQ(config_keys().size(), kConfigKeyCount);
+  for (size_t i = 0; i < config_keys().size(); ++i) {
+    const auto& key = config_keys()[i].key;
+    EXPECT_EQ(config_key_index(key), static_cast<int>(i));
+    EXPECT_EQ(field_json(config, i), json.at(key)) << key;
+  }
+  EXPECT_EQ(config_key_index("epohcs"), -1);
+  set_field(config, static_cast<size_t>(config_key_index("lambda0")), 2, "x");  // an integer for a double
+  EXPECT_EQ(config.lambda0, 2.0);
+  set_field(config, static_cast<size_t>(config_key_index("lr_milestones")), nlohmann::json::array(), "x");
+  EXPECT_TRUE(config.lr_milestones.empty());
+  try {
+    set_field(config, static_cast<size_t>(config_key_index("epochs")), 1.5, "spec.json");
+    FAIL() << "a number was taken for an integer";
+  } catch (const ConfigError& e) {
+    EXPECT_STREQ(e.what(), "spec.json: epochs: expected an integer, got a number");
+  }
+  auto wrn = recipe_defaults("wrn");  // the recipe's keys, not the recipe key itself
+  EXPECT_EQ(wrn.recipe, "");
+  wrn.recipe = "wrn";
+  EXPECT_EQ(to_json(wrn), to_json(config_from_json({{"recipe", "wrn"}}, "x")));
+  EXPECT_EQ(to_json(recipe_defaults("")), to_json(TrainConfig{}));
+  EXPECT_THROW(recipe_defaults("vgg"), ConfigError);
+  EXPECT_TRUE(is_execution_key("device") && is_execution_key("threads") && is_execution_key("data_root"));
+  EXPECT_FALSE(is_execution_key("seed"));
+}
+
+TEST(TrainConfig, OfSeveralBadValuesTheFirstFieldsIsReported) {
+  EXPECT_THAT(error_of({{"threads", "two"}, {"epochs", "ten"}}), HasSubstr("run.json: epochs: expected an integer"));
+}
+
+// The canonical JSON of a config, without building a JSON object: dump()'s bytes exactly, also
+// when only some fields change from one call to the next (each field's text is kept).
+std::string without_execution_keys(nlohmann::json object) {
+  for (const auto& key : {"device", "threads", "data_root"}) object.erase(key);
+  return object.dump();
+}
+
+TEST(CanonicalJsonWriter, WritesWhatDumpWrites) {
+  std::mt19937_64 random(7);
+  const auto pick = [&](size_t n) { return static_cast<size_t>(random() % n); };
+  const std::vector<std::string> strings = {"", "cifar10", "d\u00e9j\u00e0 vu", "quote \" and \\ backslash",
+                                            "tab\tnew\nline\x01", "/a/very/long/path/to/the/data/set/files/of/cifar"};
+  const std::vector<double> doubles = {0.0, -0.0, 0.1, 1e-4, 5e-4, 1.0, 7.5, 1e300, 4.9e-324, 0.3333333333333333,
+                                       123456789.125, -2.5, 1e21, 1e-7};
+  CanonicalJsonWriter writer;
+  TrainConfig config;
+  std::string text;
+  for (int step = 0; step < 2000; ++step) {
+    // Change one to three fields at a time, sometimes back to an earlier value.
+    for (size_t n = 1 + pick(3); n-- > 0;) {
+      switch (pick(8)) {
+        case 0: config.dataset = strings[pick(strings.size())]; break;
+        case 1: config.data_root = strings[pick(strings.size())]; break;
+        case 2: config.lr = doubles[pick(doubles.size())]; break;
+        case 3: config.lambda0 = std::ldexp(static_cast<double>(random() >> 11), -static_cast<int>(pick(80))); break;
+        case 4: config.seed = random(); break;
+        case 5: config.epochs = static_cast<int64_t>(random()); break;
+        case 6: config.nesterov = !config.nesterov; break;
+        default: {
+          config.lr_milestones.clear();
+          for (size_t m = pick(4); m-- > 0;) config.lr_milestones.push_back(static_cast<int64_t>(pick(300)) - 1);
+        }
+      }
+    }
+    const auto json = to_json(config);
+    const auto& identity = writer.write(config, text);
+    ASSERT_EQ(text, json.dump()) << "step " << step;
+    ASSERT_EQ(identity, without_execution_keys(json)) << "step " << step;
+  }
+  // A second writer (nothing kept) agrees with the first.
+  CanonicalJsonWriter fresh;
+  std::string again;
+  EXPECT_EQ(fresh.write(config, again), writer.write(config, text));
+  EXPECT_EQ(again, text);
 }
 
 TEST(TrainConfig, LearningRateSchedules) {
