@@ -104,8 +104,8 @@ class LocalSweep {
   void run(const SweepPlan& plan) {
     plan_ = &plan;
     for (const auto& run : plan.runs) {
-      epochs_of_run_[run.id] = run.config.at("epochs").get<int64_t>();
-      what_of_run_[run.id] = run.varying.dump();
+      epochs_of_run_[run.id] = run.config.epochs;
+      what_of_run_[run.id] = run.varying;
     }
     if (first_plan_) {
       recover_orphans(plan.sweep_id);
@@ -317,16 +317,17 @@ class LocalSweep {
 };
 
 // --dry-run: the runs and their states, from a store that may not exist yet.
-int list_plan(const SweepOptions& o, const Spec& spec, const std::vector<PlannedRun>& expanded, std::ostream& out) {
+int list_plan(const SweepOptions& o, const Spec& spec, std::vector<PlannedRun> expanded, std::ostream& out) {
   std::optional<results::ResultsStore> store;
   if (std::filesystem::exists(o.db_path)) store = results::ResultsStore::open(o.db_path, results::ResultsStore::Mode::reader);
-  const auto plan = plan_sweep(spec, expanded, o.profile, store ? &*store : nullptr, o.runs_root, /*dry_run=*/true);
+  const auto plan =
+      plan_sweep(spec, std::move(expanded), o.profile, store ? &*store : nullptr, o.runs_root, /*dry_run=*/true);
   out << fmt::format("{}: sweep {}: {} runs{} (profile {})\n", o.spec_path, plan.name, plan.runs.size() + plan.waiting_runs,
                      plan.waiting_runs > 0 ? fmt::format(", {} of them after the lambda0 search", plan.waiting_runs) : "",
                      o.profile.empty() ? "paper" : o.profile);
   for (const auto& run : plan.runs) {
     const auto info = store ? store->find_run(run.id) : std::nullopt;
-    out << fmt::format("{}  {:<11} {}\n", run.id, info ? results::to_string(info->state) : "new", run.varying.dump());
+    out << fmt::format("{}  {:<11} {}\n", run.id, info ? results::to_string(info->state) : "new", run.varying);
   }
   for (const auto& note : plan.notes) out << note << '\n';
   return 0;
@@ -336,8 +337,8 @@ int list_plan(const SweepOptions& o, const Spec& spec, const std::vector<Planned
 
 int run_sweep(const SweepOptions& o, const std::atomic<int>& stop_requests, std::ostream& out, std::ostream& err) {
   const auto spec = load_spec(o.spec_path);
-  const auto expanded = expand(spec, o.profile);  // a bad profile or grid fails before the store is touched
-  if (o.dry_run) return list_plan(o, spec, expanded, out);
+  auto expanded = expand(spec, o.profile);  // a bad profile or grid fails before the store is touched
+  if (o.dry_run) return list_plan(o, spec, std::move(expanded), out);
   auto store = results::ResultsStore::open(o.db_path, results::ResultsStore::Mode::writer);
 
   const bool live = o.live_display && stderr_is_terminal();
@@ -347,7 +348,9 @@ int run_sweep(const SweepOptions& o, const std::atomic<int>& stop_requests, std:
   SweepPlan plan;
   for (bool first = true;; first = false) {
     const auto previous_waiting = plan.waiting_runs;
-    plan = plan_sweep(spec, expanded, o.profile, &store, o.runs_root, /*dry_run=*/false);
+    // Each stage after the first expands again (in a fraction of the time its runs take).
+    plan = plan_sweep(spec, first ? std::move(expanded) : expand(spec, o.profile), o.profile, &store, o.runs_root,
+                      /*dry_run=*/false);
     if (first) {
       display.event(fmt::format("isda-run: {}: {} runs ({} new){}", plan.name, plan.runs.size(), plan.added,
                                 plan.waiting_runs > 0 ? fmt::format(", {} more after the lambda0 search", plan.waiting_runs)

@@ -6,10 +6,11 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <fstream>
 #include <optional>
 #include <set>
-#include <unordered_map>
+#include <stdexcept>
 
 namespace isda::runner {
 namespace {
@@ -52,22 +53,6 @@ void check_value(const std::string& path, const std::string& where, const std::s
 void check_object(const std::string& path, const std::string& where, const nlohmann::json& object) {
   if (!object.is_object()) fail(path, where, "expected an object of run-config keys");
   for (const auto& item : object.items()) check_value(path, where + "." + item.key(), item.key(), item.value());
-}
-
-bool matches(const nlohmann::json& condition, const nlohmann::json& config) {
-  for (const auto& item : condition.items()) {
-    if (!config.contains(item.key()) || config.at(item.key()) != item.value()) return false;
-  }
-  return true;
-}
-
-uint64_t fnv1a(const std::string& text, uint64_t basis) {
-  uint64_t hash = basis;
-  for (const unsigned char c : text) {
-    hash ^= c;
-    hash *= 0x100000001b3ULL;
-  }
-  return hash;
 }
 
 Lambda0Search parse_lambda0_search(const std::string& path, const nlohmann::json& source,
@@ -118,20 +103,233 @@ Lambda0Search parse_lambda0_search(const std::string& path, const nlohmann::json
   return search;
 }
 
-// The resolved, validated form of `config`; errors name the run by what varied.
-PlannedRun resolve(const std::string& path, const nlohmann::json& config, const nlohmann::json& varying) {
-  train::TrainConfig resolved;
-  try {
-    resolved = train::config_from_json(config, "");
-  } catch (const train::ConfigError& e) {
-    throw SpecError(path + ": run " + varying.dump() + e.what());
-  }
-  PlannedRun run;
-  run.config = train::to_json(resolved);
-  run.id = run_id(run.config);
-  run.varying = varying;
-  return run;
+size_t field_index(const std::string& key) {
+  const int index = train::config_key_index(key);
+  if (index < 0) throw std::logic_error("spec: \"" + key + "\" is not a config key (unchecked spec)");
+  return static_cast<size_t>(index);
 }
+
+// Checks `config` and gives the run its canonical JSON and id; errors name the run by what varied.
+void finish(const std::string& path, PlannedRun& run, train::CanonicalJsonWriter& writer) {
+  try {
+    train::validate(run.config, "");
+  } catch (const train::ConfigError& e) {
+    throw SpecError(path + ": run " + run.varying + e.what());
+  }
+  run.id = run_id_of_identity(writer.write(run.config, run.config_json));
+}
+
+// The value of the hash behind a run id: FNV-1a from two bases, folded into 64 bits. Both run in
+// one loop, so that their multiplication chains overlap.
+uint64_t identity_hash(const std::string& text) {
+  constexpr uint64_t kPrime = 0x100000001b3ULL;
+  uint64_t first = 0xcbf29ce484222325ULL;
+  uint64_t second = 0x84222325cbf29ce4ULL;
+  for (const unsigned char c : text) {
+    first = (first ^ c) * kPrime;
+    second = (second ^ c) * kPrime;
+  }
+  return first ^ (second >> 1);
+}
+
+// Grid expansion without JSON objects per run: a run's keys are pointers to the spec's own values
+// (so rules compare them exactly as JSON), resolved into a TrainConfig once at the end.
+using Assignments = std::vector<std::pair<size_t, const nlohmann::json*>>;  // field index, value
+using ExplicitValues = std::array<const nlohmann::json*, train::kConfigKeyCount>;  // null: not given
+
+Assignments assignments_of(const nlohmann::json& object) {
+  Assignments assignments;
+  for (const auto& item : object.items()) assignments.emplace_back(field_index(item.key()), &item.value());
+  return assignments;
+}
+
+void assign(const Assignments& assignments, ExplicitValues& values) {
+  for (const auto& [index, value] : assignments) values[index] = value;
+}
+
+// A rule's condition holds when every key of it was given exactly that value.
+bool matches(const Assignments& condition, const ExplicitValues& values) {
+  return std::all_of(condition.begin(), condition.end(), [&](const auto& assignment) {
+    const auto* given = values[assignment.first];
+    return given != nullptr && *given == *assignment.second;
+  });
+}
+
+// One grid axis or one zip group: at each of its positions, the keys it sets, and their text in
+// `varying` as "key":value, by varying-key index.
+struct Axis {
+  std::vector<Assignments> assignments;
+  std::vector<std::vector<std::pair<size_t, std::string>>> varying;
+};
+
+// What every run of a spec shares, compiled once: axes, rules, the profile, recipes.
+class Expansion {
+ public:
+  // A sweep's runs live in memory while it is planned (~1.5 KB each) and in one store.
+  static constexpr size_t kMaxRuns = 2'000'000;
+
+  Expansion(const Spec& spec, const nlohmann::json& profile_keys) : spec_(spec) {
+    base_.fill(nullptr);
+    assign(assignments_of(spec.base), base_);
+    std::vector<std::string> varying_keys;  // sorted, as a JSON object's
+    for (const auto& [key, values] : spec.grid) varying_keys.push_back(key);
+    for (const auto& group : spec.zips) {
+      for (const auto& axis : group.items()) varying_keys.push_back(axis.key());
+    }
+    varying_keys.push_back("seed");
+    std::sort(varying_keys.begin(), varying_keys.end());
+    varying_keys.erase(std::unique(varying_keys.begin(), varying_keys.end()), varying_keys.end());
+    const auto varying_index = [&](const std::string& key) {
+      return static_cast<size_t>(std::lower_bound(varying_keys.begin(), varying_keys.end(), key) - varying_keys.begin());
+    };
+    const auto fragment = [](const std::string& key, const nlohmann::json& value) {
+      return nlohmann::json(key).dump() + ':' + value.dump();
+    };
+    for (const auto& [key, values] : spec.grid) {
+      Axis axis;
+      for (const auto& value : values) {
+        axis.assignments.push_back({{field_index(key), &value}});
+        axis.varying.push_back({{varying_index(key), fragment(key, value)}});
+      }
+      axes_.push_back(std::move(axis));
+    }
+    for (const auto& group : spec.zips) {
+      Axis axis;
+      const size_t length = group.begin().value().size();
+      axis.assignments.resize(length);
+      axis.varying.resize(length);
+      for (size_t i = 0; i < length; ++i) {
+        for (const auto& item : group.items()) {
+          axis.assignments[i].emplace_back(field_index(item.key()), &item.value()[i]);
+          axis.varying[i].emplace_back(varying_index(item.key()), fragment(item.key(), item.value()[i]));
+        }
+      }
+      axes_.push_back(std::move(axis));
+    }
+    for (const auto seed : spec.seeds) seed_values_.emplace_back(seed);
+    for (const auto& seed : seed_values_) seed_fragments_.push_back(fragment("seed", seed));
+    seed_varying_index_ = varying_index("seed");
+    varying_.resize(varying_keys.size());
+    for (const auto& e : spec.excludes) excludes_.push_back(assignments_of(e));
+    for (const auto& [condition, set] : spec.when) when_.emplace_back(assignments_of(condition), assignments_of(set));
+    profile_ = assignments_of(profile_keys);
+  }
+
+  std::vector<PlannedRun> runs() {
+    std::vector<PlannedRun> runs;
+    size_t count = seed_values_.size();
+    for (const auto& axis : axes_) {
+      const size_t positions = axis.assignments.size();
+      if (count > kMaxRuns / positions) {
+        throw SpecError(fmt::format("{}: grid: the spec expands to more than {} runs (before exclusions); split it "
+                                    "into several specs",
+                                    spec_.path, kMaxRuns));
+      }
+      count *= positions;
+    }
+    runs.reserve(count);
+    std::vector<std::pair<uint64_t, size_t>> hashes;  // of each run's id, to find duplicates at the end
+    hashes.reserve(runs.capacity());
+    // The combinations in the grid's order: the first axis varies slowest, the seed fastest.
+    std::vector<size_t> position(axes_.size(), 0);
+    for (bool more = true; more;) {
+      ExplicitValues combination = base_;
+      for (size_t a = 0; a < axes_.size(); ++a) {
+        assign(axes_[a].assignments[position[a]], combination);
+        for (const auto& [index, text] : axes_[a].varying[position[a]]) varying_[index] = &text;
+      }
+      for (size_t s = 0; s < seed_values_.size(); ++s) {
+        ExplicitValues values = combination;
+        values[seed_index_] = &seed_values_[s];
+        varying_[seed_varying_index_] = &seed_fragments_[s];
+        if (std::any_of(excludes_.begin(), excludes_.end(), [&](const auto& e) { return matches(e, values); })) continue;
+        for (const auto& [condition, set] : when_) {
+          if (matches(condition, values)) assign(set, values);
+        }
+        assign(profile_, values);
+        const uint64_t hash = resolve(values, runs.emplace_back());
+        hashes.emplace_back(hash, runs.size() - 1);
+      }
+      more = false;
+      for (size_t a = axes_.size(); a-- > 0;) {
+        if (++position[a] < axes_[a].assignments.size()) {
+          more = true;
+          break;
+        }
+        position[a] = 0;
+      }
+    }
+    // Of the runs that repeat an earlier one, the first in the grid's order is reported, with it.
+    std::sort(hashes.begin(), hashes.end());
+    std::optional<std::pair<size_t, size_t>> duplicate;  // (earlier, later)
+    for (size_t i = 1, first = 0; i < hashes.size(); ++i) {
+      if (hashes[i].first != hashes[i - 1].first) {
+        first = i;
+      } else if (!duplicate || hashes[i].second < duplicate->second) {
+        duplicate = {{hashes[first].second, hashes[i].second}};
+      }
+    }
+    if (duplicate) {
+      throw SpecError(spec_.path + ": grid: runs " + runs[duplicate->first].varying + " and " +
+                      runs[duplicate->second].varying + " have the same resolved config (duplicate run)");
+    }
+    return runs;
+  }
+
+ private:
+  // Fills `run` with the config_from_json of the given keys (the defaults, the recipe's keys, then
+  // the given keys), its canonical JSON and id; returns the hash behind the id.
+  uint64_t resolve(const ExplicitValues& values, PlannedRun& run) {
+    run.varying = "{";
+    for (size_t i = 0; i < varying_.size(); ++i) {
+      if (i > 0) run.varying += ',';
+      run.varying += *varying_[i];
+    }
+    run.varying += '}';
+    const auto* recipe = values[recipe_index_];
+    const bool has_recipe = recipe != nullptr && recipe->is_string() && !recipe->get_ref<const std::string&>().empty();
+    try {
+      run.config = has_recipe ? recipe_base(recipe->get_ref<const std::string&>()) : train::TrainConfig{};
+      for (size_t i = 0; i < values.size(); ++i) {
+        if (values[i] != nullptr) train::set_field(run.config, i, *values[i], "");
+      }
+      train::validate(run.config, "");
+    } catch (const train::ConfigError& e) {
+      throw SpecError(spec_.path + ": run " + run.varying + e.what());
+    }
+    const uint64_t hash = identity_hash(writer_.write(run.config, run.config_json));
+    run.id = fmt::format("{:016x}", hash);
+    return hash;
+  }
+
+  // train::recipe_defaults(name), computed once per recipe.
+  const train::TrainConfig& recipe_base(const std::string& name) {
+    auto it = recipe_bases_.find(name);
+    if (it == recipe_bases_.end()) {
+      try {
+        it = recipe_bases_.emplace(name, train::recipe_defaults(name)).first;
+      } catch (const train::ConfigError& e) {
+        throw train::ConfigError(std::string(": recipe: ") + e.what());
+      }
+    }
+    return it->second;
+  }
+
+  const Spec& spec_;
+  const size_t seed_index_ = field_index("seed");
+  const size_t recipe_index_ = field_index("recipe");
+  ExplicitValues base_;
+  std::vector<Axis> axes_;
+  std::vector<nlohmann::json> seed_values_;
+  std::vector<std::string> seed_fragments_;
+  size_t seed_varying_index_ = 0;
+  std::vector<const std::string*> varying_;  // the current run's "key":value texts, by varying-key index
+  std::vector<Assignments> excludes_;
+  std::vector<std::pair<Assignments, Assignments>> when_;
+  Assignments profile_;
+  std::map<std::string, train::TrainConfig> recipe_bases_;
+  train::CanonicalJsonWriter writer_;
+};
 
 }  // namespace
 
@@ -139,12 +337,18 @@ std::vector<SearchGroup> lambda0_groups(const Spec& spec, const std::vector<Plan
   std::vector<SearchGroup> groups;
   if (!spec.lambda0_search) return groups;
   const auto& search = *spec.lambda0_search;
+  std::vector<std::pair<size_t, const nlohmann::json*>> applies_to;
+  for (const auto& item : search.applies_to.items()) applies_to.emplace_back(field_index(item.key()), &item.value());
+  train::CanonicalJsonWriter writer;
   std::map<std::string, size_t> index_of_key;
   for (size_t i = 0; i < final_runs.size(); ++i) {
     const auto& config = final_runs[i].config;
-    if (!matches(search.applies_to, config)) continue;
+    const bool applies = std::all_of(applies_to.begin(), applies_to.end(), [&](const auto& condition) {
+      return train::field_json(config, condition.first) == *condition.second;
+    });
+    if (!applies) continue;
     nlohmann::json key = nlohmann::json::object();
-    for (const auto& k : search.per) key[k] = config.at(k);
+    for (const auto& k : search.per) key[k] = train::field_json(config, field_index(k));
     const auto [it, inserted] = index_of_key.emplace(key.dump(), groups.size());
     if (inserted) {
       SearchGroup group;
@@ -152,15 +356,24 @@ std::vector<SearchGroup> lambda0_groups(const Spec& spec, const std::vector<Plan
       // The group's first final run stands for it: its config, hold-out `set`, each candidate and seed.
       for (const double lambda0 : search.candidates) {
         for (const auto seed : search.seeds) {
-          auto config_of_search = config;
-          config_of_search.update(search.set);
-          config_of_search["seed"] = seed;
-          config_of_search["lambda0"] = lambda0;
           auto varying = key;
           varying["lambda0"] = lambda0;
           varying["seed"] = seed;
           varying["stage"] = "lambda0 search";
-          group.search_runs.push_back(resolve(spec.path, config_of_search, varying));
+          PlannedRun run;
+          run.varying = varying.dump();
+          run.config = config;
+          try {
+            for (const auto& item : search.set.items()) {
+              train::set_field(run.config, field_index(item.key()), item.value(), "");
+            }
+          } catch (const train::ConfigError& e) {
+            throw SpecError(spec.path + ": run " + run.varying + e.what());
+          }
+          run.config.seed = seed;
+          run.config.lambda0 = lambda0;
+          finish(spec.path, run, writer);
+          group.search_runs.push_back(std::move(run));
         }
       }
       groups.push_back(std::move(group));
@@ -170,12 +383,15 @@ std::vector<SearchGroup> lambda0_groups(const Spec& spec, const std::vector<Plan
   return groups;
 }
 
-PlannedRun with_lambda0(const PlannedRun& run, double lambda0) {
-  auto config = run.config;
-  config["lambda0"] = lambda0;
-  auto varying = run.varying;
+PlannedRun with_lambda0(const PlannedRun& run, double lambda0, train::CanonicalJsonWriter& writer) {
+  PlannedRun changed;
+  changed.config = run.config;
+  changed.config.lambda0 = lambda0;
+  auto varying = nlohmann::json::parse(run.varying);
   varying["lambda0"] = lambda0;
-  return resolve("", config, varying);
+  changed.varying = varying.dump();
+  finish("", changed, writer);
+  return changed;
 }
 
 std::string run_id(const nlohmann::json& resolved_config) {
@@ -184,14 +400,18 @@ std::string run_id(const nlohmann::json& resolved_config) {
   std::string text = "{";
   for (const auto& item : resolved_config.items()) {
     const auto& key = item.key();
-    if (key == "device" || key == "threads" || key == "data_root") continue;
+    if (train::is_execution_key(key)) continue;
     if (text.size() > 1) text += ',';
     text += nlohmann::json(key).dump();
     text += ':';
     text += item.value().dump();
   }
   text += '}';
-  return fmt::format("{:016x}", fnv1a(text, 0xcbf29ce484222325ULL) ^ (fnv1a(text, 0x84222325cbf29ce4ULL) >> 1));
+  return run_id_of_identity(text);
+}
+
+std::string run_id_of_identity(const std::string& canonical_json_without_execution_keys) {
+  return fmt::format("{:016x}", identity_hash(canonical_json_without_execution_keys));
 }
 
 Spec load_spec(const std::string& path) {
@@ -319,74 +539,7 @@ std::vector<PlannedRun> expand(const Spec& spec, const std::string& profile) {
     }
     profile_keys = it->second;
   }
-  // The combinations of grid axes and zip groups, as partial configs.
-  std::vector<nlohmann::json> combinations = {nlohmann::json::object()};
-  for (const auto& [key, values] : spec.grid) {
-    std::vector<nlohmann::json> next;
-    for (const auto& partial : combinations) {
-      for (const auto& value : values) {
-        auto c = partial;
-        c[key] = value;
-        next.push_back(c);
-      }
-    }
-    combinations = std::move(next);
-  }
-  for (const auto& group : spec.zips) {
-    const size_t length = group.begin().value().size();
-    std::vector<nlohmann::json> next;
-    for (const auto& partial : combinations) {
-      for (size_t i = 0; i < length; ++i) {
-        auto c = partial;
-        for (const auto& axis : group.items()) c[axis.key()] = axis.value()[i];
-        next.push_back(c);
-      }
-    }
-    combinations = std::move(next);
-  }
-
-  // The seed changes nothing but itself in a resolved config unless a rule or the profile looks at
-  // it: then each combination is resolved (validated) once and only its seed varies.
-  const auto mentions_seed = [](const nlohmann::json& object) { return object.contains("seed"); };
-  const bool seed_is_inert =
-      !mentions_seed(profile_keys) && std::none_of(spec.excludes.begin(), spec.excludes.end(), mentions_seed) &&
-      std::none_of(spec.when.begin(), spec.when.end(),
-                   [&](const auto& rule) { return mentions_seed(rule.first) || mentions_seed(rule.second); });
-  std::vector<PlannedRun> runs;
-  runs.reserve(combinations.size() * spec.seeds.size());
-  std::unordered_map<std::string, size_t> index_of_id;
-  index_of_id.reserve(runs.capacity());
-  for (const auto& partial : combinations) {
-    std::optional<PlannedRun> resolved_once;
-    for (const auto seed : spec.seeds) {
-      auto config = spec.base;
-      config.update(partial);
-      config["seed"] = seed;
-      if (std::any_of(spec.excludes.begin(), spec.excludes.end(), [&](const auto& e) { return matches(e, config); })) continue;
-      auto varying = partial;
-      varying["seed"] = seed;
-      PlannedRun run;
-      if (seed_is_inert && resolved_once) {
-        run.config = resolved_once->config;
-        run.config["seed"] = seed;
-        run.id = run_id(run.config);
-        run.varying = std::move(varying);
-      } else {
-        for (const auto& [condition, set] : spec.when) {
-          if (matches(condition, config)) config.update(set);
-        }
-        config.update(profile_keys);
-        run = resolve(spec.path, config, varying);
-        if (seed_is_inert) resolved_once = run;
-      }
-      const auto [it, inserted] = index_of_id.emplace(run.id, runs.size());
-      if (!inserted) {
-        throw SpecError(spec.path + ": grid: runs " + runs[it->second].varying.dump() + " and " + run.varying.dump() +
-                        " have the same resolved config (duplicate run)");
-      }
-      runs.push_back(std::move(run));
-    }
-  }
+  auto runs = Expansion(spec, profile_keys).runs();
   if (runs.empty()) throw SpecError(spec.path + ": grid: the spec expands to no runs (everything excluded?)");
   return runs;
 }

@@ -3,6 +3,8 @@
 // zipped axes, exclusions, conditional overrides, seeds and named profiles; expanded into runs
 // whose id is a hash of the canonical resolved config.
 
+#include "train/train_config.h"
+
 #include <nlohmann/json.hpp>
 
 #include <map>
@@ -49,9 +51,10 @@ struct Spec {
 };
 
 struct PlannedRun {
-  std::string id;            // 16 hex digits of the hash of `config` (execution keys left out)
-  nlohmann::json config;     // resolved config (every key)
-  nlohmann::json varying;    // the grid, zip and seed values that made this run, for listings
+  std::string id;             // 16 hex digits of the hash of `config_json` less the execution keys
+  train::TrainConfig config;  // the resolved config
+  std::string config_json;    // its canonical JSON (train::to_json(config).dump()), as the store keeps it
+  std::string varying;        // the grid, zip and seed values that made this run, as a JSON object, for listings
 };
 
 // Reads and validates a spec. Throws SpecError.
@@ -73,11 +76,13 @@ struct SearchGroup {
 // The groups of the spec's lambda0 search over `final_runs` (expand()'s result); empty without one.
 std::vector<SearchGroup> lambda0_groups(const Spec& spec, const std::vector<PlannedRun>& final_runs);
 
-// `run` with its lambda0 set to `lambda0` (a new id).
-PlannedRun with_lambda0(const PlannedRun& run, double lambda0);
+// `run` with its lambda0 set to `lambda0` (a new id); `writer` is reused across calls for speed.
+PlannedRun with_lambda0(const PlannedRun& run, double lambda0, train::CanonicalJsonWriter& writer);
 
 // The id of a resolved config: a hash of its canonical JSON without the execution keys (device,
 // threads, data_root), so the same experiment gets the same id on every machine.
 std::string run_id(const nlohmann::json& resolved_config);
+// The same from that text, train::CanonicalJsonWriter::write's result.
+std::string run_id_of_identity(const std::string& canonical_json_without_execution_keys);
 
 }  // namespace isda::runner

@@ -6,7 +6,8 @@
 #include <limits>
 #include <map>
 #include <ostream>
-#include <set>
+#include <string_view>
+#include <unordered_set>
 #include <stdexcept>
 
 namespace isda::runner {
@@ -42,7 +43,7 @@ std::optional<results::Lambda0Choice> decide(const Lambda0Search& search, const 
                               search.metric);
         return std::nullopt;
       }
-      candidate["runs"].push_back({{"id", run.id}, {"seed", run.config.at("seed")}, {"value", value}});
+      candidate["runs"].push_back({{"id", run.id}, {"seed", run.config.seed}, {"value", value}});
       sum += value;
     }
     const double mean = sum / static_cast<double>(search.seeds.size());
@@ -81,7 +82,7 @@ SweepPlan plan_sweep(const Spec& spec, const std::string& profile, results::Resu
   return plan_sweep(spec, expand(spec, profile), profile, store, runs_root, dry_run);
 }
 
-SweepPlan plan_sweep(const Spec& spec, const std::vector<PlannedRun>& finals_planned, const std::string& profile,
+SweepPlan plan_sweep(const Spec& spec, std::vector<PlannedRun> finals_planned, const std::string& profile,
                      results::ResultsStore* store, const std::string& runs_root, bool dry_run) {
   SweepPlan plan;
   plan.name = sweep_name(spec, profile);
@@ -138,28 +139,39 @@ SweepPlan plan_sweep(const Spec& spec, const std::vector<PlannedRun>& finals_pla
     chosen[g] = choice->lambda0;
     plan.choices.push_back(*choice);
   }
-  for (size_t i = 0; i < finals_planned.size(); ++i) {
-    const int g = group_of[i];
-    if (g < 0) {
-      plan.runs.push_back(finals_planned[i]);
-    } else if (chosen[g]) {
-      plan.runs.push_back(with_lambda0(finals_planned[i], *chosen[g]));
-    } else {
-      ++plan.waiting_runs;
+  if (groups.empty()) {
+    plan.runs = std::move(finals_planned);  // no search runs either
+  } else {
+    train::CanonicalJsonWriter writer;
+    for (size_t i = 0; i < finals_planned.size(); ++i) {
+      const int g = group_of[i];
+      if (g < 0) {
+        plan.runs.push_back(std::move(finals_planned[i]));
+      } else if (chosen[g]) {
+        plan.runs.push_back(with_lambda0(finals_planned[i], *chosen[g], writer));
+      } else {
+        ++plan.waiting_runs;
+      }
     }
   }
 
-  // A search run can coincide with a final run (same config): it is one run.
-  std::set<std::string> seen;
-  std::vector<PlannedRun> unique;
-  for (auto& run : plan.runs) {
-    if (seen.insert(run.id).second) unique.push_back(std::move(run));
+  // A search run can coincide with a final run (same config), and so can final runs that differed
+  // only in lambda0 once their group's choice is set: each is one run. (expand() alone never gives
+  // two runs one id.)
+  if (!groups.empty()) {
+    std::unordered_set<std::string_view> seen;
+    seen.reserve(plan.runs.size());
+    std::vector<PlannedRun> unique;
+    unique.reserve(plan.runs.size());
+    for (auto& run : plan.runs) {
+      if (seen.insert(run.id).second) unique.push_back(std::move(run));
+    }
+    plan.runs = std::move(unique);
   }
-  plan.runs = std::move(unique);
   if (!dry_run) {
     std::vector<results::RunRecord> records;
     records.reserve(plan.runs.size());
-    for (const auto& run : plan.runs) records.push_back({run.id, run.config.dump(), runs_root + "/" + run.id});
+    for (const auto& run : plan.runs) records.push_back({run.id, run.config_json, runs_root + "/" + run.id});
     plan.added = store->register_runs(plan.sweep_id, records).added;
   }
   return plan;
@@ -174,7 +186,7 @@ void print_finals(const SweepPlan& plan, results::ResultsStore& store, std::ostr
   for (const auto& run : plan.runs) {
     const auto it = finals.find(run.id);
     if (it == finals.end()) continue;
-    out << fmt::format("{}  {:<40} test_err {}  last10_test_err {}", run.id, run.varying.dump(),
+    out << fmt::format("{}  {:<40} test_err {}  last10_test_err {}", run.id, run.varying,
                        percent(it->second.final_test_error), percent(it->second.last10_test_error));
     if (!std::isnan(it->second.last10_validation_error)) out << "  last10_val_err " << percent(it->second.last10_validation_error);
     out << '\n';

@@ -64,13 +64,14 @@ TEST(Lambda0Search, SearchRunsAreEachGroupsFirstFinalRunOnTheHoldOutPerCandidate
     EXPECT_EQ(group.final_runs.size(), 2u);  // the isda runs, seeds 0 and 1
     ASSERT_EQ(group.search_runs.size(), 6u);
     for (const auto& run : group.search_runs) {
-      EXPECT_EQ(run.config["holdout"], true);
-      EXPECT_EQ(run.config["method"], "isda");
-      EXPECT_EQ(run.config["model"], group.key["model"]);
-      EXPECT_TRUE(run.config["seed"] == 7 || run.config["seed"] == 8);
+      EXPECT_TRUE(run.config.holdout);
+      EXPECT_EQ(run.config.method, "isda");
+      EXPECT_EQ(run.config.model, group.key["model"]);
+      EXPECT_TRUE(run.config.seed == 7 || run.config.seed == 8);
+      EXPECT_EQ(run.config_json, train::to_json(run.config).dump());
     }
-    EXPECT_EQ(group.search_runs[0].config["lambda0"], 0.1);
-    EXPECT_EQ(group.search_runs[5].config["lambda0"], 1.0);
+    EXPECT_EQ(group.search_runs[0].config.lambda0, 0.1);
+    EXPECT_EQ(group.search_runs[5].config.lambda0, 1.0);
   }
 }
 
@@ -126,9 +127,11 @@ TEST(PlanSweep, FinalRunsWaitForTheSearchThenUseTheRecordedChoice) {
   EXPECT_EQ(evidence[0]["runs"].size(), 2u);
   int isda_finals = 0;
   for (const auto& run : plan.runs) {
-    if (run.config["method"] != "isda" || run.config["holdout"] == true) continue;
+    if (run.config.method != "isda" || run.config.holdout) continue;
     ++isda_finals;
-    EXPECT_EQ(run.config["lambda0"], chosen.at(nlohmann::json{{"dataset", "cifar10"}, {"model", run.config["model"]}}.dump()));
+    EXPECT_EQ(run.config.lambda0, chosen.at(nlohmann::json{{"dataset", "cifar10"}, {"model", run.config.model}}.dump()));
+    EXPECT_EQ(run.config_json, train::to_json(run.config).dump());
+    EXPECT_EQ(run.id, run_id(train::to_json(run.config)));
   }
   EXPECT_EQ(isda_finals, 4);
 
@@ -173,6 +176,33 @@ TEST(PlanSweep, ASearchRunWithoutTheMetricIsReportedNotGuessed) {
   EXPECT_THAT(plan.notes[0], HasSubstr("has no last10_validation_error"));
 }
 
+// Final runs that differ only in their lambda0 become the same run once their group's choice sets
+// it: one run, registered once.
+TEST(PlanSweep, FinalRunsThatTheChoiceMakesEqualAreOneRun) {
+  isda::testing::ScratchDir dir;
+  auto store = ResultsStore::open(dir.file("isda.db"));
+  auto source = two_stage_spec();
+  source["grid"] = {{"model", {"resnet8"}}, {"method", {"isda"}}, {"lambda0", {0.25, 0.75}}};
+  const auto spec = parse_spec(source, "x.json");
+  ASSERT_EQ(expand(spec).size(), 4u);  // 2 lambda0 x 2 seeds
+  plan_sweep(spec, "", &store, dir.file("runs"), false);
+  const auto groups = lambda0_groups(spec, expand(spec));
+  for (const auto& run : groups[0].search_runs) {
+    finish_run(store, dir.path().string(), run.id, run.config.lambda0 == 0.5 ? 1.0 : 5.0);
+  }
+  const auto plan = plan_sweep(spec, "", &store, dir.file("runs"), false);
+  std::set<std::string> ids;
+  int finals = 0;
+  for (const auto& run : plan.runs) {
+    EXPECT_TRUE(ids.insert(run.id).second) << run.id << " twice";
+    if (run.config.holdout) continue;
+    ++finals;
+    EXPECT_EQ(run.config.lambda0, 0.5);
+  }
+  EXPECT_EQ(finals, 2);  // one per seed
+  EXPECT_EQ(plan.added, 2);
+}
+
 // Every table cell the paper fills has runs in its spec, and a cell's runs differ only in seed.
 TEST(ShippedSpecs, AreValidAndEveryPaperCellOfTheirTablesHasRuns) {
   int specs = 0;
@@ -198,11 +228,11 @@ TEST(ShippedSpecs, AreValidAndEveryPaperCellOfTheirTablesHasRuns) {
         const auto& column = table.at("columns")[c];
         std::set<std::string> configs_but_seed;
         for (const auto& run : runs) {
-          if (!matches(table.value("match", nlohmann::json::object()), run.config) || !matches(row.at("match"), run.config) ||
-              !matches(column.at("match"), run.config)) {
+          auto config = train::to_json(run.config);
+          if (!matches(table.value("match", nlohmann::json::object()), config) || !matches(row.at("match"), config) ||
+              !matches(column.at("match"), config)) {
             continue;
           }
-          auto config = run.config;
           config.erase("seed");
           configs_but_seed.insert(config.dump());
         }
