@@ -213,6 +213,29 @@ std::vector<RunInfo> run_infos(Statement& query) {
   return runs;
 }
 
+// The worker's side of a run's provenance, from the `environment` of its last start event
+// (support::RunEnvironment); the coordinator's side (command line, start, end) stays as it is. A
+// field of another type than isda-train writes is stored empty.
+void record_environment(Database& db, const std::string& run_id, const nlohmann::json& environment,
+                        const std::string& purpose) {
+  const auto text = [&](const char* key) {
+    const auto it = environment.find(key);
+    return it != environment.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  const auto dirty = environment.find("git_dirty");
+  Statement upsert(db,
+                   "INSERT INTO provenance (run_id, git_commit, git_dirty, host, gpu_model, driver, libtorch, cuda, cudnn) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id) DO UPDATE SET "
+                   "git_commit = excluded.git_commit, git_dirty = excluded.git_dirty, host = excluded.host, "
+                   "gpu_model = excluded.gpu_model, driver = excluded.driver, libtorch = excluded.libtorch, "
+                   "cuda = excluded.cuda, cudnn = excluded.cudnn",
+                   purpose);
+  upsert.bind(1, run_id).bind(2, text("git_commit"));
+  upsert.bind(3, dirty != environment.end() && dirty->is_boolean() && dirty->get<bool>() ? 1 : 0);
+  upsert.bind(4, text("host")).bind(5, text("gpu_model")).bind(6, text("driver")).bind(7, text("libtorch"));
+  upsert.bind(8, text("cuda")).bind(9, text("cudnn")).run();
+}
+
 }  // namespace
 
 ResultsStore::ResultsStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -449,6 +472,7 @@ IngestResult ResultsStore::ingest_events(const std::string& run_id, const std::s
       "ingest final metrics");
 
   Transaction transaction(db, purpose);
+  nlohmann::json environment;  // of the last start event that has one
   size_t begin = 0;
   int64_t number = 0;
   while (begin < text.size()) {
@@ -494,6 +518,8 @@ IngestResult ResultsStore::ingest_events(const std::string& run_id, const std::s
         result.reason.clear();
         result.signal = 0;
       }
+      const auto found = event.find("environment");
+      if (found != event.end() && found->is_object()) environment = *found;
     } else if (name == "done") {
       final_row.bind(1, run_id);
       int column = 2;
@@ -512,6 +538,7 @@ IngestResult ResultsStore::ingest_events(const std::string& run_id, const std::s
     }
     // Other events are for humans and later versions; they carry nothing to store.
   }
+  if (!environment.is_null()) record_environment(db, run_id, environment, purpose);
   transaction.commit();
   return result;
 }

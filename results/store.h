@@ -178,7 +178,10 @@ class ResultsStore {
   std::vector<RunInfo> stale_runs(double older_than_seconds);
 
   // Reads the run's event log (a torn last line without '\n' is ignored), upserts one epochs row
-  // per epoch event, and on a `done` event the finals row, in one transaction. Re-ingesting a log,
+  // per epoch event, on a `done` event the finals row, and from the `environment` of the last
+  // `start` event that has one the worker's provenance (host, git commit and dirty flag, GPU
+  // model, driver, LibTorch, CUDA, cuDNN; command line, start and end are left as they are), in
+  // one transaction. Re-ingesting a log,
   // or a longer version of it, never duplicates or loses a row. Throws StoreError naming the file
   // and line for a line that is not JSON or an event without its keys, and for an unknown run.
   // A missing log is an empty one.

@@ -179,9 +179,11 @@ class LocalSweep {
           slots_[s].environment, run_dir + "/worker.log");
       a.owner = fmt::format("{}:{}", host_name(), a.worker->pid());
       store_.start_attempt(id, a.owner);
-      results::Provenance provenance;
-      provenance.host = host_name();
-      provenance.libtorch = TORCH_VERSION;
+      // What an earlier attempt's worker recorded of its environment stays until this one's start
+      // event is taken in.
+      auto provenance = store_.provenance_of(id).value_or(results::Provenance{});
+      if (provenance.host.empty()) provenance.host = host_name();
+      if (provenance.libtorch.empty()) provenance.libtorch = TORCH_VERSION;
       provenance.command_line = o_.worker_binary + " --config " + run_dir + "/run.json --run-dir " + run_dir;
       provenance.started = now_seconds();
       provenance.ended = std::nan("");

@@ -279,9 +279,11 @@ void SlurmBackend::sync(int64_t sweep_id) {
 void SlurmBackend::start(const std::string& run_id, const std::string& owner, const std::string& node,
                          const std::string& run_dir) {
   store_.start_attempt(run_id, owner);
-  results::Provenance provenance;
-  provenance.host = node;
-  provenance.libtorch = TORCH_VERSION;
+  // The worker's own record of its environment (its start event) wins over what the login node
+  // knows, once it is taken in.
+  auto provenance = store_.provenance_of(run_id).value_or(results::Provenance{});
+  if (provenance.host.empty()) provenance.host = node;
+  if (provenance.libtorch.empty()) provenance.libtorch = TORCH_VERSION;
   provenance.command_line = worker_command_line(worker_binary_.empty() ? "isda-train" : worker_binary_, run_dir);
   provenance.started = now_seconds();
   provenance.ended = std::nan("");

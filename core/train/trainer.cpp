@@ -6,6 +6,7 @@
 #include "isda/isda_loss.h"
 #include "isda/lambda_schedule.h"
 #include "models/registry.h"
+#include "support/run_environment.h"
 #include "support/torch_compat.h"
 #include "train/losses.h"
 
@@ -153,8 +154,13 @@ class Run {
     }
     if (run_dir_) {
       run_dir_->write_json("config.json", to_json(config_));
+      const auto environment = support::describe_environment(device_.is_cuda(), std::max<int>(0, device_.index()));
       run_dir_->append_event({{"event", "start"}, {"epoch", progress.epoch}, {"step", progress.step},
-                              {"device", device_.str()}, {"libtorch", TORCH_VERSION}, {"config", to_json(config_)}});
+                              {"device", device_.str()}, {"libtorch", TORCH_VERSION}, {"config", to_json(config_)},
+                              {"environment", {{"host", environment.host}, {"git_commit", environment.git_commit},
+                                               {"git_dirty", environment.git_dirty}, {"libtorch", environment.libtorch},
+                                               {"cuda", environment.cuda}, {"cudnn", environment.cudnn},
+                                               {"gpu_model", environment.gpu_model}, {"driver", environment.driver}}}});
     }
     try {
       while (progress.epoch < config_.epochs) {

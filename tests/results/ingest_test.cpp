@@ -36,6 +36,65 @@ class Ingest : public ::testing::Test {
   int64_t sweep_ = 0;
 };
 
+nlohmann::json environment_on(const std::string& host, bool dirty) {
+  return {{"host", host},          {"git_commit", "0123456789abcdef0123456789abcdef01234567"},
+          {"git_dirty", dirty},    {"libtorch", "2.11.0"},
+          {"cuda", "13.0"},        {"cudnn", "9.10.2"},
+          {"gpu_model", "NVIDIA H200"}, {"driver", "570.124.06"}};
+}
+
+TEST_F(Ingest, TheLastStartsEnvironmentIsTheWorkersSideOfTheProvenance) {
+  Provenance coordinator;
+  coordinator.host = "login1";
+  coordinator.libtorch = "1.13.0";
+  coordinator.command_line = "isda-train --config runs/r1/run.json --run-dir runs/r1";
+  coordinator.started = 100;
+  coordinator.ended = NAN;
+  store_.record_provenance("r1", coordinator);
+
+  log_.start_on(environment_on("node7", true));
+  log_.epoch(1, 30.0);
+  log_.start_on(environment_on("node8", false), 1);  // resumed elsewhere, from a clean checkout
+  log_.epoch(2, 20.0);
+  log_.start(2);  // a start of an older isda-train says nothing of its environment
+  ingest();
+  auto provenance = store_.provenance_of("r1");
+  ASSERT_TRUE(provenance.has_value());
+  EXPECT_EQ(provenance->host, "node8");
+  EXPECT_EQ(provenance->git_commit, "0123456789abcdef0123456789abcdef01234567");
+  EXPECT_FALSE(provenance->git_dirty);
+  EXPECT_EQ(provenance->libtorch, "2.11.0");
+  EXPECT_EQ(provenance->cuda, "13.0");
+  EXPECT_EQ(provenance->cudnn, "9.10.2");
+  EXPECT_EQ(provenance->gpu_model, "NVIDIA H200");
+  EXPECT_EQ(provenance->driver, "570.124.06");
+  EXPECT_EQ(provenance->command_line, coordinator.command_line);  // the coordinator's side stays
+  EXPECT_DOUBLE_EQ(provenance->started, 100);
+  EXPECT_TRUE(std::isnan(provenance->ended));
+
+  // A field of another type is stored empty, not guessed; a run without a coordinator's record
+  // gets a row of its own.
+  auto odd = environment_on("node9", true);
+  odd["gpu_model"] = 7;
+  odd["git_dirty"] = "yes";
+  log_.start_on(odd, 2);
+  ingest();
+  provenance = store_.provenance_of("r1");
+  EXPECT_EQ(provenance->gpu_model, "");
+  EXPECT_FALSE(provenance->git_dirty);
+  EXPECT_EQ(provenance->host, "node9");
+
+  store_.register_runs(sweep_, {{"r2", "{}", ""}});
+  EventLog other(dir_.file("other.jsonl"));
+  other.start_on(environment_on("node3", true));
+  store_.ingest_events("r2", other.path());
+  provenance = store_.provenance_of("r2");
+  ASSERT_TRUE(provenance.has_value());
+  EXPECT_EQ(provenance->host, "node3");
+  EXPECT_TRUE(provenance->git_dirty);
+  EXPECT_TRUE(std::isnan(provenance->started));
+}
+
 TEST_F(Ingest, StartEpochEpochDoneGivesTwoEpochRowsAndAFinalsRow) {
   log_.start();
   log_.epoch(1, 30.0);

@@ -58,6 +58,11 @@ class EventLog {
     append({{"event", "start"}, {"epoch", epoch}, {"step", 0}, {"device", "cpu"}, {"libtorch", "2.1.2"},
             {"config", {{"model", "resnet8"}, {"epochs", 2}}}});
   }
+  // A start as isda-train writes it since it records its environment (support::RunEnvironment).
+  void start_on(const nlohmann::json& environment, int64_t epoch = 0) {
+    append({{"event", "start"}, {"epoch", epoch}, {"step", 0}, {"device", "cuda:0"}, {"libtorch", "2.11.0"},
+            {"config", {{"model", "resnet8"}, {"epochs", 2}}}, {"environment", environment}});
+  }
   void epoch(int64_t number, double test_error, double validation_error = NAN) {
     append({{"epoch", number},
             {"train_loss", 2.0 / static_cast<double>(number)},

@@ -6,6 +6,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
@@ -117,8 +118,19 @@ TEST(IsdaRunTwoStage, ChoosesLambda0OnTheHoldOutThenRunsTheFinalRunsWithIt) {
   const auto runs = store.runs_of_sweep(sweeps[0].id);
   ASSERT_EQ(runs.size(), 4u);  // two search runs, the ce run, the final isda run
   int finals_with_choice = 0;
+  char host[256] = {};
+  ASSERT_EQ(::gethostname(host, sizeof host - 1), 0);
   for (const auto& run : runs) {
     EXPECT_EQ(run.state, results::RunState::done) << run.id << " " << run.error;
+    // Provenance: the coordinator's command line and times, the worker's environment.
+    const auto provenance = store.provenance_of(run.id);
+    ASSERT_TRUE(provenance.has_value()) << run.id;
+    EXPECT_EQ(provenance->host, host);
+    EXPECT_FALSE(provenance->libtorch.empty());
+    EXPECT_EQ(provenance->git_commit.size() % 40, 0u) << provenance->git_commit;  // a full hash, or none (a tarball)
+    EXPECT_EQ(provenance->gpu_model, "");  // on the CPU
+    EXPECT_THAT(provenance->command_line, HasSubstr(run.id + "/run.json"));
+    EXPECT_LE(provenance->started, provenance->ended);
     const auto config = nlohmann::json::parse(run.config_json);
     const auto final_row = store.finals_of({run.id}).at(0);
     EXPECT_LE(final_row.last10_test_top5_error, final_row.last10_test_error) << "top-5 can only be lower";

@@ -306,7 +306,13 @@ TEST_F(SlurmE2E, SmokeSweepSurvivesACoordinatorKillAndARequeueAndEqualsALocalRun
     }
     const auto provenance = store.provenance_of(fs::path(signalled).filename().string());
     ASSERT_TRUE(provenance.has_value());
-    EXPECT_EQ(provenance->host, "localhost");
+    // The worker's own record of where and with what it ran (its start event's environment).
+    char host[256] = {};
+    ASSERT_EQ(::gethostname(host, sizeof host - 1), 0);
+    EXPECT_EQ(provenance->host, host);
+    EXPECT_FALSE(provenance->libtorch.empty());
+    EXPECT_EQ(provenance->git_commit.size() % 40, 0u) << provenance->git_commit;  // a full hash, or none
+    EXPECT_THAT(provenance->command_line, HasSubstr("--run-dir"));
   }
 
   // A rerun of the finished sweep submits nothing; status agrees.
