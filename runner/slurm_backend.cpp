@@ -150,19 +150,30 @@ child=
 trap '[[ -n $child ]] && kill -USR1 "$child"' USR1
 trap '[[ -n $child ]] && kill -TERM "$child"' TERM
 trap '[[ -n $child ]] && kill -INT "$child"' INT
-"$worker" --config "$dir/run.json" --run-dir "$dir" --threads "${{SLURM_CPUS_PER_TASK:-1}}" &
-child=$!
-wait "$child"
-code=$?
-# A trapped signal interrupts wait: wait again until the worker itself has exited.
-while ((code > 128)) && kill -0 "$child" 2>/dev/null; do
+log=$dir/events.jsonl
+for attempt in 1 2 3; do
+  logged=$(stat -c %s "$log" 2>/dev/null || echo 0)
+  "$worker" --config "$dir/run.json" --run-dir "$dir" --threads "${{SLURM_CPUS_PER_TASK:-1}}" &
+  child=$!
   wait "$child"
   code=$?
+  # A trapped signal interrupts wait: wait again until the worker itself has exited.
+  while ((code > 128)) && kill -0 "$child" 2>/dev/null; do
+    wait "$child"
+    code=$?
+  done
+  child=
+  ((code == 138)) || break
+  # 138 is also what SIGUSR1 leaves of a worker that had not installed its handler yet (a signal
+  # meant for the attempt before the requeue, delivered late): only an `interrupted` event that
+  # this worker appended says that it checkpointed.
+  if (($(stat -c %s "$log" 2>/dev/null || echo 0) > logged)) && tail -n 1 "$log" | grep -q '"event":"interrupted"'; then
+    echo "isda-run: checkpointed on SIGUSR1; requeueing $task"
+    scontrol requeue "$task"
+    break
+  fi
+  echo "isda-run: the worker died of SIGUSR1 before it could checkpoint (attempt $attempt); starting it again"
 done
-if ((code == 138)); then
-  echo "isda-run: checkpointed on SIGUSR1; requeueing $task"
-  scontrol requeue "$task"
-fi
 exit "$code"
 )",
                      shell_quote(manifest_path), shell_quote(runs_root), shell_quote(worker_binary));

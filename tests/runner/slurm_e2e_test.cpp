@@ -244,13 +244,18 @@ TEST_F(SlurmE2E, SmokeSweepSurvivesACoordinatorKillAndARequeueAndEqualsALocalRun
   const auto second = testing::start_process(slurm_command(spec, "slurm", true), dir_.file("second.out"), dir_.file("second.err"));
   std::string signalled;
   ASSERT_TRUE(poll_until(150, [&] {
-    // scancel can fail after its signal was delivered (the task ending under it): a run that logged
-    // the interruption was signalled, whatever scancel said; never signal a second one.
+    // One scancel, once: it can fail after its signal was delivered (the task ending under it),
+    // and a second one could reach the task's next incarnation after its requeue. A run that logged
+    // the interruption was signalled, whatever scancel said.
     for (const auto& entry : fs::directory_iterator(dir_.file("slurm-runs"))) {
       if (count_events(entry.path().string(), "interrupted") > 0) {
         signalled = entry.path().string();
         return true;
       }
+    }
+    if (!signalled.empty()) {  // asked already: wait for its interrupted event
+      if (count_events(signalled, "done") == 0) return false;
+      signalled.clear();  // it finished unsignalled (scancel failed early): ask another run
     }
     for (const auto& entry : fs::directory_iterator(dir_.file("slurm-runs"))) {
       const auto run_dir = entry.path().string();
@@ -259,9 +264,8 @@ TEST_F(SlurmE2E, SmokeSweepSurvivesACoordinatorKillAndARequeueAndEqualsALocalRun
       std::string name, task;
       mark >> name >> task;
       const auto r = testing::run_process({"/usr/bin/scancel", "-b", "--signal=USR1", task});
-      if (r.exit_code != 0) return false;  // look again: it may have arrived all the same
       signalled = run_dir;
-      return true;
+      return r.exit_code == 0;
     }
     return false;
   })) << read_text(dir_.file("second.err"));
