@@ -24,6 +24,11 @@ constexpr const char* kSearchMetrics[] = {"last10_validation_error", "last10_tes
   throw SpecError(path + ": " + where + ": " + problem);
 }
 
+// Parsed from a file, 3 is unsigned; built in code (nlohmann::json{3}) it is signed: both count.
+bool is_non_negative_integer(const nlohmann::json& value) {
+  return value.is_number_unsigned() || (value.is_number_integer() && value.get<int64_t>() >= 0);
+}
+
 bool is_config_key(const std::string& key) {
   const auto& keys = train::config_keys();
   return std::any_of(keys.begin(), keys.end(), [&](const train::ConfigKey& k) { return k.key == key; });
@@ -87,7 +92,7 @@ Lambda0Search parse_lambda0_search(const std::string& path, const nlohmann::json
       if (!value.is_array() || value.empty()) fail(path, at, "expected a non-empty array of seeds");
       search.seeds.clear();
       for (size_t i = 0; i < value.size(); ++i) {
-        if (!value[i].is_number_unsigned()) fail(path, fmt::format("{}[{}]", at, i), "expected a non-negative integer");
+        if (!is_non_negative_integer(value[i])) fail(path, fmt::format("{}[{}]", at, i), "expected a non-negative integer");
         search.seeds.push_back(value[i]);
       }
     } else if (key == "metric") {
@@ -501,7 +506,7 @@ Spec parse_spec(const nlohmann::json& source, const std::string& path) {
     if (!seeds.is_array() || seeds.empty()) fail(path, "seeds", "expected a non-empty array of seeds");
     spec.seeds.clear();
     for (size_t i = 0; i < seeds.size(); ++i) {
-      if (!seeds[i].is_number_unsigned()) fail(path, fmt::format("seeds[{}]", i), "expected a non-negative integer");
+      if (!is_non_negative_integer(seeds[i])) fail(path, fmt::format("seeds[{}]", i), "expected a non-negative integer");
       spec.seeds.push_back(seeds[i]);
     }
   }
@@ -513,7 +518,7 @@ Spec parse_spec(const nlohmann::json& source, const std::string& path) {
     }
   }
   if (source.contains("retries")) {
-    if (!source["retries"].is_number_unsigned()) fail(path, "retries", "expected a non-negative integer");
+    if (!is_non_negative_integer(source["retries"])) fail(path, "retries", "expected a non-negative integer");
     spec.retries = source["retries"];
   }
   if (source.contains("lambda0_search")) spec.lambda0_search = parse_lambda0_search(path, source["lambda0_search"], spec.seeds);

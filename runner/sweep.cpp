@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -71,6 +72,45 @@ int64_t find_sweep_id(results::ResultsStore& store, const std::string& name) {
   return id;
 }
 
+// isda-report's rule for the sweep it shows of several that declare one table: the latest created.
+bool newer(const results::SweepInfo& a, const results::SweepInfo& b) {
+  return a.created != b.created ? a.created > b.created : a.id > b.id;
+}
+
+// Says so when the spec is not the one this sweep name last ran with: a changed spec is a new
+// sweep (its runs are compared with those of the newest earlier version), and a spec changed back
+// to an earlier version is that version's sweep, while isda-report shows the newest one. `before`
+// holds the sweeps of this name as they were before this plan registered its own.
+void note_other_versions(SweepPlan& plan, const std::vector<results::SweepInfo>& before, results::ResultsStore& store) {
+  const results::SweepInfo* current = nullptr;
+  const results::SweepInfo* newest_other = nullptr;
+  for (const auto& sweep : before) {
+    if (sweep.id == plan.sweep_id) {
+      current = &sweep;
+    } else if (newest_other == nullptr || newer(sweep, *newest_other)) {
+      newest_other = &sweep;
+    }
+  }
+  if (newest_other == nullptr) return;
+  if (current != nullptr) {
+    if (!newer(*current, *newest_other)) {
+      plan.notes.push_back(fmt::format("this spec is the one that sweep {} of {} ran with, not its newest version "
+                                       "(sweep {}, {} runs), which isda-report shows unless told --sweep {}",
+                                       plan.sweep_id, plan.name, newest_other->id, newest_other->runs, plan.sweep_id));
+    }
+    return;
+  }
+  std::unordered_set<std::string_view> now;
+  for (const auto& run : plan.runs) now.insert(run.id);
+  int64_t kept = 0, left_out = 0;
+  for (const auto& run : store.runs_of_sweep(newest_other->id)) ++(now.count(run.id) > 0 ? kept : left_out);
+  plan.notes.push_back(fmt::format(
+      "the spec of {} changed since it last ran (sweep {}): {} of its runs carried over, {} new, {} left out (their "
+      "results stay in the store, under sweep {}){}",
+      plan.name, newest_other->id, kept, static_cast<int64_t>(plan.runs.size()) - kept, left_out, newest_other->id,
+      plan.waiting_runs > 0 ? fmt::format("; {} more wait for their lambda0 search", plan.waiting_runs) : ""));
+}
+
 }  // namespace
 
 std::string sweep_name(const Spec& spec, const std::string& profile) {
@@ -88,9 +128,14 @@ SweepPlan plan_sweep(const Spec& spec, std::vector<PlannedRun> finals_planned, c
   plan.name = sweep_name(spec, profile);
   const auto groups = lambda0_groups(spec, finals_planned);
   if (!dry_run && store == nullptr) throw std::logic_error("plan_sweep: a sweep to run needs a store");
-  if (store != nullptr) {
-    plan.sweep_id = dry_run ? find_sweep_id(*store, plan.name)
-                            : store->register_sweep(plan.name, spec.path, spec.source.dump());
+  std::vector<results::SweepInfo> same_name;  // the sweeps of this name before this call
+  if (store != nullptr && dry_run) {
+    plan.sweep_id = find_sweep_id(*store, plan.name);
+  } else if (store != nullptr) {
+    for (auto& sweep : store->list_sweeps()) {
+      if (sweep.name == plan.name) same_name.push_back(std::move(sweep));
+    }
+    plan.sweep_id = store->register_sweep(plan.name, spec.path, spec.source.dump());
   }
 
   std::vector<std::string> search_ids;
@@ -173,6 +218,7 @@ SweepPlan plan_sweep(const Spec& spec, std::vector<PlannedRun> finals_planned, c
     records.reserve(plan.runs.size());
     for (const auto& run : plan.runs) records.push_back({run.id, run.config_json, runs_root + "/" + run.id});
     plan.added = store->register_runs(plan.sweep_id, records).added;
+    note_other_versions(plan, same_name, *store);
   }
   return plan;
 }

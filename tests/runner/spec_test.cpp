@@ -155,7 +155,7 @@ nlohmann::json random_spec(std::mt19937_64& random) {
   for (int i = 0, n = static_cast<int>(pick(4)); i < n; ++i) {
     spec["when"].push_back({{"if", condition()}, {"set", condition()}});
   }
-  spec["seeds"] = nlohmann::json::parse("[0, 1, 2]");  // as a file gives them: unsigned
+  spec["seeds"] = {0, 1, 2};
   spec["profiles"] = {{"smoke", condition()}};
   return spec;
 }
@@ -295,6 +295,9 @@ TEST(Spec, ErrorsNameTheFileTheJsonPathAndTheProblem) {
   for (int i = 0; i < 2000; ++i) s["grid"]["lr"].push_back(0.1 + i);
   s["grid"]["weight_decay"] = s["grid"]["lr"];  // x 2,000 x 2 models x 2 methods x 2 zips x 3 seeds
   EXPECT_THAT(error_of(s), HasSubstr("x.json: grid: the spec expands to more than 2000000 runs (before exclusions)"));
+  s = base_spec();
+  s["seeds"] = {3, -1};
+  EXPECT_THAT(error_of(s), HasSubstr("x.json: seeds[1]: expected a non-negative integer"));
   s = base_spec();
   s["tabel"] = {};
   EXPECT_THAT(error_of(s), HasSubstr("x.json: tabel: unknown key"));

@@ -4,6 +4,7 @@
 
 #include "support/idx_files.h"
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -201,6 +202,36 @@ TEST(PlanSweep, FinalRunsThatTheChoiceMakesEqualAreOneRun) {
   }
   EXPECT_EQ(finals, 2);  // one per seed
   EXPECT_EQ(plan.added, 2);
+}
+
+// A changed spec is a new sweep of the same name, and says what it keeps of the last version; a
+// spec changed back says that isda-report shows the newest version.
+TEST(PlanSweep, AChangedSpecSaysWhatItCarriesOverAddsAndLeavesOut) {
+  isda::testing::ScratchDir dir;
+  auto store = ResultsStore::open(dir.file("isda.db"));
+  auto first = two_stage_spec();
+  first.erase("lambda0_search");  // 2 models x 2 methods x seeds 0, 1
+  const auto a = plan_sweep(parse_spec(first, "x.json"), "", &store, dir.file("runs"), false);
+  EXPECT_TRUE(a.notes.empty());
+  EXPECT_TRUE(plan_sweep(parse_spec(first, "x.json"), "", &store, dir.file("runs"), false).notes.empty());
+
+  auto second = first;  // one model fewer, one seed more
+  second["grid"]["model"] = {"resnet8"};
+  second["seeds"] = {0, 1, 2};
+  const auto b = plan_sweep(parse_spec(second, "x.json"), "", &store, dir.file("runs"), false);
+  EXPECT_NE(b.sweep_id, a.sweep_id);
+  ASSERT_EQ(b.notes.size(), 1u);
+  EXPECT_EQ(b.notes[0], fmt::format("the spec of two_stage changed since it last ran (sweep {}): 4 of its runs carried "
+                                    "over, 2 new, 4 left out (their results stay in the store, under sweep {})",
+                                    a.sweep_id, a.sweep_id));
+  EXPECT_TRUE(plan_sweep(parse_spec(second, "x.json"), "", &store, dir.file("runs"), false).notes.empty());
+
+  const auto back = plan_sweep(parse_spec(first, "x.json"), "", &store, dir.file("runs"), false);
+  EXPECT_EQ(back.sweep_id, a.sweep_id);
+  ASSERT_EQ(back.notes.size(), 1u);
+  EXPECT_THAT(back.notes[0], HasSubstr(fmt::format("not its newest version (sweep {}, 6 runs), which isda-report "
+                                                   "shows unless told --sweep {}",
+                                                   b.sweep_id, a.sweep_id)));
 }
 
 // Every table cell the paper fills has runs in its spec, and a cell's runs differ only in seed.
