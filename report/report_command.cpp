@@ -128,17 +128,13 @@ std::string utc_time(double seconds) {
   return text;
 }
 
-bool newer(const results::SweepInfo& a, const results::SweepInfo& b) {
-  return a.created != b.created ? a.created > b.created : a.id > b.id;
-}
-
 // The newest sweep that declares this table (`figure` false) or figure id, or nullptr.
 const results::SweepInfo* newest_with(const std::vector<results::SweepInfo>& sweeps, bool figure, const std::string& id) {
   const results::SweepInfo* found = nullptr;
   for (const auto& sweep : sweeps) {
     const auto ids = declared_ids(sweep.spec_json);
     if ((figure ? ids.figure : ids.table) != id) continue;
-    if (found == nullptr || newer(sweep, *found)) found = &sweep;
+    if (found == nullptr || results::is_newer(sweep, *found)) found = &sweep;
   }
   return found;
 }
@@ -174,7 +170,7 @@ const results::SweepInfo& find_sweep(const std::vector<results::SweepInfo>& swee
   const results::SweepInfo* found = nullptr;
   for (const auto& sweep : sweeps) {
     const bool same = numeric ? std::to_string(sweep.id) == name_or_id : sweep.name == name_or_id;
-    if (same && (found == nullptr || newer(sweep, *found))) found = &sweep;
+    if (same && (found == nullptr || results::is_newer(sweep, *found))) found = &sweep;
   }
   if (found != nullptr) return *found;
   std::vector<std::string> names;

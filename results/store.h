@@ -50,6 +50,11 @@ struct SweepInfo {
   int64_t runs = 0;
 };
 
+// Whether sweep `a` is newer than `b`: created later, or registered after it in the same instant.
+// Of several sweeps that declare one table, isda-report shows the newest; isda-run's notes on a
+// changed spec use the same rule.
+bool is_newer(const SweepInfo& a, const SweepInfo& b);
+
 struct RunInfo {
   std::string id;
   std::string config_json;

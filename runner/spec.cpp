@@ -29,10 +29,7 @@ bool is_non_negative_integer(const nlohmann::json& value) {
   return value.is_number_unsigned() || (value.is_number_integer() && value.get<int64_t>() >= 0);
 }
 
-bool is_config_key(const std::string& key) {
-  const auto& keys = train::config_keys();
-  return std::any_of(keys.begin(), keys.end(), [&](const train::ConfigKey& k) { return k.key == key; });
-}
+bool is_config_key(const std::string& key) { return train::config_key_index(key) >= 0; }
 
 // Checks one key/value of a run config, reporting at `where` (a JSON path in the spec).
 void check_value(const std::string& path, const std::string& where, const std::string& key, const nlohmann::json& value) {
@@ -114,16 +111,6 @@ size_t field_index(const std::string& key) {
   return static_cast<size_t>(index);
 }
 
-// Checks `config` and gives the run its canonical JSON and id; errors name the run by what varied.
-void finish(const std::string& path, PlannedRun& run, train::CanonicalJsonWriter& writer) {
-  try {
-    train::validate(run.config, "");
-  } catch (const train::ConfigError& e) {
-    throw SpecError(path + ": run " + run.varying + e.what());
-  }
-  run.id = run_id_of_identity(writer.write(run.config, run.config_json));
-}
-
 // The value of the hash behind a run id: FNV-1a from two bases, folded into 64 bits. Both run in
 // one loop, so that their multiplication chains overlap.
 uint64_t identity_hash(const std::string& text) {
@@ -135,6 +122,19 @@ uint64_t identity_hash(const std::string& text) {
     second = (second ^ c) * kPrime;
   }
   return first ^ (second >> 1);
+}
+
+// Checks the run's config and gives the run its canonical JSON and id; returns the hash behind the
+// id. Errors name the run by what varied.
+uint64_t finish(const std::string& path, PlannedRun& run, train::CanonicalJsonWriter& writer) {
+  try {
+    train::validate(run.config, "");
+  } catch (const train::ConfigError& e) {
+    throw SpecError(path + ": run " + run.varying + e.what());
+  }
+  const uint64_t hash = identity_hash(writer.write(run.config, run.config_json));
+  run.id = fmt::format("{:016x}", hash);
+  return hash;
 }
 
 // Grid expansion without JSON objects per run: a run's keys are pointers to the spec's own values
@@ -298,13 +298,10 @@ class Expansion {
       for (size_t i = 0; i < values.size(); ++i) {
         if (values[i] != nullptr) train::set_field(run.config, i, *values[i], "");
       }
-      train::validate(run.config, "");
     } catch (const train::ConfigError& e) {
       throw SpecError(spec_.path + ": run " + run.varying + e.what());
     }
-    const uint64_t hash = identity_hash(writer_.write(run.config, run.config_json));
-    run.id = fmt::format("{:016x}", hash);
-    return hash;
+    return finish(spec_.path, run, writer_);
   }
 
   // train::recipe_defaults(name), computed once per recipe.
@@ -342,8 +339,7 @@ std::vector<SearchGroup> lambda0_groups(const Spec& spec, const std::vector<Plan
   std::vector<SearchGroup> groups;
   if (!spec.lambda0_search) return groups;
   const auto& search = *spec.lambda0_search;
-  std::vector<std::pair<size_t, const nlohmann::json*>> applies_to;
-  for (const auto& item : search.applies_to.items()) applies_to.emplace_back(field_index(item.key()), &item.value());
+  const auto applies_to = assignments_of(search.applies_to);
   train::CanonicalJsonWriter writer;
   std::map<std::string, size_t> index_of_key;
   for (size_t i = 0; i < final_runs.size(); ++i) {

@@ -71,11 +71,6 @@ int64_t find_sweep_id(results::ResultsStore& store, const std::string& name) {
   return id;
 }
 
-// isda-report's rule for the sweep it shows of several that declare one table: the latest created.
-bool newer(const results::SweepInfo& a, const results::SweepInfo& b) {
-  return a.created != b.created ? a.created > b.created : a.id > b.id;
-}
-
 // Says so when the spec is not the one this sweep name last ran with: a changed spec is a new
 // sweep (its runs are compared with those of the newest earlier version), and a spec changed back
 // to an earlier version is that version's sweep, while isda-report shows the newest one. `before`
@@ -86,13 +81,13 @@ void note_other_versions(SweepPlan& plan, const std::vector<results::SweepInfo>&
   for (const auto& sweep : before) {
     if (sweep.id == plan.sweep_id) {
       current = &sweep;
-    } else if (newest_other == nullptr || newer(sweep, *newest_other)) {
+    } else if (newest_other == nullptr || results::is_newer(sweep, *newest_other)) {
       newest_other = &sweep;
     }
   }
   if (newest_other == nullptr) return;
   if (current != nullptr) {
-    if (!newer(*current, *newest_other)) {
+    if (!results::is_newer(*current, *newest_other)) {
       plan.notes.push_back(fmt::format("this spec is the one that sweep {} of {} ran with, not its newest version "
                                        "(sweep {}, {} runs), which isda-report shows unless told --sweep {}",
                                        plan.sweep_id, plan.name, newest_other->id, newest_other->runs, plan.sweep_id));
@@ -208,7 +203,9 @@ SweepPlan plan_sweep(const Spec& spec, std::vector<PlannedRun> finals_planned, c
     std::vector<PlannedRun> unique;
     unique.reserve(plan.runs.size());
     for (auto& run : plan.runs) {
-      if (seen.insert(run.id).second) unique.push_back(std::move(run));
+      if (seen.count(run.id) > 0) continue;
+      unique.push_back(std::move(run));
+      seen.insert(unique.back().id);  // a view into the kept run (reserved: never reallocated)
     }
     plan.runs = std::move(unique);
   }
