@@ -33,6 +33,14 @@ void check_batch(const torch::Tensor& features, const torch::Tensor& labels, int
   }
 }
 
+// What the autograd graph may keep of the state: `sigma` itself when a cast or a selection already
+// copied it, else a copy. A view of the state (float64 weights on the state's device: .to() returns
+// the same tensor) would be saved for backward and invalidated by the next update's in-place merge,
+// so two losses on one estimator before one backward would throw.
+torch::Tensor independent_of_state(const torch::Tensor& sigma, const torch::Tensor& state) {
+  return sigma.is_alias_of(state) ? sigma.clone() : sigma;
+}
+
 }  // namespace
 
 CovarianceKind parse_covariance_kind(const std::string& name) {
@@ -182,7 +190,7 @@ torch::Tensor CovarianceEstimator::full_terms(const torch::Tensor& weight, const
     const auto ids = classes.narrow(0, start, count);
     // All classes in order: a view of the state, cast once, no selected copy in the state dtype.
     const auto selected = distinct ? covariance.index_select(0, ids) : covariance.narrow(0, start, count);
-    const auto sigma = selected.to(weight.scalar_type());                               // (k, A, A)
+    const auto sigma = independent_of_state(selected.to(weight.scalar_type()), covariance_);  // (k, A, A)
     const auto diff = weight.unsqueeze(0) - weight.index_select(0, ids).unsqueeze(1);  // (k, C, A)
     rows.push_back((diff.bmm(sigma) * diff).sum(-1));                                  // (k, C)
   }
@@ -202,7 +210,8 @@ static torch::Tensor shared_covariance_terms(const torch::Tensor& weight, const 
 }
 
 torch::Tensor CovarianceEstimator::single_terms(const torch::Tensor& weight, const torch::Tensor& y) const {
-  return shared_covariance_terms(weight, covariance_[0].to(weight.device(), weight.scalar_type()), y);
+  return shared_covariance_terms(
+      weight, independent_of_state(covariance_[0].to(weight.device(), weight.scalar_type()), covariance_), y);
 }
 
 torch::Tensor CovarianceEstimator::identity_terms(const torch::Tensor& weight, const torch::Tensor& y) const {

@@ -39,7 +39,8 @@ class CovarianceEstimator {
   // The quadratic forms of Eq. 4 for every sample and class,
   //   q[i, j] = (w_j - w_{y_i})^T Sigma_{y_i} (w_j - w_{y_i}),      shape (N, C),
   // differentiable with respect to `weight` (C, A) only; Sigma is a constant. Computed in the
-  // dtype of `weight`. q[i, y_i] is exactly 0.
+  // dtype of `weight`. q[i, y_i] is exactly 0. The graph keeps no view of the state, so later
+  // updates may run before the backward (two losses on one estimator, one backward).
   torch::Tensor quadratic_terms(const torch::Tensor& weight, const torch::Tensor& labels) const;
 
   // The covariance of class c as a dense (A, A) tensor (identity for kIdentity; the shared one

@@ -40,12 +40,19 @@ CovarianceEstimator trained_estimator(CovarianceKind kind) {
   return estimator;
 }
 
-// Eq. 4 written out sample by sample and class by class, in float64.
-torch::Tensor brute_force_loss(const Problem& p, const CovarianceEstimator& estimator, double lambda) {
+// Every class's covariance as the estimator holds it now, copied.
+std::vector<torch::Tensor> covariances_of(const CovarianceEstimator& estimator) {
+  std::vector<torch::Tensor> sigmas;
+  for (int64_t c = 0; c < kClasses; ++c) sigmas.push_back(estimator.covariance(c).clone());
+  return sigmas;
+}
+
+// Eq. 4 written out sample by sample and class by class, in float64, with Sigma_c = sigmas[c].
+torch::Tensor brute_force_loss(const Problem& p, const std::vector<torch::Tensor>& sigmas, double lambda) {
   std::vector<torch::Tensor> rows;
   for (int64_t i = 0; i < kBatch; ++i) {
     const int64_t y = p.labels[i].item<int64_t>();
-    const auto sigma = estimator.covariance(y);
+    const auto& sigma = sigmas[static_cast<size_t>(y)];
     std::vector<torch::Tensor> z;
     for (int64_t j = 0; j < kClasses; ++j) {
       const auto d = p.weight[j] - p.weight[y];
@@ -54,6 +61,10 @@ torch::Tensor brute_force_loss(const Problem& p, const CovarianceEstimator& esti
     rows.push_back(torch::stack(z));
   }
   return torch::nn::functional::cross_entropy(torch::stack(rows), p.labels);
+}
+
+torch::Tensor brute_force_loss(const Problem& p, const CovarianceEstimator& estimator, double lambda) {
+  return brute_force_loss(p, covariances_of(estimator), lambda);
 }
 
 std::vector<torch::Tensor> gradients(const torch::Tensor& loss, const Problem& p) {
@@ -88,6 +99,35 @@ TEST_P(IsdaLossForEveryVariant, OwnClassGetsNoCorrection) {
   const auto p = make_problem(6);
   const auto terms = estimator.quadratic_terms(p.weight, p.labels);
   EXPECT_TRUE(torch::equal(terms.gather(1, p.labels.unsqueeze(1)), torch::zeros({kBatch, 1}, torch::kFloat64)));
+}
+
+// Two losses on one estimator before one backward (float64 weights, so that casting the state to
+// the weights' dtype copies nothing): each keeps the Sigma it was computed with, however the second
+// update changes the state.
+TEST_P(IsdaLossForEveryVariant, TwoLossesBeforeOneBackwardKeepTheirOwnCovariances) {
+  const auto [kind, distinct] = GetParam();
+  auto estimator = trained_estimator(kind);
+  estimator.set_distinct_label_mode(distinct);
+  const auto first = make_problem(20);
+  auto second = make_problem(21);
+  second.weight = first.weight;  // one final layer, two batches
+  second.bias = first.bias;
+  const double lambda = 0.75;
+  const auto loss_first = isda_loss(estimator, first.features, first.weight, first.bias, first.labels, lambda).loss;
+  const auto sigmas_first = covariances_of(estimator);
+  const auto loss_second = isda_loss(estimator, second.features, second.weight, second.bias, second.labels, lambda).loss;
+  const auto sigmas_second = covariances_of(estimator);
+  if (kind != CovarianceKind::kIdentity) {
+    ASSERT_FALSE(torch::equal(sigmas_first[0], sigmas_second[0])) << "the second update must change the state";
+  }
+  const std::vector<torch::Tensor> inputs = {first.features, second.features, first.weight, first.bias};
+  std::vector<torch::Tensor> ours;
+  ASSERT_NO_THROW(ours = torch::autograd::grad({loss_first + loss_second}, inputs));
+  const auto reference = torch::autograd::grad(
+      {brute_force_loss(first, sigmas_first, lambda) + brute_force_loss(second, sigmas_second, lambda)}, inputs);
+  for (size_t k = 0; k < ours.size(); ++k) {
+    EXPECT_TRUE(torch::allclose(ours[k], reference[k], 1e-10, 1e-12)) << "gradient " << k;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(
