@@ -7,7 +7,7 @@
 
 #include <algorithm>
 #include <array>
-#include <fstream>
+#include <cctype>
 #include <optional>
 #include <set>
 #include <stdexcept>
@@ -30,6 +30,21 @@ bool is_non_negative_integer(const nlohmann::json& value) {
 }
 
 bool is_config_key(const std::string& key) { return train::config_key_index(key) >= 0; }
+
+// A spec's name and its profiles' names make sweep names ("name:profile") and the names of Slurm
+// jobs and their files: letters, digits, '.', '_', '-', not starting with '.', '_' or '-'.
+constexpr size_t kMaxNameLength = 64;
+
+void check_name(const std::string& path, const std::string& where, const nlohmann::json& value) {
+  const auto rule = fmt::format("1 to {} letters, digits, '.', '_' or '-', starting with a letter or digit",
+                                kMaxNameLength);
+  if (!value.is_string()) fail(path, where, "expected a name (" + rule + "), got " + value.dump());
+  const auto& name = value.get_ref<const std::string&>();
+  const auto allowed = [](unsigned char c) { return std::isalnum(c) || c == '.' || c == '_' || c == '-'; };
+  const bool valid = !name.empty() && name.size() <= kMaxNameLength && std::isalnum(static_cast<unsigned char>(name[0])) &&
+                     std::all_of(name.begin(), name.end(), allowed);
+  if (!valid) fail(path, where, "invalid name " + value.dump() + " (" + rule + ")");
+}
 
 // Checks one key/value of a run config, reporting at `where` (a JSON path in the spec).
 void check_value(const std::string& path, const std::string& where, const std::string& key, const nlohmann::json& value) {
@@ -416,14 +431,11 @@ std::string run_id_of_identity(const std::string& canonical_json_without_executi
 }
 
 Spec load_spec(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw SpecError(path + ": cannot open file");
   nlohmann::json source;
   try {
-    source = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::parse_error& e) {
-    std::string message = e.what();
-    throw SpecError(path + ": invalid JSON: " + message.substr(message.find(' ') + 1));
+    source = train::read_json_file(path);  // a directory, an unreadable file, invalid JSON: one line naming it
+  } catch (const train::ConfigError& e) {
+    throw SpecError(e.what());
   }
   return parse_spec(source, path);
 }
@@ -440,9 +452,8 @@ Spec parse_spec(const nlohmann::json& source, const std::string& path) {
   Spec spec;
   spec.path = path;
   spec.source = source;
-  if (!source.contains("name") || !source["name"].is_string() || source["name"].get<std::string>().empty()) {
-    fail(path, "name", "expected a non-empty string");
-  }
+  if (!source.contains("name")) fail(path, "name", "missing (the sweep's name)");
+  check_name(path, "name", source["name"]);
   spec.name = source["name"];
   if (source.contains("base")) {
     check_object(path, "base", source["base"]);
@@ -509,6 +520,8 @@ Spec parse_spec(const nlohmann::json& source, const std::string& path) {
   if (source.contains("profiles")) {
     if (!source["profiles"].is_object()) fail(path, "profiles", "expected an object of named profiles");
     for (const auto& profile : source["profiles"].items()) {
+      check_name(path, "profiles." + profile.key(), profile.key());
+      if (profile.key() == "paper") fail(path, "profiles.paper", "\"paper\" is reserved: the spec without a profile");
       check_object(path, "profiles." + profile.key(), profile.value());
       spec.profiles[profile.key()] = profile.value();
     }

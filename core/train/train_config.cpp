@@ -1,10 +1,15 @@
 #include "train/train_config.h"
 
 #include <nlohmann/json.hpp>
+#include <sys/stat.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <stdexcept>
 #include <string_view>
@@ -279,6 +284,16 @@ TrainConfig config_from_json(const nlohmann::json& object, const std::string& so
 }
 
 void validate(const TrainConfig& c, const std::string& source) {
+  // JSON cannot carry inf or NaN (read_json_file refuses 1e999), but the command line can (--lr inf)
+  // and so can code; no floating-point key means anything then, and the range checks let inf through.
+  visit_fields(c, [&](const char* key, const auto& value, const char*) {
+    if constexpr (std::is_floating_point_v<std::decay_t<decltype(value)>>) {
+      if (!std::isfinite(value)) {
+        throw error(source, key, std::string("must be a finite number, got ") +
+                                     (std::isnan(value) ? "nan" : value > 0 ? "inf" : "-inf"));
+      }
+    }
+  });
   const auto one_of = [&](const char* key, const std::string& value, std::initializer_list<const char*> known) {
     std::string list;
     for (const char* k : known) {
@@ -298,7 +313,11 @@ void validate(const TrainConfig& c, const std::string& source) {
   one_of("covariance", c.covariance, {"full", "diagonal", "identity", "single"});
   one_of("lr_schedule", c.lr_schedule, {"step", "cosine"});
   one_of("precision", c.precision, {"fp32", "bf16"});
-  if (c.device != "auto" && c.device != "cpu" && c.device != "cuda" && c.device.rfind("cuda:", 0) != 0) {
+  const auto is_cuda_index = [](const std::string& device) {
+    return device.size() > 5 && device.rfind("cuda:", 0) == 0 &&
+           std::all_of(device.begin() + 5, device.end(), [](unsigned char ch) { return std::isdigit(ch); });
+  };
+  if (c.device != "auto" && c.device != "cpu" && c.device != "cuda" && !is_cuda_index(c.device)) {
     throw error(source, "device", "unknown value \"" + c.device + "\" (known: auto, cpu, cuda, cuda:N)");
   }
   const auto positive = [&](const char* key, double value) {
@@ -337,6 +356,29 @@ void validate(const TrainConfig& c, const std::string& source) {
       throw error(source, "lr_milestones", "must be increasing, non-negative epochs");
     }
   }
+}
+
+nlohmann::json read_json_file(const std::string& path) {
+  // A directory opens as a stream that fails on its first read: say what it is instead.
+  struct stat info {};
+  if (::stat(path.c_str(), &info) != 0) throw ConfigError(path + ": cannot open file (" + std::strerror(errno) + ")");
+  if (S_ISDIR(info.st_mode)) throw ConfigError(path + ": is a directory, not a JSON file");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ConfigError(path + ": cannot open file (" + std::strerror(errno) + ")");
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) throw ConfigError(path + ": cannot read file (" + std::strerror(errno) + ")");
+  try {
+    return nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {  // a parse error, or a number that overflows (1e999)
+    const std::string message = e.what();         // "[json.exception.parse_error.101] parse error at ..."
+    throw ConfigError(path + ": invalid JSON: " + message.substr(message.find(' ') + 1));
+  }
+}
+
+nlohmann::json load_config_file(const std::string& path) {
+  auto object = read_json_file(path);
+  if (!object.is_object()) throw ConfigError(path + ": expected a JSON object, got " + type_name(object));
+  return object;
 }
 
 double learning_rate(const TrainConfig& config, int64_t epoch) {

@@ -123,8 +123,17 @@ TrainConfig recipe_defaults(const std::string& recipe);
 // the wrong type, or an invalid value.
 TrainConfig config_from_json(const nlohmann::json& object, const std::string& source);
 
-// Checks the values of a config (ranges, known names). Throws ConfigError naming the key.
+// Checks the values of a config (ranges, known names, every floating-point value finite). Throws
+// ConfigError naming the key and the value.
 void validate(const TrainConfig& config, const std::string& source);
+
+// The JSON value in the file at `path`. Throws ConfigError "<path>: <problem>" when the path is a
+// directory, cannot be opened or read, or does not hold valid JSON.
+nlohmann::json read_json_file(const std::string& path);
+
+// read_json_file(path), which must be a JSON object (a run config's keys, checked by
+// config_from_json). Throws ConfigError "<path>: <problem>", also for any other JSON value.
+nlohmann::json load_config_file(const std::string& path);
 
 // The learning rate of epoch `epoch` (0-based) under the config's schedule.
 double learning_rate(const TrainConfig& config, int64_t epoch);

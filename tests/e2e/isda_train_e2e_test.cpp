@@ -66,6 +66,7 @@ TEST_F(IsdaTrainBinary, BadInputIsOneLineAndANonzeroExit) {
       {{"--model", "resnet33", "--data-root", dir_.path().string()}, 2, "unknown model \"resnet33\""},
       {{"--data-root", dir_.file("empty")}, 3, "apt-get install dataset-fashion-mnist"},
       {{"--lambda0", "-2"}, 2, "command line: lambda0: must not be negative"},
+      {{"--lr", "inf"}, 2, "command line: lr: must be a finite number, got inf"},
   };
   testing::write_synthetic_fashion_mnist(dir_.path().string(), 64, 32, 2);
   for (const auto& c : cases) {

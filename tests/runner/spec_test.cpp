@@ -1,12 +1,14 @@
 #include "runner/spec.h"
 
 #include "json_expand.h"
+#include "support/idx_files.h"  // ScratchDir
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <random>
 #include <set>
 
@@ -310,7 +312,76 @@ TEST(Spec, ErrorsNameTheFileTheJsonPathAndTheProblem) {
   EXPECT_THAT(error_of(s), HasSubstr("x.json: profiles.smoke.epochs: must be positive"));
   s = base_spec();
   s.erase("name");
-  EXPECT_THAT(error_of(s), HasSubstr("x.json: name: expected a non-empty string"));
+  EXPECT_THAT(error_of(s), HasSubstr("x.json: name: missing"));
+}
+
+// A spec's name and its profiles' names become sweep names and the names of Slurm files: they are
+// 1 to 64 of [A-Za-z0-9._-], starting with a letter or digit.
+TEST(Spec, NamesAreWhatAFileNameCanHold) {
+  const std::string rule = "(1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit)";
+  for (const auto& name : std::vector<std::string>{"t", "table5", "cifar10_resnet32", "Run-2.b", std::string(64, 'a')}) {
+    auto s = base_spec();
+    s["name"] = name;
+    s["profiles"][name] = {{"epochs", 1}};
+    EXPECT_EQ(error_of(s), "") << name;
+  }
+  for (const auto& name : std::vector<std::string>{"", "../x", "a/b", "..", ".hidden", "-rf", "_x", "a b", "a:b",
+                                                 "tab\tle", "caf\xc3\xa9", std::string(65, 'a')}) {
+    auto s = base_spec();
+    s["name"] = name;
+    EXPECT_EQ(error_of(s), "x.json: name: invalid name " + nlohmann::json(name).dump() + " " + rule) << name;
+    s = base_spec();
+    s["profiles"][name] = {{"epochs", 1}};
+    EXPECT_EQ(error_of(s), "x.json: profiles." + name + ": invalid name " + nlohmann::json(name).dump() + " " + rule)
+        << name;
+  }
+  auto s = base_spec();
+  s["name"] = 5;
+  EXPECT_EQ(error_of(s), "x.json: name: expected a name " + rule + ", got 5");
+  s = base_spec();
+  s["profiles"]["paper"] = {{"epochs", 1}};
+  EXPECT_EQ(error_of(s), "x.json: profiles.paper: \"paper\" is reserved: the spec without a profile");
+  // The other string values are a config key's known names, except data_root, a path used as given.
+  s = base_spec();
+  s["base"]["data_root"] = "../shared/data/cifar10";
+  EXPECT_EQ(error_of(s), "");
+  s = base_spec();
+  s["base"]["device"] = "cuda:../0";
+  EXPECT_THAT(error_of(s), HasSubstr("x.json: base.device: unknown value \"cuda:../0\""));
+  s = base_spec();
+  s["grid"]["augment"] = {"standard", "../x"};
+  EXPECT_THAT(error_of(s), HasSubstr("x.json: grid.augment[1]: unknown value \"../x\""));
+}
+
+TEST(Spec, FloatingPointValuesMustBeFinite) {
+  auto s = base_spec();
+  s["grid"]["lr"] = {0.1, std::numeric_limits<double>::infinity()};
+  EXPECT_EQ(error_of(s), "x.json: grid.lr[1]: must be a finite number, got inf");
+  testing::ScratchDir dir;
+  std::ofstream(dir.file("huge.json")) << R"({"name": "t", "base": {"momentum": 1e999}})";
+  try {
+    load_spec(dir.file("huge.json"));
+    ADD_FAILURE() << "expected a SpecError";
+  } catch (const SpecError& e) {
+    EXPECT_EQ(std::string(e.what()), dir.file("huge.json") + ": invalid JSON: number overflow parsing '1e999'");
+  }
+}
+
+TEST(Spec, ADirectoryOrAnUnreadableFileIsOneLineNamingIt) {
+  testing::ScratchDir dir;
+  const auto load_error = [](const std::string& path) {
+    try {
+      load_spec(path);
+    } catch (const SpecError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_EQ(load_error(dir.path().string()), dir.path().string() + ": is a directory, not a JSON file");
+  EXPECT_EQ(load_error(dir.file("absent.json")), dir.file("absent.json") + ": cannot open file (No such file or directory)");
+  std::ofstream(dir.file("broken.json")) << R"({"name": )";
+  EXPECT_THAT(load_error(dir.file("broken.json")), ::testing::StartsWith(dir.file("broken.json") + ": invalid JSON: "));
+  EXPECT_EQ(load_error(dir.file("broken.json")).find('\n'), std::string::npos);
 }
 
 }  // namespace

@@ -1,10 +1,15 @@
 #include "train/train_config.h"
 
+#include "support/idx_files.h"  // ScratchDir
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <limits>
 #include <random>
 
 namespace isda::train {
@@ -49,6 +54,69 @@ TEST(TrainConfig, ErrorsNameTheSourceAndTheKey) {
   EXPECT_THAT(error_of({{"nesterov", 1}}), HasSubstr("nesterov: expected a boolean"));
   EXPECT_THAT(error_of({{"device", "tpu"}}), HasSubstr("device: unknown value \"tpu\""));
   EXPECT_THAT(error_of(nlohmann::json::array()), HasSubstr("run.json: expected a JSON object"));
+}
+
+// The command line turns "--lr inf" into a JSON number inf (std::stod); every floating-point key
+// refuses it, -inf and NaN. (A file's 1e999 is refused when it is read: AConfigFileIs... below.)
+TEST(TrainConfig, FloatingPointValuesMustBeFinite) {
+  const double inf = std::numeric_limits<double>::infinity();
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  EXPECT_EQ(error_of({{"lr", inf}}), "run.json: lr: must be a finite number, got inf");
+  EXPECT_EQ(error_of({{"momentum", inf}}), "run.json: momentum: must be a finite number, got inf");
+  EXPECT_EQ(error_of({{"lr_gamma", -inf}}), "run.json: lr_gamma: must be a finite number, got -inf");
+  EXPECT_EQ(error_of({{"weight_decay", nan}}), "run.json: weight_decay: must be a finite number, got nan");
+  // Every double field, whatever its range check.
+  size_t checked = 0;
+  const auto defaults = to_json(TrainConfig{});
+  for (const auto& key : config_keys()) {
+    if (!defaults[key.key].is_number_float()) continue;
+    ++checked;
+    EXPECT_EQ(error_of({{key.key, inf}}), "run.json: " + key.key + ": must be a finite number, got inf");
+    TrainConfig config;
+    set_field(config, static_cast<size_t>(config_key_index(key.key)), nan, "");
+    EXPECT_THROW(validate(config, "x"), ConfigError) << key.key;
+  }
+  EXPECT_EQ(checked, 12u) << "the double fields of TrainConfig";
+  EXPECT_EQ(error_of({{"lr", 1e300}, {"momentum", 0.9}}), "") << "large but finite is a value";
+}
+
+TEST(TrainConfig, DeviceIsAutoCpuCudaOrCudaIndex) {
+  for (const std::string device : {"auto", "cpu", "cuda", "cuda:0", "cuda:12"}) {
+    EXPECT_EQ(error_of({{"device", device}}), "") << device;
+  }
+  for (const std::string device : {"cuda:", "cuda:x", "cuda:0/../1", "cuda:-1", "gpu"}) {
+    EXPECT_EQ(error_of({{"device", device}}),
+              "run.json: device: unknown value \"" + device + "\" (known: auto, cpu, cuda, cuda:N)");
+  }
+}
+
+TEST(TrainConfig, AConfigFileIsAJsonObjectInAReadableFile) {
+  testing::ScratchDir dir;
+  const auto file = dir.file("run.json");
+  std::ofstream(file) << R"({"epochs": 3, "model": "resnet8"})";
+  EXPECT_EQ(load_config_file(file), (nlohmann::json{{"epochs", 3}, {"model", "resnet8"}}));
+  const auto error = [](const std::string& path) {
+    try {
+      load_config_file(path);
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_EQ(error(dir.path().string()), dir.path().string() + ": is a directory, not a JSON file");
+  EXPECT_EQ(error(dir.file("absent.json")), dir.file("absent.json") + ": cannot open file (No such file or directory)");
+  std::ofstream(dir.file("array.json")) << "[1, 2]";
+  EXPECT_EQ(error(dir.file("array.json")), dir.file("array.json") + ": expected a JSON object, got an array");
+  std::ofstream(dir.file("broken.json")) << R"({"epochs": )";
+  EXPECT_THAT(error(dir.file("broken.json")), ::testing::StartsWith(dir.file("broken.json") + ": invalid JSON: parse error"));
+  std::ofstream(dir.file("huge.json")) << R"({"lr": 1e999})";
+  EXPECT_EQ(error(dir.file("huge.json")), dir.file("huge.json") + ": invalid JSON: number overflow parsing '1e999'");
+  std::ofstream(dir.file("empty.json"));
+  EXPECT_THAT(error(dir.file("empty.json")), ::testing::StartsWith(dir.file("empty.json") + ": invalid JSON: "));
+  for (const auto& name : {"array.json", "broken.json", "empty.json"}) {
+    EXPECT_EQ(error(dir.file(name)).find('\n'), std::string::npos) << name;
+  }
+  EXPECT_EQ(read_json_file(dir.file("array.json")), nlohmann::json::parse("[1, 2]"));
 }
 
 TEST(TrainConfig, RecipesFillKeysThatExplicitKeysOverride) {
