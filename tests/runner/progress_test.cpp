@@ -2,10 +2,17 @@
 #include "runner/gpu_use.h"
 #include "runner/progress.h"
 
+#include "support/idx_files.h"  // ScratchDir
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
 #include <sstream>
+#include <thread>
 
 namespace isda::runner {
 namespace {
@@ -90,6 +97,72 @@ TEST(GpuUse, ParsesNvidiaSmiCsvAndSkipsUnreadableGpus) {
       "garbage\n");
   EXPECT_THAT(lines, ElementsAre("GPU 0 NVIDIA H100 80GB HBM3: 87% busy, 23.1/79.6 GiB"));
   EXPECT_TRUE(parse_gpu_use("").empty());
+}
+
+// A fake nvidia-smi: a shell script `body` in `dir`.
+std::string fake_nvidia_smi(const testing::ScratchDir& dir, const std::string& body) {
+  const auto path = dir.file("nvidia-smi");
+  std::ofstream(path) << "#!/bin/sh\n" << body << "\n";
+  ::chmod(path.c_str(), 0755);
+  return path;
+}
+
+// Whether process `pid` still runs (a zombie waiting for a parent that does not reap counts as gone).
+bool process_runs(const std::string& pid) {
+  std::ifstream stat("/proc/" + pid + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return false;
+  const auto state = line.substr(line.rfind(')') + 2, 1);
+  return state != "Z" && state != "X";
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+TEST(GpuUse, QueriesTheToolAndParsesItsAnswer) {
+  testing::ScratchDir dir;
+  const auto tool = fake_nvidia_smi(dir, "echo \"0, NVIDIA H200, 12, 2048, 143771\"");
+  EXPECT_THAT(query_gpu_use(tool, std::chrono::seconds(5)), ElementsAre("GPU 0 NVIDIA H200: 12% busy, 2.0/140.4 GiB"));
+  EXPECT_TRUE(query_gpu_use(fake_nvidia_smi(dir, "echo \"0, X, 1, 2, 3\"; exit 1"), std::chrono::seconds(5)).empty())
+      << "a failed query shows nothing";
+  EXPECT_TRUE(query_gpu_use(dir.file("absent"), std::chrono::seconds(5)).empty());
+}
+
+// A hung nvidia-smi (a driver that does not answer) must not freeze the coordinator: the query
+// returns at its deadline with one line, and the tool and what it started are killed.
+TEST(GpuUse, AHungToolIsKilledAtTheDeadline) {
+  testing::ScratchDir dir;
+  for (const std::string& body : {"sleep 1000 & echo $! > " + dir.file("child") + "; wait",  // silent
+                                 "echo \"0, X, 1, 2, 3\"; sleep 1000 & echo $! > " + dir.file("child") + "; wait"}) {
+    const auto tool = fake_nvidia_smi(dir, body);
+    const auto start = std::chrono::steady_clock::now();
+    const auto lines = query_gpu_use(tool, std::chrono::milliseconds(500));
+    const double seconds = seconds_since(start);
+    EXPECT_THAT(lines, ElementsAre("nvidia-smi gave no answer within 0.5 s (killed; GPU use not shown)")) << body;
+    EXPECT_GE(seconds, 0.45);
+    EXPECT_LT(seconds, 1.0);
+    std::string child;
+    std::ifstream(dir.file("child")) >> child;
+    ASSERT_FALSE(child.empty());
+    for (int i = 0; i < 100 && process_runs(child); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    EXPECT_FALSE(process_runs(child)) << "the tool's own child must be killed too";
+  }
+}
+
+// The query isda-run makes: nvidia-smi from PATH, 2 s.
+TEST(GpuUse, AHungNvidiaSmiOnPathCostsTwoSeconds) {
+  testing::ScratchDir dir;
+  fake_nvidia_smi(dir, "exec sleep 1000");
+  const std::string old_path = std::getenv("PATH") ? std::getenv("PATH") : "";
+  ::setenv("PATH", (dir.path().string() + ":" + old_path).c_str(), 1);
+  const auto start = std::chrono::steady_clock::now();
+  const auto lines = query_gpu_use();
+  const double seconds = seconds_since(start);
+  ::setenv("PATH", old_path.c_str(), 1);
+  EXPECT_THAT(lines, ElementsAre("nvidia-smi gave no answer within 2.0 s (killed; GPU use not shown)"));
+  EXPECT_GE(seconds, 1.95);
+  EXPECT_LT(seconds, 2.5);
 }
 
 }  // namespace
