@@ -8,8 +8,12 @@
 #include <fmt/format.h>
 #include <torch/cuda.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
+#include <cstdlib>
+#include <iterator>
+#include <optional>
 #include <ostream>
 #include <sstream>
 
@@ -29,40 +33,16 @@ class UsageError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-constexpr const char* kUsage =
-    "usage: isda-run SPEC.json [--profile NAME] [--dry-run] [--gpus all|0,1] [--per-gpu K] [--cpu-slots N]\n"
-    "                [--threads N] [--db PATH] [--runs-dir DIR] [--worker PATH] [--plain]\n"
-    "       isda-run SPEC.json --backend slurm [--partition P] [--gres gpu:1] [--time HH:MM:SS] [--array-limit K]\n"
-    "                [--signal-lead SECONDS] [--sbatch-arg ARG]... [--threads N] [--wait] [--poll SECONDS] ...\n"
-    "       isda-run status [SPEC.json] [--db PATH]\n"
-    "       isda-run sync [SPEC.json] [--db PATH]\n"
-    "       isda-run cancel SPEC.json [--profile NAME] [--db PATH]\n"
-    "Runs every run of the spec that is not done yet (rerun to resume), recording results in the store.\n"
-    "  --profile NAME   a profile of the spec (e.g. smoke); default: the paper's settings\n"
-    "  --dry-run        list the runs with their ids and states, run nothing\n"
-    "  --backend NAME   local (default): workers on this machine; slurm: job arrays on a Slurm cluster\n"
-    "  --gpus LIST      GPUs to use (default: all that LibTorch sees; none: CPU slots)\n"
-    "  --per-gpu K      workers per GPU (default 1)\n"
-    "  --cpu-slots N    workers without a GPU (default 1)\n"
-    "  --threads N      CPU threads per worker (default: cores / workers; Slurm: --cpus-per-task, default 1)\n"
-    "  --db PATH        results store (default results/isda.db)\n"
-    "  --runs-dir DIR   run directories (default results/runs; Slurm: on storage the nodes share)\n"
-    "  --worker PATH    the isda-train binary (Slurm: a path the nodes can run)\n"
-    "  --plain          log lines only, no progress block redrawn on the terminal\n"
-    "Slurm backend (runner/README.md, \"Slurm\"):\n"
-    "  --partition P    sbatch --partition\n"
-    "  --gres G         sbatch --gres for runs not on device cpu, e.g. gpu:1\n"
-    "  --time T         sbatch --time, e.g. 04:00:00\n"
-    "  --array-limit K  at most K tasks of each job array at once\n"
-    "  --signal-lead S  SIGUSR1 S seconds before the time limit: checkpoint and requeue (default 300)\n"
-    "  --sbatch-arg A   one more sbatch argument, e.g. --sbatch-arg=--mem=8G (repeatable)\n"
-    "  --wait           poll until the sweep is finished (default: return after submitting)\n"
-    "  --poll S         seconds between polls with --wait (default 5)\n"
-    "  status           runs per state (synced with Slurm first when jobs are out)\n"
-    "  sync             takes in what the Slurm jobs did: states, event logs, vanished jobs\n"
-    "  cancel           scancel of the sweep's jobs; they checkpoint, and a rerun resumes them\n"
-    "exit codes: 0 all done (Slurm without --wait: submitted), 1 runs failed, 2 bad usage or spec, 3 store error,\n"
-    "            4 Slurm command failed, 130 stopped (rerun to resume)\n";
+// What the command line sets.
+struct Options {
+  SweepOptions sweep;
+  SlurmOptions slurm;
+  std::string command;  // "", status, sync or cancel
+  std::string backend = "local";
+  bool gpus_given = false;
+  bool threads_given = false;
+  bool help = false;
+};
 
 int parse_int(const std::string& flag, const std::string& text, int minimum) {
   try {
@@ -87,6 +67,138 @@ std::vector<int> parse_gpus(const std::string& text) {
   return gpus;
 }
 
+enum class Section { common, slurm };
+
+// The one table of options, from which parsing and --help come. A switch has no value_name and is
+// set with an empty value; `set` throws UsageError for a bad value.
+struct OptionSpec {
+  const char* flag;
+  const char* value_name;  // nullptr for a switch
+  Section section;
+  const char* help;
+  void (*set)(Options& o, const std::string& flag, const std::string& value);
+};
+
+const OptionSpec kOptions[] = {
+    {"--profile", "NAME", Section::common, "a profile of the spec (e.g. smoke); default: the paper's settings",
+     [](Options& o, const std::string&, const std::string& v) { o.sweep.profile = v; }},
+    {"--dry-run", nullptr, Section::common, "list the runs with their ids and states, run nothing",
+     [](Options& o, const std::string&, const std::string&) { o.sweep.dry_run = true; }},
+    {"--backend", "NAME", Section::common, "local (default): workers on this machine; slurm: job arrays on a Slurm cluster",
+     [](Options& o, const std::string& f, const std::string& v) {
+       if (v != "local" && v != "slurm") throw UsageError(f + ": expected local or slurm, got \"" + v + "\"");
+       o.backend = v;
+     }},
+    {"--gpus", "LIST", Section::common, "GPUs to use: all (default: all that LibTorch sees), 0,1, or none (CPU slots)",
+     [](Options& o, const std::string&, const std::string& v) {
+       o.sweep.gpus = parse_gpus(v);
+       o.gpus_given = true;
+     }},
+    {"--per-gpu", "K", Section::common, "workers per GPU (default 1)",
+     [](Options& o, const std::string& f, const std::string& v) { o.sweep.per_gpu = parse_int(f, v, 1); }},
+    {"--cpu-slots", "N", Section::common, "workers without a GPU (default 1)",
+     [](Options& o, const std::string& f, const std::string& v) { o.sweep.cpu_slots = parse_int(f, v, 1); }},
+    {"--threads", "N", Section::common, "CPU threads per worker (default: cores / workers; Slurm: --cpus-per-task, default 1)",
+     [](Options& o, const std::string& f, const std::string& v) {
+       o.sweep.threads_per_worker = parse_int(f, v, 1);
+       o.threads_given = true;
+     }},
+    {"--db", "PATH", Section::common, "results store (default results/isda.db)",
+     [](Options& o, const std::string&, const std::string& v) { o.sweep.db_path = v; }},
+    {"--runs-dir", "DIR", Section::common, "run directories (default results/runs; Slurm: on storage the nodes share)",
+     [](Options& o, const std::string&, const std::string& v) { o.sweep.runs_root = v; }},
+    {"--worker", "PATH", Section::common, "the isda-train binary (default: this build's, or $ISDA_TRAIN; Slurm: a path the nodes can run)",
+     [](Options& o, const std::string&, const std::string& v) { o.sweep.worker_binary = v; }},
+    {"--plain", nullptr, Section::common, "log lines only, no progress block redrawn on the terminal",
+     [](Options& o, const std::string&, const std::string&) { o.sweep.live_display = false; }},
+    {"--help", nullptr, Section::common, "this help (also -h)",
+     [](Options& o, const std::string&, const std::string&) { o.help = true; }},
+    {"--partition", "P", Section::slurm, "sbatch --partition",
+     [](Options& o, const std::string&, const std::string& v) { o.slurm.partition = v; }},
+    {"--gres", "G", Section::slurm, "sbatch --gres for runs not on device cpu, e.g. gpu:1",
+     [](Options& o, const std::string&, const std::string& v) { o.slurm.gres = v; }},
+    {"--time", "T", Section::slurm, "sbatch --time, e.g. 04:00:00",
+     [](Options& o, const std::string&, const std::string& v) { o.slurm.time = v; }},
+    {"--array-limit", "K", Section::slurm, "at most K tasks of each job array at once",
+     [](Options& o, const std::string& f, const std::string& v) { o.slurm.array_limit = parse_int(f, v, 1); }},
+    {"--signal-lead", "S", Section::slurm, "SIGUSR1 S seconds before the time limit: checkpoint and requeue (default 300)",
+     [](Options& o, const std::string& f, const std::string& v) { o.slurm.signal_lead = parse_int(f, v, 0); }},
+    {"--sbatch-arg", "A", Section::slurm, "one more sbatch argument, e.g. --sbatch-arg=--mem=8G (repeatable)",
+     [](Options& o, const std::string&, const std::string& v) { o.slurm.sbatch_args.push_back(v); }},
+    {"--wait", nullptr, Section::slurm, "poll until the sweep is finished (default: return after submitting)",
+     [](Options& o, const std::string&, const std::string&) { o.slurm.wait = true; }},
+    {"--poll", "S", Section::slurm, "seconds between polls with --wait (default 5)",
+     [](Options& o, const std::string& f, const std::string& v) { o.slurm.poll_seconds = parse_int(f, v, 1); }},
+};
+
+std::string usage() {
+  std::string text =
+      "usage: isda-run SPEC.json [--profile NAME] [--dry-run] [--gpus all|0,1|none] [--per-gpu K] [--cpu-slots N]\n"
+      "                [--threads N] [--db PATH] [--runs-dir DIR] [--worker PATH] [--plain]\n"
+      "       isda-run SPEC.json --backend slurm [--partition P] [--gres gpu:1] [--time HH:MM:SS] [--array-limit K]\n"
+      "                [--signal-lead SECONDS] [--sbatch-arg ARG]... [--threads N] [--wait] [--poll SECONDS] ...\n"
+      "       isda-run status [SPEC.json] [--db PATH]\n"
+      "       isda-run sync [SPEC.json] [--db PATH]\n"
+      "       isda-run cancel SPEC.json [--profile NAME] [--db PATH]\n"
+      "Runs every run of the spec that is not done yet (rerun to resume), recording results in the store.\n"
+      "Options take their value as the next argument or after '=' (--db=PATH).\n";
+  const auto section = [&text](Section which) {
+    for (const auto& option : kOptions) {
+      if (option.section != which) continue;
+      const auto flag = option.value_name ? fmt::format("{} {}", option.flag, option.value_name) : std::string(option.flag);
+      text += fmt::format("  {:<16} {}\n", flag, option.help);
+    }
+  };
+  section(Section::common);
+  text += "Slurm backend (runner/README.md, \"Slurm\"):\n";
+  section(Section::slurm);
+  text +=
+      "Commands:\n"
+      "  status           runs per state (synced with Slurm first when jobs are out)\n"
+      "  sync             takes in what the Slurm jobs did: states, event logs, vanished jobs\n"
+      "  cancel           scancel of the sweep's jobs; they checkpoint, and a rerun resumes them\n"
+      "exit codes: 0 all done (Slurm without --wait: submitted), 1 runs failed, 2 bad usage or spec, 3 store error,\n"
+      "            4 Slurm command failed, 130 stopped (rerun to resume)\n";
+  return text;
+}
+
+// Reads the arguments in order; stops at --help. Throws UsageError.
+Options parse_options(const std::vector<std::string>& args) {
+  Options o;
+  o.sweep.worker_binary = ISDA_TRAIN_PATH;
+  if (const char* worker = std::getenv("ISDA_TRAIN")) o.sweep.worker_binary = worker;
+  for (size_t i = 0; i < args.size() && !o.help; ++i) {
+    std::string flag = args[i];
+    if (flag.size() > 1 && flag[0] == '-') {
+      std::optional<std::string> inline_value;
+      if (const auto equals = flag.find('='); flag.rfind("--", 0) == 0 && equals != std::string::npos) {
+        inline_value = flag.substr(equals + 1);
+        flag.resize(equals);
+      }
+      if (flag == "-h") flag = "--help";
+      const auto* option = std::find_if(std::begin(kOptions), std::end(kOptions),
+                                        [&](const OptionSpec& spec) { return flag == spec.flag; });
+      if (option == std::end(kOptions)) throw UsageError("unknown option " + flag + " (see --help)");
+      if (option->value_name == nullptr) {
+        if (inline_value) throw UsageError(flag + " takes no value");
+        option->set(o, flag, "");
+        continue;
+      }
+      if (!inline_value && i + 1 >= args.size()) throw UsageError(flag + ": missing value " + option->value_name);
+      option->set(o, flag, inline_value ? *inline_value : args[++i]);
+      continue;
+    }
+    if ((flag == "status" || flag == "sync" || flag == "cancel") && o.sweep.spec_path.empty() && o.command.empty()) {
+      o.command = flag;
+      continue;
+    }
+    if (!o.sweep.spec_path.empty()) throw UsageError("unexpected argument \"" + flag + "\" (one spec at a time)");
+    o.sweep.spec_path = flag;
+  }
+  if (o.threads_given) o.slurm.cpus_per_task = o.sweep.threads_per_worker;
+  return o;
+}
+
 }  // namespace
 
 void install_interrupt_handlers() {
@@ -103,76 +215,14 @@ int run_command(const std::vector<std::string>& args, std::ostream& out, std::os
     return code;
   };
   try {
-    SweepOptions o;
-    SlurmOptions slurm;
-    o.worker_binary = ISDA_TRAIN_PATH;
-    if (const char* worker = std::getenv("ISDA_TRAIN")) o.worker_binary = worker;
-    std::string command;  // "", status, sync or cancel
-    std::string backend = "local";
-    bool gpus_given = false;
-    bool threads_given = false;
-    for (size_t i = 0; i < args.size(); ++i) {
-      auto arg = args[i];
-      if (arg == "-h" || arg == "--help") {
-        out << kUsage;
-        return 0;
-      }
-      if (arg == "--dry-run") {
-        o.dry_run = true;
-        continue;
-      }
-      if (arg == "--plain") {
-        o.live_display = false;
-        continue;
-      }
-      if (arg == "--wait") {
-        slurm.wait = true;
-        continue;
-      }
-      if (arg.rfind("--", 0) == 0) {
-        std::string value;
-        if (const auto equals = arg.find('='); equals != std::string::npos) {  // --flag=value
-          value = arg.substr(equals + 1);
-          arg.erase(equals);
-        } else {
-          if (i + 1 >= args.size()) throw UsageError(arg + ": missing value");
-          value = args[++i];
-        }
-        if (arg == "--profile") o.profile = value;
-        else if (arg == "--db") o.db_path = value;
-        else if (arg == "--runs-dir") o.runs_root = value;
-        else if (arg == "--worker") o.worker_binary = value;
-        else if (arg == "--per-gpu") o.per_gpu = parse_int(arg, value, 1);
-        else if (arg == "--cpu-slots") o.cpu_slots = parse_int(arg, value, 1);
-        else if (arg == "--threads") {
-          o.threads_per_worker = parse_int(arg, value, 1);
-          threads_given = true;
-        } else if (arg == "--gpus") {
-          o.gpus = parse_gpus(value);
-          gpus_given = true;
-        } else if (arg == "--backend") {
-          if (value != "local" && value != "slurm") throw UsageError("--backend: expected local or slurm, got \"" + value + "\"");
-          backend = value;
-        } else if (arg == "--partition") slurm.partition = value;
-        else if (arg == "--gres") slurm.gres = value;
-        else if (arg == "--time") slurm.time = value;
-        else if (arg == "--array-limit") slurm.array_limit = parse_int(arg, value, 1);
-        else if (arg == "--signal-lead") slurm.signal_lead = parse_int(arg, value, 0);
-        else if (arg == "--sbatch-arg") slurm.sbatch_args.push_back(value);
-        else if (arg == "--poll") slurm.poll_seconds = parse_int(arg, value, 1);
-        else {
-          throw UsageError("unknown option " + arg + " (see --help)");
-        }
-        continue;
-      }
-      if ((arg == "status" || arg == "sync" || arg == "cancel") && o.spec_path.empty() && command.empty()) {
-        command = arg;
-        continue;
-      }
-      if (!o.spec_path.empty()) throw UsageError("unexpected argument \"" + arg + "\" (one spec at a time)");
-      o.spec_path = arg;
+    auto parsed = parse_options(args);
+    if (parsed.help) {
+      out << usage();
+      return 0;
     }
-    if (threads_given) slurm.cpus_per_task = o.threads_per_worker;
+    auto& o = parsed.sweep;
+    auto& slurm = parsed.slurm;
+    const auto& command = parsed.command;
     if (command == "status") {
       const auto scheduler = make_slurm_commands();
       sync_before_status(o.db_path, *scheduler, err);
@@ -187,7 +237,7 @@ int run_command(const std::vector<std::string>& args, std::ostream& out, std::os
       const auto scheduler = make_slurm_commands();
       return cancel_slurm(o, *scheduler, out, err);
     }
-    if (backend == "slurm" && !o.dry_run) {
+    if (parsed.backend == "slurm" && !o.dry_run) {
       const auto scheduler = make_slurm_commands();
       return run_slurm_sweep(o, slurm, *scheduler, g_stop_requests, out, err);
     }
@@ -198,7 +248,7 @@ int run_command(const std::vector<std::string>& args, std::ostream& out, std::os
                                      out_on_slurm, o.spec_path));
       }
     }
-    if (!gpus_given) o.gpus = parse_gpus("all");
+    if (!parsed.gpus_given) o.gpus = parse_gpus("all");
     return run_sweep(o, g_stop_requests, out, err);
   } catch (const UsageError& e) {
     return fail(2, e.what());
