@@ -149,6 +149,14 @@ INSERT INTO runs_rebuilt (rowid, id, config_json, state, attempts, run_dir, leas
 DROP TABLE runs;
 ALTER TABLE runs_rebuilt RENAME TO runs;
 )sql"},
+      // Retries count failed attempts, not starts (`attempts` still counts starts), and a failure
+      // that was the machine's fault (disk full, device lost) is not charged to the spec's retries.
+      // A run failed before this version was charged one failure per start.
+      {7, "runs: failures and the fault of the last one", R"sql(
+ALTER TABLE runs ADD COLUMN failures INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN fault TEXT NOT NULL DEFAULT '';
+UPDATE runs SET failures = attempts, fault = 'run' WHERE state = 'failed';
+)sql"},
   };
   return list;
 }

@@ -99,32 +99,29 @@ struct LogLine {
   int64_t number;
 };
 
-double metric(const nlohmann::json& event, const char* key, const LogLine& line, Database& db,
-              const std::string& purpose) {
+double metric(const nlohmann::json& event, const char* key, const LogLine& line) {
   const auto it = event.find(key);
   if (it == event.end()) {
-    db.fail(purpose, fmt::format("{}: line {}: {} event lacks \"{}\"", line.file, line.number,
-                                 event.value("event", std::string()), key));
+    throw events::EventLogError(fmt::format("{}: line {}: {} event lacks \"{}\"", line.file, line.number,
+                                            event.value(events::kEvent, std::string()), key));
   }
   if (it->is_null()) return kNaN;  // isda-train writes NaN (no test set, no hold-out) as null
   if (!it->is_number()) {
-    db.fail(purpose, fmt::format("{}: line {}: \"{}\" is not a number", line.file, line.number, key));
+    throw events::EventLogError(fmt::format("{}: line {}: \"{}\" is not a number", line.file, line.number, key));
   }
   return it->get<double>();
 }
 
 // A metric that logs of older versions lack: NaN when absent.
-double optional_metric(const nlohmann::json& event, const char* key, const LogLine& line, Database& db,
-                       const std::string& purpose) {
-  return event.contains(key) ? metric(event, key, line, db, purpose) : kNaN;
+double optional_metric(const nlohmann::json& event, const char* key, const LogLine& line) {
+  return event.contains(key) ? metric(event, key, line) : kNaN;
 }
 
-int64_t integer(const nlohmann::json& event, const char* key, const LogLine& line, Database& db,
-                const std::string& purpose) {
+int64_t integer(const nlohmann::json& event, const char* key, const LogLine& line) {
   const auto it = event.find(key);
   if (it == event.end() || !it->is_number_integer()) {
-    db.fail(purpose, fmt::format("{}: line {}: {} event lacks an integer \"{}\"", line.file, line.number,
-                                 event.value("event", std::string()), key));
+    throw events::EventLogError(fmt::format("{}: line {}: {} event lacks an integer \"{}\"", line.file, line.number,
+                                            event.value(events::kEvent, std::string()), key));
   }
   return it->get<int64_t>();
 }
@@ -192,7 +189,8 @@ namespace {
 constexpr const char* kRunColumns =
     "SELECT r.id, r.config_json, r.state, r.attempts, "
     "(SELECT coalesce(max(e.epoch), 0) FROM epochs e WHERE e.run_id = r.id), r.run_dir, "
-    "coalesce(r.lease_owner, ''), r.lease_heartbeat, r.error, r.log_tail, r.created, r.updated FROM runs r ";
+    "coalesce(r.lease_owner, ''), r.lease_heartbeat, r.error, r.log_tail, r.created, r.updated, r.failures, r.fault "
+    "FROM runs r ";
 
 RunInfo run_info_of(const Statement& row) {
   RunInfo info;
@@ -208,6 +206,8 @@ RunInfo run_info_of(const Statement& row) {
   info.log_tail = row.column_text(9);
   info.created = row.column_double(10);
   info.updated = row.column_double(11);
+  info.failures = row.column_int(12);
+  info.fault = row.column_text(13);
   return info;
 }
 
@@ -373,6 +373,10 @@ RegisterResult ResultsStore::register_runs(int64_t sweep_id, const std::vector<R
 
 void ResultsStore::set_state(const std::string& run_id, RunState to, const std::string& error,
                              const std::string& log_tail) {
+  if (to == RunState::failed) {
+    record_failure(run_id, events::Fault::run, error, log_tail);
+    return;
+  }
   if (to == RunState::running) {
     start_attempt(run_id, "");
     if (!error.empty() || !log_tail.empty()) {
@@ -402,6 +406,30 @@ void ResultsStore::set_state(const std::string& run_id, RunState to, const std::
                    "lease_owner = NULL, lease_heartbeat = NULL, updated = ?4 WHERE id = ?5",
                    purpose);
   update.bind(1, to_string(to)).bind(2, error).bind(3, log_tail).bind(4, now_seconds()).bind(5, run_id).run();
+  transaction.commit();
+}
+
+void ResultsStore::record_failure(const std::string& run_id, events::Fault fault, const std::string& error,
+                                  const std::string& log_tail) {
+  const std::string purpose = fmt::format("set run {} to failed", run_id);
+  auto& db = impl_->db;
+  Transaction transaction(db, purpose);
+  Statement current(db, "SELECT state FROM runs WHERE id = ?", purpose);
+  if (!current.bind(1, run_id).step()) db.fail(purpose, "no such run");
+  const auto from = run_state_from_string(current.column_text(0));
+  current.reset();
+  if (!transition_allowed(from, RunState::failed)) {
+    db.fail(purpose, fmt::format("the run is {}, and {} -> failed is not a lifecycle transition", to_string(from),
+                                 to_string(from)));
+  }
+  Statement update(db,
+                   "UPDATE runs SET state = 'failed', failures = failures + ?1, fault = ?2, "
+                   "error = CASE WHEN ?3 <> '' THEN ?3 ELSE error END, "
+                   "log_tail = CASE WHEN ?4 <> '' THEN ?4 ELSE log_tail END, "
+                   "lease_owner = NULL, lease_heartbeat = NULL, updated = ?5 WHERE id = ?6",
+                   purpose);
+  update.bind(1, fault == events::Fault::run ? 1 : 0).bind(2, events::to_string(fault)).bind(3, error);
+  update.bind(4, log_tail).bind(5, now_seconds()).bind(6, run_id).run();
   transaction.commit();
 }
 
@@ -445,7 +473,8 @@ std::vector<RunInfo> ResultsStore::stale_runs(double older_than_seconds) {
   return run_infos(query);
 }
 
-IngestResult ResultsStore::ingest_events(const std::string& run_id, const std::string& events_jsonl_path) {
+IngestResult ResultsStore::ingest_events(const std::string& run_id, const std::string& events_jsonl_path,
+                                         int64_t attempt_start) {
   const std::string purpose = fmt::format("ingest the events of run {}", run_id);
   auto& db = impl_->db;
   if (!impl_->run_exists(run_id, purpose)) db.fail(purpose, "no such run");
@@ -476,10 +505,11 @@ IngestResult ResultsStore::ingest_events(const std::string& run_id, const std::s
       "epochs = excluded.epochs, last10_test_top5_error = excluded.last10_test_top5_error",
       "ingest final metrics");
 
-  Transaction transaction(db, purpose);
+  Transaction transaction(db, purpose);  // rolled back (nothing stored) if a line is not a record
   nlohmann::json environment;  // of the last start event that has one
   size_t begin = 0;
   int64_t number = 0;
+  try {
   while (begin < text.size()) {
     const size_t end = text.find('\n', begin);
     if (end == std::string::npos) {  // a torn last line: the worker died mid-append
@@ -490,58 +520,61 @@ IngestResult ResultsStore::ingest_events(const std::string& run_id, const std::s
     const LogLine line{events_jsonl_path, number};
     const auto first = text.data() + begin;
     const auto last = text.data() + end;
+    // Records before the attempt's start are an earlier attempt's: their data counts, their end not.
+    const bool this_attempt = static_cast<int64_t>(begin) >= attempt_start;
     begin = end + 1;
     if (first == last) continue;
-    nlohmann::json event;
-    try {
-      event = nlohmann::json::parse(first, last);
-    } catch (const nlohmann::json::exception& e) {
-      db.fail(purpose, fmt::format("{}: line {} is not JSON ({})", line.file, line.number, e.what()));
-    }
-    const auto kind = event.is_object() ? event.find("event") : event.end();
-    if (!event.is_object() || kind == event.end() || !kind->is_string()) {
-      db.fail(purpose, fmt::format("{}: line {} is not an event (an object with a string \"event\")", line.file,
-                                   line.number));
-    }
-    const auto& name = kind->get_ref<const std::string&>();
-    if (name == "epoch") {
-      const auto epoch_number = integer(event, "epoch", line, db, purpose);
+    const auto event = events::parse_record(first, last, line.file, line.number);
+    const auto& name = event.at(events::kEvent).get_ref<const std::string&>();
+    using Outcome = IngestResult::Outcome;
+    if (name == events::kEpoch) {
+      const auto epoch_number = integer(event, events::kEpoch, line);
       epoch.bind(1, run_id).bind(2, epoch_number);
       int column = 3;
-      for (const char* key : {"train_loss", "train_error", "test_error", "validation_error", "lambda", "lr", "seconds",
-                              "images_per_second"}) {
-        epoch.bind(column++, metric(event, key, line, db, purpose));
+      for (const char* key : events::kEpochMetrics) {
+        epoch.bind(column++, key == std::string("test_top5_error") ? optional_metric(event, key, line)
+                                                                   : metric(event, key, line));
       }
-      epoch.bind(column, optional_metric(event, "test_top5_error", line, db, purpose)).run();
+      epoch.run();
       ++result.epoch_events;
       result.last_epoch = std::max(result.last_epoch, epoch_number);
-      if (result.outcome == IngestResult::Outcome::none) result.outcome = IngestResult::Outcome::running;
-    } else if (name == "start") {
+      if (this_attempt && result.outcome == Outcome::none) result.outcome = Outcome::running;
+    } else if (name == events::kStart) {
       // isda-train logs a start even when rerun on a finished run directory; done stays done.
-      if (result.outcome != IngestResult::Outcome::done) {
-        result.outcome = IngestResult::Outcome::running;
+      if (this_attempt && result.outcome != Outcome::done) {
+        result.outcome = Outcome::running;
         result.reason.clear();
         result.signal = 0;
       }
-      const auto found = event.find("environment");
+      const auto found = event.find(events::kEnvironment);
       if (found != event.end() && found->is_object()) environment = *found;
-    } else if (name == "done") {
+    } else if (name == events::kDone) {
       final_row.bind(1, run_id);
       int column = 2;
-      for (const char* key : {"final_test_error", "best_test_error", "last10_test_error", "last10_validation_error"}) {
-        final_row.bind(column++, metric(event, key, line, db, purpose));
+      for (const char* key : events::kDoneMetrics) {
+        if (column == 6) final_row.bind(column++, integer(event, events::kEpochs, line));
+        final_row.bind(column++, key == std::string("last10_test_top5_error") ? optional_metric(event, key, line)
+                                                                              : metric(event, key, line));
       }
-      final_row.bind(6, integer(event, "epochs", line, db, purpose));
-      final_row.bind(7, optional_metric(event, "last10_test_top5_error", line, db, purpose)).run();
-      result.outcome = IngestResult::Outcome::done;
-    } else if (name == "failed") {
-      result.outcome = IngestResult::Outcome::failed;
-      result.reason = event.value("reason", std::string());
-    } else if (name == "interrupted") {
-      result.outcome = IngestResult::Outcome::interrupted;
-      result.signal = static_cast<int>(integer(event, "signal", line, db, purpose));
+      final_row.run();
+      result.outcome = Outcome::done;  // whichever attempt logged it: a finished run stays finished
+    } else if (name == events::kFailed && this_attempt && result.outcome != Outcome::done) {
+      result.outcome = Outcome::failed;
+      result.reason = event.value(events::kReason, std::string());
+      result.fault = events::fault_from_string(event.value(events::kFault, std::string()));
+      const auto code = event.find(events::kExitCode);
+      result.exit_code = code != event.end() && code->is_number_integer() ? code->get<int>() : 0;
+    } else if (name == events::kInterrupted && this_attempt && result.outcome != Outcome::done) {
+      result.outcome = Outcome::interrupted;
+      result.signal = static_cast<int>(integer(event, events::kSignal, line));
     }
     // Other events are for humans and later versions; they carry nothing to store.
+  }
+  } catch (const events::EventLogError& e) {
+    IngestResult unreadable;
+    unreadable.outcome = IngestResult::Outcome::unreadable;
+    unreadable.reason = e.what();
+    return unreadable;  // the transaction rolls back: nothing of this log is stored
   }
   if (!environment.is_null()) record_environment(db, run_id, environment, purpose);
   transaction.commit();

@@ -6,6 +6,7 @@
 // Times are Unix seconds (REAL). Metrics that a run does not have (no test set, no hold-out) are
 // NaN in this API and NULL in the database. Not thread-safe: one thread per ResultsStore.
 
+#include "common/run_events.h"
 #include "results/sqlite.h"
 
 #include <cstdint>
@@ -59,7 +60,9 @@ struct RunInfo {
   std::string id;
   std::string config_json;
   RunState state = RunState::pending;
-  int64_t attempts = 0;
+  int64_t attempts = 0;  // attempts started
+  int64_t failures = 0;  // failed attempts charged to the spec's retries (not the machine's faults)
+  std::string fault;     // of the last failure: "run", "environment", or "" when it never failed
   int64_t last_epoch = 0;  // highest epoch in the store, 0 before the first
   std::string run_dir;
   std::string lease_owner;  // empty when no lease is held
@@ -109,13 +112,17 @@ struct Lambda0Choice {
 
 // What an event log says, for the coordinator to set the run's state.
 struct IngestResult {
-  // The last lifecycle event: `none` for an empty log, `running` when the last is `start` (but a
-  // logged `done` stays `done`: isda-train logs a start when rerun on a finished run directory).
-  enum class Outcome { none, running, done, failed, interrupted };
+  // The last lifecycle event of the attempt: `none` when it logged none, `running` when the last is
+  // `start` (but a logged `done` stays `done`: isda-train logs a start when rerun on a finished run
+  // directory). `unreadable`: a line of the log is not a record (`reason` names the file and line);
+  // nothing of the log was stored.
+  enum class Outcome { none, running, done, failed, interrupted, unreadable };
   Outcome outcome = Outcome::none;
   int64_t last_epoch = 0;    // highest epoch logged, 0 when none
   int64_t epoch_events = 0;  // epoch events read (each upserted)
-  std::string reason;        // of a `failed` event
+  std::string reason;        // of a `failed` event, or why the log is unreadable
+  events::Fault fault = events::Fault::run;  // of a `failed` event
+  int exit_code = 0;         // of a `failed` event (0 when it does not say)
   int signal = 0;            // of an `interrupted` event
   bool torn_line_ignored = false;
 };
@@ -171,9 +178,14 @@ class ResultsStore {
 
   // Moves a run to `to` if the lifecycle allows it, else throws StoreError naming both states.
   // `error` and `log_tail`, when non-empty, replace the stored ones; leaving `running` drops the
-  // lease; `done` clears the error. Throws StoreError for an unknown run.
+  // lease; `done` clears the error; `failed` is a failure of the run itself (see record_failure).
+  // Throws StoreError for an unknown run.
   void set_state(const std::string& run_id, RunState to, const std::string& error = "",
                  const std::string& log_tail = "");
+  // running -> failed with its fault: a `run` fault is charged to the spec's retries (failures + 1),
+  // an `environment` fault (disk full, device lost) is not. Throws as set_state.
+  void record_failure(const std::string& run_id, events::Fault fault, const std::string& error,
+                      const std::string& log_tail = "");
 
   // pending or interrupted -> running, attempts + 1, lease to `owner` with a heartbeat now.
   void start_attempt(const std::string& run_id, const std::string& owner);
@@ -186,11 +198,14 @@ class ResultsStore {
   // per epoch event, on a `done` event the finals row, and from the `environment` of the last
   // `start` event that has one the worker's provenance (host, git commit and dirty flag, GPU
   // model, driver, LibTorch, CUDA, cuDNN; command line, start and end are left as they are), in
-  // one transaction. Re-ingesting a log,
-  // or a longer version of it, never duplicates or loses a row. Throws StoreError naming the file
-  // and line for a line that is not JSON or an event without its keys, and for an unknown run.
-  // A missing log is an empty one.
-  IngestResult ingest_events(const std::string& run_id, const std::string& events_jsonl_path);
+  // one transaction. Re-ingesting a log, or a longer version of it, never duplicates or loses a
+  // row. The outcome is that of the records from byte `attempt_start` on (the log's size when the
+  // current attempt was launched), so an attempt never inherits an earlier one's end. A line that
+  // is not JSON or an event without its keys makes the outcome `unreadable` (naming the file and
+  // line) and stores nothing. Throws StoreError for an unknown run or a database failure. A missing
+  // log is an empty one.
+  IngestResult ingest_events(const std::string& run_id, const std::string& events_jsonl_path,
+                             int64_t attempt_start = 0);
 
   void record_provenance(const std::string& run_id, const Provenance& provenance);
 

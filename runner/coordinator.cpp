@@ -1,5 +1,9 @@
 #include "runner/coordinator.h"
 
+#include "common/durable_file.h"
+#include "common/exit_codes.h"
+#include "common/run_events.h"
+#include "common/system.h"
 #include "results/store.h"
 #include "runner/gpu_use.h"
 #include "runner/progress.h"
@@ -23,39 +27,57 @@
 #include <memory>
 #include <optional>
 #include <ostream>
+#include <set>
 #include <thread>
 
 namespace isda::runner {
 namespace {
 
 using results::RunState;
+using common::host_name;
+using common::now_seconds;
 using Clock = std::chrono::steady_clock;
 constexpr auto kPollInterval = std::chrono::milliseconds(200);
 constexpr double kHeartbeatSeconds = 10;
 constexpr int kLogTailLines = 20;
+// How long an orphaned worker may take to checkpoint and exit after its SIGTERM before it is killed.
+constexpr auto kOrphanGrace = std::chrono::seconds(30);
+// How often one invocation resumes a run whose worker something else killed (the OOM killer, a
+// user): beyond that it stays interrupted for the next invocation, and the exit code says so.
+constexpr int kResumesAfterOutsideKills = 2;
 
-double now_seconds() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-std::string host_name() {
-  char name[256] = {};
-  gethostname(name, sizeof name - 1);
-  return name;
-}
-
-// A worker that a dead coordinator left behind still holds its run directory's lock: stop it
-// before the run starts again. Only a process whose command line is isda-train is touched.
-void stop_orphan(const std::string& run_dir) {
-  const int pid = train::RunDirectory::lock_holder(run_dir);
-  if (pid <= 0 || pid == ::getpid()) return;
+bool is_isda_train(int pid) {
   std::ifstream cmdline("/proc/" + std::to_string(pid) + "/cmdline");
   std::string text((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
-  if (text.find("isda-train") == std::string::npos) return;
-  ::kill(pid, SIGKILL);
-  for (int i = 0; i < 250 && train::RunDirectory::lock_holder(run_dir) != 0; ++i) {
+  return text.find("isda-train") != std::string::npos;
+}
+
+// Waits until nobody holds `run_dir`'s lock or `deadline` passes; true when it is free.
+bool wait_for_release(const std::string& run_dir, Clock::time_point deadline) {
+  while (train::RunDirectory::lock_holder(run_dir) != 0) {
+    if (Clock::now() >= deadline) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
+  return true;
+}
+
+// A worker that a dead coordinator left behind holds its run directory's lock (its pid is in it).
+// It got SIGTERM when that coordinator died (see Worker), so it is checkpointing: give it time to
+// finish, then kill it. Only a process whose command line is isda-train is signalled. Returns true
+// once the directory is free, false if something else holds it.
+bool release_orphan(const std::string& run_dir) {
+  int holder = train::RunDirectory::lock_holder(run_dir);
+  // A claim being handed to a starting worker carries no pid for a few microseconds.
+  for (int i = 0; i < 200 && holder < 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    holder = train::RunDirectory::lock_holder(run_dir);
+  }
+  if (holder == 0) return true;
+  if (holder < 0 || holder == ::getpid() || !is_isda_train(holder)) return false;
+  ::kill(holder, SIGTERM);
+  if (wait_for_release(run_dir, Clock::now() + kOrphanGrace)) return true;
+  ::kill(holder, SIGKILL);
+  return wait_for_release(run_dir, Clock::now() + std::chrono::seconds(5));
 }
 
 struct Slot {
@@ -69,6 +91,7 @@ struct Active {
   std::string owner;
   size_t slot = 0;
   std::unique_ptr<Worker> worker;
+  int64_t log_start = 0;  // the event log's size at launch: this attempt's records come after it
   double last_heartbeat = 0;
   int64_t last_epoch = 0;
   double seconds_per_epoch = 0;
@@ -115,7 +138,17 @@ class LocalSweep {
     for (const auto& info : store_.runs_of_sweep(plan.sweep_id)) {
       if (info.state == RunState::pending || info.state == RunState::interrupted) {
         queue.push_back(info.id);
-      } else if (info.state == RunState::failed && info.attempts <= spec_.retries) {
+      } else if (info.state == RunState::failed && retried_.insert(info.id).second) {
+        if (info.fault == events::to_string(events::Fault::environment)) {
+          log(fmt::format("retrying {}: its last attempt failed for the machine ({}); that does not count against "
+                          "its retries",
+                          info.id, first_line(info.error)));
+        } else if (info.failures <= spec_.retries) {
+          log(fmt::format("retrying {} (failed {} of {} allowed times: {})", info.id, info.failures, spec_.retries + 1,
+                          first_line(info.error)));
+        } else {
+          continue;
+        }
         store_.set_state(info.id, RunState::pending);
         queue.push_back(info.id);
       }
@@ -138,10 +171,21 @@ class LocalSweep {
   void recover_orphans(int64_t sweep_id) {
     for (const auto& info : store_.runs_of_sweep(sweep_id)) {
       if (info.state != RunState::running) continue;
-      stop_orphan(info.run_dir);
-      store_.ingest_events(info.id, info.run_dir + "/events.jsonl");
-      store_.set_state(info.id, RunState::interrupted, "coordinator lost",
-                       tail_of_file(info.run_dir + "/worker.log", kLogTailLines));
+      const auto run_dir = info.run_dir.empty() ? o_.runs_root + "/" + info.id : info.run_dir;
+      if (!release_orphan(run_dir)) {
+        log(fmt::format("{}: held by a process that is not an isda-train worker of this sweep; {} is left as it is",
+                        run_dir, info.id));
+        continue;
+      }
+      const auto seen = store_.ingest_events(info.id, run_dir + "/" + events::kLogFile);
+      const auto tail = tail_of_file(run_dir + "/worker.log", kLogTailLines);
+      if (seen.outcome == results::IngestResult::Outcome::done) {
+        store_.set_state(info.id, RunState::done);
+      } else if (seen.outcome == results::IngestResult::Outcome::unreadable) {
+        store_.record_failure(info.id, events::Fault::run, seen.reason, tail);
+      } else {
+        store_.set_state(info.id, RunState::interrupted, "coordinator lost", tail);
+      }
     }
   }
 
@@ -155,30 +199,42 @@ class LocalSweep {
     log(stops >= 2 ? "stopping now (workers killed)" : "stopping: workers checkpoint and exit (Ctrl-C again to kill)");
   }
 
+  // Starts workers on free slots. Each launch is recorded (the run goes `running`) before its
+  // worker exists, and the run directory is claimed before that and handed to the worker, so a
+  // coordinator killed at any instant leaves either no worker or one the next coordinator finds.
   void launch(std::deque<std::string>& queue) {
     for (size_t s = 0; s < slots_.size() && !queue.empty() && !stopped(); ++s) {
       if (busy_[s]) continue;
       const auto id = queue.front();
       queue.pop_front();
       const auto run_dir = o_.runs_root + "/" + id;
-      std::filesystem::create_directories(run_dir);
-      stop_orphan(run_dir);
+      auto claim = claim_run_directory(id, run_dir);
+      if (!claim) continue;
       const auto info = store_.find_run(id);
-      {
-        std::ofstream config(run_dir + "/run.json");
-        config << nlohmann::json::parse(info->config_json).dump(2) << '\n';
-      }
       Active a;
       a.run_id = id;
       a.run_dir = run_dir;
       a.slot = s;
       a.last_epoch = info->last_epoch;
-      a.worker = std::make_unique<Worker>(
-          o_.worker_binary,
-          std::vector<std::string>{"--config", run_dir + "/run.json", "--run-dir", run_dir, "--threads", std::to_string(threads_)},
-          slots_[s].environment, run_dir + "/worker.log");
-      a.owner = fmt::format("{}:{}", host_name(), a.worker->pid());
+      a.owner = fmt::format("{}:{}", host_name(), ::getpid());
+      a.log_start = train::RunDirectory::event_log_size(run_dir);
       store_.start_attempt(id, a.owner);
+      try {
+        common::write_file_atomically(run_dir + "/run.json", nlohmann::json::parse(info->config_json).dump(2) + "\n");
+        a.worker = std::make_unique<Worker>(
+            o_.worker_binary,
+            std::vector<std::string>{"--config", run_dir + "/run.json", "--run-dir", run_dir, "--threads",
+                                     std::to_string(threads_)},
+            slots_[s].environment, run_dir + "/worker.log", claim->descriptor());
+      } catch (const std::exception& e) {
+        const auto* file = dynamic_cast<const common::FileError*>(&e);
+        const bool machine = file != nullptr && common::is_environment_fault(file->error_number);
+        store_.record_failure(id, machine ? events::Fault::environment : events::Fault::run, e.what());
+        any_failed_ = true;
+        log(fmt::format("failed {} ({})", id, e.what()));
+        continue;
+      }
+      claim.reset();  // the worker holds the lock now
       // What an earlier attempt's worker recorded of its environment stays until this one's start
       // event is taken in.
       auto provenance = store_.provenance_of(id).value_or(results::Provenance{});
@@ -193,6 +249,23 @@ class LocalSweep {
       log(fmt::format("started {} on {} {}", id, slots_[s].label, what_of_run_[id]));
       active_.push_back(std::move(a));
     }
+  }
+
+  // The run directory's lock for a new worker; an orphan that holds it is stopped first. Empty
+  // (said in the log) when something else holds it: no second worker ever starts on a claimed
+  // directory, and the run stays as it is for a later invocation.
+  std::optional<train::RunDirectoryClaim> claim_run_directory(const std::string& id, const std::string& run_dir) {
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      try {
+        return std::optional<train::RunDirectoryClaim>(std::in_place, run_dir);
+      } catch (const train::RunDirectoryBusy& e) {
+        if (attempt == 1 || !release_orphan(run_dir)) {
+          log(fmt::format("not starting {}: {}", id, e.what()));
+          return std::nullopt;
+        }
+      }
+    }
+    return std::nullopt;
   }
 
   // Heartbeats and progress of running workers; the outcome of finished ones.
@@ -227,34 +300,64 @@ class LocalSweep {
     if (!display_.live()) log(fmt::format("{} epoch {}/{}", a.run_id, a.last_epoch, epochs_of_run_[a.run_id]));
   }
 
+  // Sets the state of a run whose worker exited from what this attempt logged and its exit code.
   void finish(Active& a, std::deque<std::string>& queue) {
+    using Outcome = results::IngestResult::Outcome;
     const int code = a.worker->exit_code();
-    const auto seen = store_.ingest_events(a.run_id, a.run_dir + "/events.jsonl");
+    const auto seen = store_.ingest_events(a.run_id, a.run_dir + "/" + events::kLogFile, a.log_start);
     const auto tail = tail_of_file(a.run_dir + "/worker.log", kLogTailLines);
     auto provenance = store_.provenance_of(a.run_id).value_or(results::Provenance{});
     provenance.ended = now_seconds();
     store_.record_provenance(a.run_id, provenance);
-    if (code == 0 && seen.outcome == results::IngestResult::Outcome::done) {
+    if (seen.outcome == Outcome::done) {  // complete, even if the worker was killed right after
       store_.set_state(a.run_id, RunState::done);
       log(fmt::format("done {}", a.run_id));
-    } else if (code > 128 || seen.outcome == results::IngestResult::Outcome::interrupted) {
-      store_.set_state(a.run_id, RunState::interrupted,
-                       fmt::format("stopped by signal {}", code > 128 ? code - 128 : seen.signal), tail);
-      log(fmt::format("interrupted {}", a.run_id));
-    } else {
-      const auto error = !seen.reason.empty() ? seen.reason : fmt::format("isda-train exited with code {}", code);
-      store_.set_state(a.run_id, RunState::failed, error, tail);
-      const auto info = store_.find_run(a.run_id);
-      if (!stopped() && info && info->attempts <= spec_.retries) {
+    } else if (seen.outcome == Outcome::unreadable) {
+      fail(a.run_id, events::Fault::run, seen.reason, tail, queue);
+    } else if (seen.outcome == Outcome::interrupted || code > 128) {
+      const int signal = seen.outcome == Outcome::interrupted ? seen.signal : code - 128;
+      store_.set_state(a.run_id, RunState::interrupted, fmt::format("stopped by signal {}", signal), tail);
+      if (stopped()) {
+        log(fmt::format("interrupted {}", a.run_id));
+      } else if (++outside_kills_[a.run_id] <= kResumesAfterOutsideKills) {
         store_.set_state(a.run_id, RunState::pending);
         queue.push_back(a.run_id);
-        log(fmt::format("failed {} ({}), retrying", a.run_id, error));
+        log(fmt::format("interrupted {} (signal {}, not sent by isda-run); resuming it", a.run_id, signal));
       } else {
-        any_failed_ = true;
-        log(fmt::format("failed {} ({}); its log: {}/worker.log", a.run_id, error, a.run_dir));
+        log(fmt::format("interrupted {} (signal {}) again; left interrupted, rerun to resume it", a.run_id, signal));
       }
+    } else if (code == kExitEnvironment || (seen.outcome == Outcome::failed && seen.fault == events::Fault::environment)) {
+      const auto why = !seen.reason.empty() ? seen.reason : fmt::format("isda-train exited with code {}", code);
+      fail(a.run_id, events::Fault::environment, why, tail, queue);
+    } else {
+      const auto why = seen.outcome == Outcome::failed && !seen.reason.empty()
+                           ? seen.reason
+                           : fmt::format("isda-train exited with code {} before logging why", code);
+      fail(a.run_id, events::Fault::run, why, tail, queue);
     }
   }
+
+  // Records a failure; a run fault is retried while the spec's retries last, a fault of the
+  // machine is left for a rerun (retrying at once would meet the same full disk) and not charged.
+  void fail(const std::string& id, events::Fault fault, const std::string& why, const std::string& tail,
+            std::deque<std::string>& queue) {
+    store_.record_failure(id, fault, why, tail);
+    const auto info = store_.find_run(id);
+    if (fault == events::Fault::environment) {
+      any_failed_ = true;
+      log(fmt::format("failed {} for the machine ({}); not counted against its retries: rerun once it is fixed", id, why));
+    } else if (!stopped() && info && info->failures <= spec_.retries) {
+      store_.set_state(id, RunState::pending);
+      queue.push_back(id);
+      retried_.insert(id);
+      log(fmt::format("failed {} ({}), retrying", id, why));
+    } else {
+      any_failed_ = true;
+      log(fmt::format("failed {} ({}); its log: {}/worker.log", id, why, o_.runs_root + "/" + id));
+    }
+  }
+
+  static std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
 
   ProgressSnapshot snapshot(const std::deque<std::string>& queue) {
     ProgressSnapshot p;
@@ -313,6 +416,8 @@ class LocalSweep {
   std::vector<std::string> gpu_use_;
   double epoch_seconds_sum_ = 0;
   int64_t epoch_seconds_count_ = 0;
+  std::map<std::string, int> outside_kills_;  // per run, in this invocation
+  std::set<std::string> retried_;              // failed runs already given their retry here
   int handled_stop_ = 0;
   bool any_failed_ = false;
   bool first_plan_ = true;
@@ -370,7 +475,8 @@ int run_sweep(const SweepOptions& o, const std::atomic<int>& stop_requests, std:
                      counts.failed, counts.interrupted, counts.pending, counts.total(),
                      plan.waiting_runs > 0 ? fmt::format(" ({} more wait for the lambda0 search)", plan.waiting_runs) : "");
   if (sweep.stopped()) return 130;
-  return sweep.any_failed() || plan.waiting_runs > 0 ? 1 : 0;
+  // 0 only when every run of the spec (under this profile) is done.
+  return counts.done == counts.total() && plan.waiting_runs == 0 ? kExitOk : kExitFailed;
 }
 
 int print_status(const std::string& db_path, const std::string& spec_path, std::ostream& out) {

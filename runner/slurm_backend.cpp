@@ -1,5 +1,7 @@
 #include "runner/slurm_backend.h"
 
+#include "common/run_events.h"
+
 #include "runner/progress.h"
 #include "runner/spec.h"
 #include "runner/sweep.h"
@@ -150,9 +152,9 @@ child=
 trap '[[ -n $child ]] && kill -USR1 "$child"' USR1
 trap '[[ -n $child ]] && kill -TERM "$child"' TERM
 trap '[[ -n $child ]] && kill -INT "$child"' INT
-log=$dir/events.jsonl
+marker=$dir/{}
 for attempt in 1 2 3; do
-  logged=$(stat -c %s "$log" 2>/dev/null || echo 0)
+  rm -f "$marker"
   "$worker" --config "$dir/run.json" --run-dir "$dir" --threads "${{SLURM_CPUS_PER_TASK:-1}}" &
   child=$!
   wait "$child"
@@ -165,9 +167,9 @@ for attempt in 1 2 3; do
   child=
   ((code == 138)) || break
   # 138 is also what SIGUSR1 leaves of a worker that had not installed its handler yet (a signal
-  # meant for the attempt before the requeue, delivered late): only an `interrupted` event that
-  # this worker appended says that it checkpointed.
-  if (($(stat -c %s "$log" 2>/dev/null || echo 0) > logged)) && tail -n 1 "$log" | grep -q '"event":"interrupted"'; then
+  # meant for the attempt before the requeue, delivered late): only the marker that this worker
+  # leaves after checkpointing on a signal (common/run_events.h) says that it checkpointed.
+  if [[ -e $marker ]]; then
     echo "isda-run: checkpointed on SIGUSR1; requeueing $task"
     scontrol requeue "$task"
     break
@@ -176,7 +178,8 @@ for attempt in 1 2 3; do
 done
 exit "$code"
 )",
-                     shell_quote(manifest_path), shell_quote(runs_root), shell_quote(worker_binary));
+                     shell_quote(manifest_path), shell_quote(runs_root), shell_quote(worker_binary),
+                     events::kInterruptedMarker);
 }
 
 void write_manifest(const std::string& path, const std::vector<std::string>& run_ids) {
@@ -358,7 +361,8 @@ void SlurmBackend::settle_ended(const results::RunInfo& run, const results::Inge
       log_(fmt::format("done {}", run.id));
       return;
     case Outcome::failed:
-      store_.set_state(run.id, RunState::failed, seen.reason, tail);
+    case Outcome::unreadable:
+      store_.record_failure(run.id, seen.fault, seen.reason, tail);
       log_(fmt::format("failed {} ({}); its log: {}/worker.log", run.id, seen.reason, run.run_dir));
       return;
     case Outcome::interrupted:
@@ -391,7 +395,8 @@ int64_t SlurmBackend::submit(int64_t sweep_id, const std::string& sweep_name, in
     switch (run.state) {
       case RunState::done: continue;
       case RunState::failed:
-        if (run.attempts > retries) continue;
+        // A fault of the machine (disk full, device lost) is not charged to the retries.
+        if (run.fault != events::to_string(events::Fault::environment) && run.failures > retries) continue;
         store_.set_state(run.id, RunState::pending);
         break;
       case RunState::running:

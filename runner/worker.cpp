@@ -1,7 +1,13 @@
 #include "runner/worker.h"
 
+#include "train/run_directory.h"
+
 #include <boost/process.hpp>
+#include <boost/process/extend.hpp>
+#include <fcntl.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <csignal>
 #include <deque>
@@ -16,18 +22,47 @@ struct Worker::Impl {
   bp::child child;
 };
 
+namespace {
+
+// Runs in the child between fork and exec, so only async-signal-safe calls: die with the parent,
+// keep the claim across exec and write this process's pid into it.
+void prepare_child(int claim_descriptor, pid_t parent) {
+  ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+  if (::getppid() != parent) ::raise(SIGTERM);  // the parent died before prctl took effect
+  if (claim_descriptor < 0) return;
+  ::fcntl(claim_descriptor, F_SETFD, 0);  // inherit it across exec
+  char text[24];
+  int length = 0;
+  char digits[16];
+  int n = 0;
+  for (pid_t pid = ::getpid(); pid > 0 && n < 16; pid /= 10) digits[n++] = static_cast<char>('0' + pid % 10);
+  while (n > 0) text[length++] = digits[--n];
+  text[length++] = '\n';
+  if (::ftruncate(claim_descriptor, 0) == 0) {
+    [[maybe_unused]] const ssize_t written = ::pwrite(claim_descriptor, text, static_cast<size_t>(length), 0);
+  }
+}
+
+}  // namespace
+
 Worker::Worker(const std::string& binary, const std::vector<std::string>& args,
-               const std::vector<std::pair<std::string, std::string>>& environment, const std::string& log_path)
+               const std::vector<std::pair<std::string, std::string>>& environment, const std::string& log_path,
+               int claim_descriptor)
     : impl_(std::make_unique<Impl>()) {
   auto env = boost::this_process::environment();
   bp::environment child_env = env;
   for (const auto& [name, value] : environment) child_env[name] = value;
+  if (claim_descriptor >= 0) child_env[train::kInheritedLockVariable] = std::to_string(claim_descriptor);
+  const pid_t parent = ::getpid();
   // Append rather than truncate, so that the log of every attempt is kept.
   FILE* log = std::fopen(log_path.c_str(), "a");
   if (log == nullptr) throw std::runtime_error(log_path + ": cannot open the worker log");
   try {
     impl_->child = bp::child(bp::exe = binary, bp::args = args, child_env, bp::std_in < bp::null,
-                             (bp::std_out & bp::std_err) > log);
+                             (bp::std_out & bp::std_err) > log,
+                             bp::extend::on_exec_setup = [claim_descriptor, parent](auto&) {
+                               prepare_child(claim_descriptor, parent);
+                             });
   } catch (const std::exception& e) {
     std::fclose(log);
     throw std::runtime_error(binary + ": cannot start the worker (" + e.what() + ")");

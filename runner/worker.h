@@ -12,8 +12,15 @@ class Worker {
  public:
   // Starts `binary args...` with `environment` additions (NAME=value) and stdout + stderr
   // appended to `log_path`. Throws std::runtime_error naming the binary if it cannot start.
+  //
+  // `claim_descriptor` (when >= 0) is the run directory's lock, taken by the caller
+  // (train::RunDirectoryClaim): the child inherits it, writes its own pid into it before exec and
+  // finds it through $ISDA_RUN_DIR_LOCK_FD, so the directory stays claimed at every instant. The
+  // child also gets SIGTERM when the process that started it dies (it checkpoints and exits), so
+  // no worker outlives a killed coordinator for long.
   Worker(const std::string& binary, const std::vector<std::string>& args,
-         const std::vector<std::pair<std::string, std::string>>& environment, const std::string& log_path);
+         const std::vector<std::pair<std::string, std::string>>& environment, const std::string& log_path,
+         int claim_descriptor = -1);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;

@@ -1,5 +1,6 @@
 #include "command/train_command.h"
 
+#include "common/exit_codes.h"
 #include "data/data_error.h"
 #include "models/registry.h"
 #include "train/trainer.h"
@@ -12,6 +13,7 @@
 #include <cmath>
 #include <csignal>
 #include <fstream>
+#include <optional>
 #include <ostream>
 
 namespace isda::command {
@@ -28,11 +30,6 @@ struct Invocation {
   bool help = false;
   bool list_models = false;
   bool dump_config = false;
-};
-
-class UsageError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
 };
 
 // Converts a flag's text to the JSON type of the key's default value.
@@ -128,21 +125,15 @@ void print_help(std::ostream& out) {
     out << fmt::format("  --{:<18} {} (default: {})\n", flag, key.help, defaults.at(key.key).dump());
   }
   out << "\nexit codes: 0 done, 1 training failed, 2 bad usage or config, 3 missing or malformed data,\n"
-         "4 unusable checkpoint, 5 run directory in use, 128+N stopped by signal N (SIGINT, SIGTERM, SIGUSR1) after checkpointing\n";
+         "4 unusable checkpoint, 5 run directory in use, 8 environment fault (disk full, I/O error, device lost;\n"
+         "rerun once fixed), 128+N stopped by signal N (SIGINT, SIGTERM, SIGUSR1) after checkpointing\n";
 }
 
 train::TrainConfig resolve(const Invocation& inv) {
   nlohmann::json merged = nlohmann::json::object();
   std::string source = "command line";
   if (!inv.config_file.empty()) {
-    std::ifstream in(inv.config_file);
-    if (!in) throw train::ConfigError(inv.config_file + ": cannot open file");
-    try {
-      merged = nlohmann::json::parse(in);
-    } catch (const nlohmann::json::parse_error& e) {
-      throw train::ConfigError(inv.config_file + ": invalid JSON: " + e.what());
-    }
-    if (!merged.is_object()) throw train::ConfigError(inv.config_file + ": expected a JSON object");
+    merged = train::load_config_file(inv.config_file);
     source = inv.config_file;
   }
   for (const auto& item : inv.overrides.items()) merged[item.key()] = item.value();
@@ -156,20 +147,29 @@ int run_train_command(const std::vector<std::string>& args, std::ostream& out, s
     err << "isda-train: error: " << message << '\n';
     return code;
   };
+  Invocation inv;
   try {
-    const auto inv = parse_args(args);
-    if (inv.help) {
-      print_help(out);
-      return kExitOk;
+    inv = parse_args(args);
+  } catch (const UsageError& e) {
+    return fail(kExitUsage, e.what());
+  }
+  if (inv.help) {
+    print_help(out);
+    return kExitOk;
+  }
+  if (inv.list_models) {
+    // One line per network: name, parameters at its default classes (10 CIFAR, 1000 ImageNet), A.
+    for (const auto& info : models::describe_models()) {
+      out << fmt::format("{:<22} {:>7.2f}M  feature_dim {}\n", info.name,
+                         static_cast<double>(info.parameter_count) / 1e6, info.feature_dim);
     }
-    if (inv.list_models) {
-      // One line per network: name, parameters at its default classes (10 CIFAR, 1000 ImageNet), A.
-      for (const auto& info : models::describe_models()) {
-        out << fmt::format("{:<22} {:>7.2f}M  feature_dim {}\n", info.name,
-                           static_cast<double>(info.parameter_count) / 1e6, info.feature_dim);
-      }
-      return kExitOk;
-    }
+    return kExitOk;
+  }
+  // The run directory first: from here on every failure is recorded there, for the coordinator.
+  std::optional<train::RunDirectory> run_dir;
+  bool training = false;  // train() logs its own failures
+  try {
+    if (!inv.run_dir.empty() && !inv.dump_config) run_dir.emplace(inv.run_dir);
     const auto config = resolve(inv);
     if (inv.dump_config) {
       out << train::to_json(config).dump(2) << '\n';
@@ -177,10 +177,11 @@ int run_train_command(const std::vector<std::string>& args, std::ostream& out, s
     }
     out << "config: " << train::to_json(config).dump() << std::endl;
     train::TrainOptions options;
-    if (!inv.run_dir.empty()) options.run_dir = inv.run_dir;
+    options.opened_run_dir = run_dir ? &*run_dir : nullptr;
     options.stop_signal = &g_stop_signal;
     options.on_epoch = [&](const train::EpochMetrics& m) { out << train::format_epoch_line(m, config.epochs) << std::endl; };
     options.on_note = [&](const std::string& note) { err << "isda-train: " << note << std::endl; };
+    training = true;
     const auto result = train::train(config, options);
     const auto percent = [](double v) { return std::isnan(v) ? std::string("n/a") : fmt::format("{:.2f}%", v); };
     out << "result: method " << config.method << " test_err " << percent(result.final_test_error)
@@ -189,27 +190,13 @@ int run_train_command(const std::vector<std::string>& args, std::ostream& out, s
     if (!std::isnan(result.last10_validation_error)) out << " last10_val_err " << percent(result.last10_validation_error);
     out << std::endl;
     return kExitOk;
-  } catch (const UsageError& e) {
-    return fail(kExitUsage, e.what());
-  } catch (const train::ConfigError& e) {
-    return fail(kExitUsage, e.what());
-  } catch (const data::DataError& e) {
-    return fail(kExitData, e.what());
   } catch (const train::Interrupted& e) {
     err << "isda-train: " << e.what() << "; checkpointed, rerun to resume\n";
     return 128 + e.signal;
-  } catch (const train::RunDirectoryBusy& e) {
-    return fail(kExitBusy, e.what());
-  } catch (const train::CheckpointError& e) {
-    return fail(kExitCheckpoint, e.what());
-  } catch (const train::TrainingError& e) {
-    return fail(kExitTrainingFailed, e.what());
-  } catch (const std::invalid_argument& e) {  // unknown model or variant names
-    return fail(kExitUsage, e.what());
   } catch (const std::exception& e) {
-    // LibTorch's c10::Error carries a multi-line backtrace; keep the first line.
-    std::string message = e.what();
-    return fail(kExitTrainingFailed, message.substr(0, message.find('\n')));
+    const auto failure = train::failure_of(e);
+    if (run_dir && !training) train::log_failure(*run_dir, failure);
+    return fail(failure.exit_code, failure.reason);
   }
 }
 

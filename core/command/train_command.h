@@ -8,19 +8,11 @@
 
 namespace isda::command {
 
-// Exit codes of isda-train (documented in its --help).
-enum ExitCode : int {
-  kExitOk = 0,
-  kExitTrainingFailed = 1,  // NaN loss, device unavailable
-  kExitUsage = 2,           // bad flag, bad config key or value
-  kExitData = 3,            // missing or malformed data
-  kExitCheckpoint = 4,      // unusable checkpoint in the run directory (corrupt, other config)
-  kExitBusy = 5,            // another isda-train works in the run directory
-  // 128 + signal: stopped by SIGINT, SIGTERM or SIGUSR1 after checkpointing; rerun to resume
-};
-
 // Runs isda-train with `args` (without the program name). Results go to `out`, one-line
-// errors ("isda-train: error: ...") to `err`. Returns an ExitCode.
+// errors ("isda-train: error: ...") to `err`. Returns an exit code of common/exit_codes.h (0 done,
+// 1 training failed, 2 bad usage or config, 3 data, 4 checkpoint, 5 run directory in use,
+// 8 environment fault) or 128 + N after a checkpoint on signal N. With --run-dir the directory is
+// claimed before anything else, and a failure after that is logged there as a `failed` event.
 // SIGINT, SIGTERM and SIGUSR1 ask the run to stop at the next step (see install_stop_handlers).
 int run_train_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 

@@ -1,9 +1,11 @@
 #include "train/run_directory.h"
 
-#include "support/durable_file.h"
+#include "common/durable_file.h"
+#include "common/run_events.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -43,25 +45,70 @@ uint32_t crc32_of(const std::string& bytes) {
   return static_cast<uint32_t>(crc);
 }
 
+void create_directory(const std::string& path) {
+  std::error_code ec;
+  std::filesystem::create_directories(path, ec);
+  if (ec || !std::filesystem::is_directory(path)) {
+    throw std::runtime_error(path + ": cannot create the run directory (" + ec.message() + ")");
+  }
+}
+
+// Opens `<dir>/lock` (close-on-exec) and takes it, or throws RunDirectoryBusy naming the holder.
+int take_lock(const std::string& dir) {
+  const auto lock_path = dir + "/lock";
+  const int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) throw std::runtime_error(lock_path + ": cannot open the run directory's lock");
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    const int holder = RunDirectory::lock_holder(dir);
+    throw RunDirectoryBusy(dir + ": in use by another process (" +
+                           (holder > 0 ? "pid " + std::to_string(holder) : std::string("a worker being started")) + ")");
+  }
+  return fd;
+}
+
+// The descriptor a coordinator handed down for this directory's lock, or -1. The variable is
+// removed so that nothing this process starts inherits the claim by mistake.
+int inherited_lock(const std::string& dir) {
+  const char* text = std::getenv(kInheritedLockVariable);
+  if (text == nullptr) return -1;
+  const int fd = std::atoi(text);
+  ::unsetenv(kInheritedLockVariable);
+  struct stat held {}, ours {};
+  const auto lock_path = dir + "/lock";
+  if (fd <= 2 || ::fstat(fd, &held) != 0 || ::stat(lock_path.c_str(), &ours) != 0 || held.st_dev != ours.st_dev ||
+      held.st_ino != ours.st_ino) {
+    if (fd > 2) ::close(fd);  // another directory's claim: let it go, and lock this one as usual
+    return -1;
+  }
+  ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+  return fd;
+}
+
 }  // namespace
 
+RunDirectoryClaim::RunDirectoryClaim(const std::string& path) {
+  create_directory(path);
+  fd_ = take_lock(path);
+  // No pid yet: a stale one of an earlier worker must not be taken for the new worker's.
+  [[maybe_unused]] const int truncated = ::ftruncate(fd_, 0);
+}
+
+RunDirectoryClaim::~RunDirectoryClaim() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
 RunDirectory::RunDirectory(std::string path) : path_(std::move(path)) {
-  std::error_code ec;
-  std::filesystem::create_directories(path_, ec);
-  if (ec || !std::filesystem::is_directory(path_)) {
-    throw std::runtime_error(path_ + ": cannot create the run directory (" + ec.message() + ")");
-  }
-  const auto lock_path = file("lock");
-  lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (lock_fd_ < 0) throw std::runtime_error(lock_path + ": cannot open the run directory's lock");
-  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
-    ::close(lock_fd_);
-    throw RunDirectoryBusy(path_ + ": in use by another isda-train (pid " + std::to_string(lock_holder(path_)) + ")");
-  }
+  create_directory(path_);
+  lock_fd_ = inherited_lock(path_);
+  if (lock_fd_ < 0) lock_fd_ = take_lock(path_);
   const auto pid = std::to_string(::getpid()) + "\n";
   if (::ftruncate(lock_fd_, 0) != 0 || ::pwrite(lock_fd_, pid.data(), pid.size(), 0) < 0) {
     // The pid is informative only; the flock is what excludes.
   }
+  // A torn record left by a crash mid-append would glue onto the next one: drop it now, whether or
+  // not the run has a checkpoint.
+  common::drop_torn_last_line(file(events::kLogFile));
 }
 
 RunDirectory::~RunDirectory() {
@@ -75,7 +122,8 @@ int RunDirectory::lock_holder(const std::string& path) {
   int holder = 0;
   if (::flock(fd, LOCK_SH | LOCK_NB) != 0) {  // held exclusively: someone is alive in there
     char text[32] = {};
-    if (::pread(fd, text, sizeof text - 1, 0) > 0) holder = std::atoi(text);
+    holder = ::pread(fd, text, sizeof text - 1, 0) > 0 ? std::atoi(text) : 0;
+    if (holder <= 0) holder = -1;
   } else {
     ::flock(fd, LOCK_UN);
   }
@@ -84,30 +132,44 @@ int RunDirectory::lock_holder(const std::string& path) {
 }
 
 void RunDirectory::append_event(nlohmann::json event) const {
-  event["time"] = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-  support::append_line_durably(file("events.jsonl"), event.dump());
+  event[events::kTime] = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  common::append_line_durably(file(events::kLogFile), event.dump());
 }
 
 std::vector<nlohmann::json> RunDirectory::read_events() const {
-  const auto path = file("events.jsonl");
-  std::vector<nlohmann::json> events;
-  if (!std::filesystem::exists(path)) return events;
-  support::drop_torn_last_line(path);
-  std::istringstream lines(support::read_file(path));
-  std::string line;
-  while (std::getline(lines, line)) {
-    if (line.empty()) continue;
-    try {
-      events.push_back(nlohmann::json::parse(line));
-    } catch (const nlohmann::json::parse_error&) {
-      throw std::runtime_error(path + ": line " + std::to_string(events.size() + 1) + " is not JSON");
-    }
+  const auto path = file(events::kLogFile);
+  std::vector<nlohmann::json> records;
+  if (!std::filesystem::exists(path)) return records;
+  const auto text = common::read_file(path);
+  size_t begin = 0;
+  int64_t number = 0;
+  while (begin < text.size()) {
+    const size_t end = text.find('\n', begin);
+    if (end == std::string::npos) break;  // torn by a crash after this directory was opened
+    ++number;
+    if (end > begin) records.push_back(events::parse_record(text.data() + begin, text.data() + end, path, number));
+    begin = end + 1;
   }
-  return events;
+  return records;
+}
+
+int64_t RunDirectory::event_log_size(const std::string& path) {
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path + "/" + events::kLogFile, ec);
+  return ec ? 0 : static_cast<int64_t>(size);
+}
+
+void RunDirectory::mark_interrupted(int signal_number) const {
+  common::write_file_atomically(file(events::kInterruptedMarker), std::to_string(signal_number) + "\n");
+}
+
+void RunDirectory::clear_interrupted_mark() const {
+  std::error_code ec;
+  std::filesystem::remove(file(events::kInterruptedMarker), ec);
 }
 
 void RunDirectory::write_json(const char* name, const nlohmann::json& value) const {
-  support::write_file_atomically(file(name), value.dump(2) + "\n");
+  common::write_file_atomically(file(name), value.dump(2) + "\n");
 }
 
 bool RunDirectory::has_checkpoint() const { return std::filesystem::exists(file("checkpoint.pt")); }
@@ -118,12 +180,12 @@ void RunDirectory::write_checkpoint(const std::string& payload) const {
   put<uint32_t>(framed, crc32_of(payload));
   put<uint64_t>(framed, payload.size());
   framed += payload;
-  support::write_file_atomically(file("checkpoint.pt"), framed);
+  common::write_file_atomically(file("checkpoint.pt"), framed);
 }
 
 std::string RunDirectory::read_checkpoint() const {
   const auto path = file("checkpoint.pt");
-  const auto bytes = support::read_file(path);
+  const auto bytes = common::read_file(path);
   if (bytes.size() < kHeaderBytes || std::memcmp(bytes.data(), kMagic, sizeof kMagic) != 0) {
     throw CheckpointError(path + ": not an isda-suite checkpoint");
   }

@@ -2,15 +2,23 @@
 // A run's directory on disk: the resolved config, the append-only event log the runner ingests,
 // the checkpoint and the final result. Free of LibTorch.
 //
+//   lock             flock'ed by the one process that works in the directory; holds its pid
 //   config.json      resolved config (written once, atomically)
 //   events.jsonl     one JSON object per line, fsynced: start, epoch, done, failed, interrupted
+//                    (the records: common/run_events.h)
 //   checkpoint.pt    the latest checkpoint (framed and checksummed, replaced atomically)
 //   result.json      final metrics, written atomically when the run is done
+//   interrupted      present while the last attempt stopped on a signal after checkpointing
+//
+// The claim is never left open at any instant of a launch: a coordinator takes the lock with a
+// RunDirectoryClaim before the worker exists, the worker inherits that descriptor (it writes its
+// pid into the lock between fork and exec) and RunDirectory adopts it.
 
 #include <nlohmann/json.hpp>
 
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace isda::train {
 
@@ -26,26 +34,60 @@ class RunDirectoryBusy : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The environment variable through which a coordinator tells isda-train which inherited file
+// descriptor already holds its run directory's lock.
+inline constexpr char kInheritedLockVariable[] = "ISDA_RUN_DIR_LOCK_FD";
+
+// A coordinator's hold on a run directory's lock, taken before it spawns the worker and handed to
+// the worker as an inherited descriptor (see runner/worker.cpp), so that the directory is claimed
+// at every instant from before the spawn until the worker exits. The descriptor is close-on-exec:
+// only the child it is handed to (which clears that flag) inherits it.
+class RunDirectoryClaim {
+ public:
+  // Creates the directory if needed and takes its lock, writing no pid yet (the worker writes its
+  // own). Throws RunDirectoryBusy naming the holder, std::runtime_error if it cannot be created.
+  explicit RunDirectoryClaim(const std::string& path);
+  ~RunDirectoryClaim();  // closes this process's descriptor; a child that inherited it keeps the lock
+  RunDirectoryClaim(const RunDirectoryClaim&) = delete;
+  RunDirectoryClaim& operator=(const RunDirectoryClaim&) = delete;
+
+  int descriptor() const { return fd_; }
+
+ private:
+  int fd_ = -1;
+};
+
 class RunDirectory {
  public:
   // Creates the directory if needed and takes its lock (`lock`, holding this process's pid), so
-  // that two workers never write one run. Throws RunDirectoryBusy naming the holder's pid, or
-  // std::runtime_error naming the directory if it cannot be created.
+  // that two workers never write one run: the descriptor named by $ISDA_RUN_DIR_LOCK_FD when it is
+  // this directory's lock (a coordinator's claim, adopted), else a new one. Then drops a torn last
+  // line of the event log. Throws RunDirectoryBusy naming the holder's pid, or std::runtime_error
+  // naming the directory if it cannot be created.
   explicit RunDirectory(std::string path);
   ~RunDirectory();
   RunDirectory(const RunDirectory&) = delete;
   RunDirectory& operator=(const RunDirectory&) = delete;
 
-  // The pid recorded in `<path>/lock` if a live process holds that lock, else 0. For coordinators.
+  // Who holds `<path>/lock`: 0 nobody; the pid written in it while a live process holds it; -1 while
+  // it is held but carries no pid yet (a claim being handed to a worker that is starting).
   static int lock_holder(const std::string& path);
 
   const std::string& path() const { return path_; }
   std::string file(const char* name) const { return path_ + "/" + name; }
 
-  // Appends an event (with a "time" field added) and fsyncs. Throws std::runtime_error.
+  // Appends an event (with a "time" field added) and fsyncs. Throws common::FileError.
   void append_event(nlohmann::json event) const;
-  // The events on disk, after dropping a torn last line left by a crash.
+  // The events on disk (a torn last line was dropped when the directory was opened). Throws
+  // events::EventLogError naming the file and line of a line that is not a record.
   std::vector<nlohmann::json> read_events() const;
+  // The byte size of the event log (0 when there is none): where the next record will start.
+  static int64_t event_log_size(const std::string& path);
+
+  // The marker of a stop on a signal after a checkpoint (common/run_events.h), set when the run
+  // stops so and cleared when an attempt starts.
+  void mark_interrupted(int signal_number) const;
+  void clear_interrupted_mark() const;
 
   void write_json(const char* name, const nlohmann::json& value) const;
 

@@ -1,6 +1,10 @@
 #include "train/trainer.h"
 
+#include "common/durable_file.h"
+#include "common/exit_codes.h"
+#include "common/run_events.h"
 #include "data/augment.h"
+#include "data/data_error.h"
 #include "data/datasets.h"
 #include "data/imagenet.h"
 #include "isda/isda_loss.h"
@@ -82,14 +86,13 @@ struct Progress {
 
 class Run {
  public:
-  Run(const TrainConfig& config, const TrainOptions& options)
-      : config_(config), options_(options), device_(resolve_device(config.device)) {
+  Run(const TrainConfig& config, const TrainOptions& options, RunDirectory* run_dir)
+      : config_(config), options_(options), device_(resolve_device(config.device)), run_dir_(run_dir) {
     if (config.threads > 0) torch::set_num_threads(static_cast<int>(config.threads));
     if (config.precision == "bf16" && !device_.is_cuda()) {
       throw ConfigError("config: precision: bf16 autocast needs a CUDA device (device is " + device_.str() + ")");
     }
     if (device_.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);
-    if (options.run_dir) run_dir_.emplace(*options.run_dir);
     torch::manual_seed(config.seed);
 
     const auto root = config.data_root.empty() ? data::default_data_root(config.dataset) : config.data_root;
@@ -153,6 +156,7 @@ class Run {
       reconcile_events();
     }
     if (run_dir_) {
+      run_dir_->clear_interrupted_mark();
       run_dir_->write_json("config.json", to_json(config_));
       const auto environment = support::describe_environment(device_.is_cuda(), std::max<int>(0, device_.index()));
       run_dir_->append_event({{"event", "start"}, {"epoch", progress.epoch}, {"step", progress.step},
@@ -162,22 +166,17 @@ class Run {
                                                {"cuda", environment.cuda}, {"cudnn", environment.cudnn},
                                                {"gpu_model", environment.gpu_model}, {"driver", environment.driver}}}});
     }
-    try {
-      while (progress.epoch < config_.epochs) {
-        const auto metrics = train_epoch(progress);
-        result_.epochs.push_back(metrics);
-        progress = Progress{progress.epoch + 1};
-        if (run_dir_) {
-          save_checkpoint(progress);  // checkpoint first: an event is never ahead of it
-          run_dir_->append_event(event_of(metrics));
-        }
-        if (options_.on_epoch) options_.on_epoch(metrics);
-        const int signal = options_.stop_signal ? options_.stop_signal->load() : 0;
-        if (signal != 0 && progress.epoch < config_.epochs) stop(signal, progress, /*checkpointed=*/true);
+    while (progress.epoch < config_.epochs) {
+      const auto metrics = train_epoch(progress);
+      result_.epochs.push_back(metrics);
+      progress = Progress{progress.epoch + 1};
+      if (run_dir_) {
+        save_checkpoint(progress);  // checkpoint first: an event is never ahead of it
+        run_dir_->append_event(event_of(metrics));
       }
-    } catch (const TrainingError& e) {
-      if (run_dir_) run_dir_->append_event({{"event", "failed"}, {"reason", e.what()}});
-      throw;
+      if (options_.on_epoch) options_.on_epoch(metrics);
+      const int signal = options_.stop_signal ? options_.stop_signal->load() : 0;
+      if (signal != 0 && progress.epoch < config_.epochs) stop(signal, progress, /*checkpointed=*/true);
     }
     finish(result_);
     if (run_dir_ && !logged_done_) {
@@ -298,6 +297,7 @@ class Run {
   [[noreturn]] void stop(int signal, const Progress& progress, bool checkpointed) {
     if (run_dir_) {
       if (!checkpointed) save_checkpoint(progress);
+      run_dir_->mark_interrupted(signal);
       run_dir_->append_event({{"event", "interrupted"}, {"signal", signal}, {"epoch", progress.epoch}, {"step", progress.step}});
     }
     throw Interrupted(signal);
@@ -509,7 +509,7 @@ class Run {
   TrainConfig config_;
   TrainOptions options_;
   torch::Device device_;
-  std::optional<RunDirectory> run_dir_;
+  RunDirectory* run_dir_ = nullptr;  // not owned
   int64_t num_classes_ = 0;
   torch::Tensor train_images_, train_labels_, test_images_, test_labels_, validation_images_, validation_labels_;
   std::optional<data::ImageFolder> train_folder_, test_folder_;  // image-folder data sets instead of the tensors
@@ -576,9 +576,52 @@ std::string format_epoch_line(const EpochMetrics& m, int64_t epochs) {
 }
 
 TrainResult train(const TrainConfig& config, const TrainOptions& options) {
-  validate(config, "config");
-  Run run(config, options);
-  return run.run();
+  std::optional<RunDirectory> owned;
+  RunDirectory* run_dir = options.opened_run_dir;
+  if (run_dir == nullptr && options.run_dir) run_dir = &owned.emplace(*options.run_dir);
+  try {
+    validate(config, "config");
+    Run run(config, options, run_dir);
+    return run.run();
+  } catch (const Interrupted&) {
+    throw;
+  } catch (const std::exception& e) {
+    if (run_dir != nullptr) log_failure(*run_dir, failure_of(e));
+    throw;
+  }
+}
+
+Failure failure_of(const std::exception& error) {
+  std::string reason = error.what();
+  reason = reason.substr(0, reason.find('\n'));  // LibTorch's c10::Error carries a backtrace
+  if (const auto* file = dynamic_cast<const common::FileError*>(&error)) {
+    const auto fault = common::is_environment_fault(file->error_number) ? events::Fault::environment : events::Fault::run;
+    return {fault == events::Fault::environment ? kExitEnvironment : kExitFailed, fault, reason};
+  }
+  if (dynamic_cast<const ConfigError*>(&error) || dynamic_cast<const UsageError*>(&error) ||
+      dynamic_cast<const std::invalid_argument*>(&error)) {
+    return {kExitUsage, events::Fault::run, reason};
+  }
+  if (dynamic_cast<const data::DataError*>(&error)) return {kExitData, events::Fault::run, reason};
+  if (dynamic_cast<const CheckpointError*>(&error)) return {kExitCheckpoint, events::Fault::run, reason};
+  if (dynamic_cast<const RunDirectoryBusy*>(&error)) return {kExitBusy, events::Fault::run, reason};
+  // A GPU that fell off the bus or hit an uncorrectable error: the machine's fault, not the run's.
+  for (const char* lost : {"device not ready", "unspecified launch failure", "uncorrectable ECC", "GPU is lost",
+                           "CUDA driver version is insufficient", "no CUDA-capable device"}) {
+    if (reason.find(lost) != std::string::npos) return {kExitEnvironment, events::Fault::environment, reason};
+  }
+  return {kExitFailed, events::Fault::run, reason};
+}
+
+void log_failure(const RunDirectory& run_dir, const Failure& failure) {
+  try {
+    run_dir.append_event({{events::kEvent, events::kFailed},
+                          {events::kReason, failure.reason},
+                          {events::kFault, events::to_string(failure.fault)},
+                          {events::kExitCode, failure.exit_code}});
+  } catch (const std::exception&) {
+    // A full disk can refuse this record too; the exit code still says it (kExitEnvironment).
+  }
 }
 
 }  // namespace isda::train

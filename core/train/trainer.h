@@ -3,6 +3,7 @@
 // line per epoch, and (with a run directory) a checkpoint after every epoch, an append-only event
 // log and resume. Free of LibTorch so that thin mains and the runner can include it.
 
+#include "common/run_events.h"
 #include "train/run_directory.h"
 #include "train/train_config.h"
 
@@ -61,8 +62,11 @@ std::string format_epoch_line(const EpochMetrics& metrics, int64_t epochs);
 
 struct TrainOptions {
   // With a run directory: config, events, checkpoints and result are kept there, and a run
-  // directory that holds a checkpoint of the same config resumes from it.
+  // directory that holds a checkpoint of the same config resumes from it. `opened_run_dir`, a run
+  // directory the caller has already claimed (isda-train claims its own first thing), wins over
+  // `run_dir`, which train() opens itself.
   std::optional<std::string> run_dir;
+  RunDirectory* opened_run_dir = nullptr;
   // Checked after every step; when nonzero the run checkpoints (with a run directory) and throws
   // Interrupted with that signal number.
   const std::atomic<int>* stop_signal = nullptr;
@@ -72,7 +76,20 @@ struct TrainOptions {
 
 // Runs `config` (validated again here). Throws ConfigError for a bad config, data::DataError for
 // missing or broken data, CheckpointError for an unusable checkpoint, TrainingError when training
-// cannot continue, Interrupted on a stop signal.
+// cannot continue, common::FileError when the run directory cannot be written, Interrupted on a
+// stop signal. With a run directory every failure is logged as a `failed` event first.
 TrainResult train(const TrainConfig& config, const TrainOptions& options = {});
+
+// What a failure of a run means: the exit code of isda-train (common/exit_codes.h), whose fault it
+// is (a full disk or a lost device is the machine's) and its one-line reason.
+struct Failure {
+  int exit_code = 1;
+  events::Fault fault = events::Fault::run;
+  std::string reason;
+};
+Failure failure_of(const std::exception& error);
+
+// Appends the `failed` record of `failure` to the run directory's log, if the disk lets it.
+void log_failure(const RunDirectory& run_dir, const Failure& failure);
 
 }  // namespace isda::train

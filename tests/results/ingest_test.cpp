@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 
 namespace isda::results {
@@ -227,32 +228,49 @@ TEST_F(Ingest, AMissingOrEmptyLogIsNothingYet) {
   EXPECT_TRUE(store_.epochs_of("r1").empty());
 }
 
-TEST_F(Ingest, AMalformedLineInTheMiddleNamesTheFileAndLineAndStoresNothing) {
+// A bad log fails its run, not the store: the outcome says which file and line, nothing of the
+// log is stored, and the store goes on working.
+TEST_F(Ingest, AMalformedLineInTheMiddleIsUnreadableNamingTheFileAndLineAndStoresNothing) {
   log_.start();
   log_.epoch(1, 30.0);
   log_.append_raw("{\"event\": \"epoch\", \"epoch\": 2,,}\n");
   log_.epoch(3, 20.0);
-  try {
-    ingest();
-    FAIL() << "a malformed log was ingested";
-  } catch (const StoreError& e) {
-    const std::string message = e.what();
-    EXPECT_THAT(message, HasSubstr(log_.path() + ": line 3 is not JSON"));
-    EXPECT_THAT(message, HasSubstr(store_.path()));
-    EXPECT_EQ(message.find('\n'), std::string::npos);
-  }
+  const auto result = ingest();
+  EXPECT_EQ(result.outcome, Outcome::unreadable);
+  EXPECT_THAT(result.reason, HasSubstr(log_.path() + ": line 3 is not JSON"));
+  EXPECT_EQ(result.reason.find('\n'), std::string::npos);
   EXPECT_TRUE(store_.epochs_of("r1").empty());  // one transaction: all or nothing
+  store_.set_state("r1", RunState::running);
+  store_.record_failure("r1", events::Fault::run, result.reason);
+  EXPECT_EQ(store_.find_run("r1")->state, RunState::failed);
 }
 
-TEST_F(Ingest, AnEpochEventWithoutItsMetricsIsAnError) {
+TEST_F(Ingest, AnEpochEventWithoutItsMetricsIsUnreadable) {
   log_.start();
   log_.append({{"event", "epoch"}, {"epoch", 1}, {"train_loss", 1.0}});
-  try {
-    ingest();
-    FAIL() << "an incomplete epoch event was ingested";
-  } catch (const StoreError& e) {
-    EXPECT_THAT(e.what(), HasSubstr("line 2: epoch event lacks \"train_error\""));
-  }
+  const auto result = ingest();
+  EXPECT_EQ(result.outcome, Outcome::unreadable);
+  EXPECT_THAT(result.reason, HasSubstr("line 2: epoch event lacks \"train_error\""));
+}
+
+// The outcome is the attempt's own: records before the byte where it started count for the data
+// (epochs, finals) but not for how the attempt ended, so a worker that dies before logging
+// anything does not inherit the last attempt's `interrupted` or `failed`.
+TEST_F(Ingest, TheOutcomeIsThatOfTheRecordsFromTheAttemptsStart) {
+  log_.start();
+  log_.epoch(1, 30.0);
+  log_.interrupted(15, 1, 3);
+  const auto start = static_cast<int64_t>(std::filesystem::file_size(log_.path()));
+  auto result = store_.ingest_events("r1", log_.path(), start);
+  EXPECT_EQ(result.outcome, Outcome::none);
+  EXPECT_EQ(result.signal, 0);
+  EXPECT_EQ(epoch_numbers(), (std::vector<int64_t>{1}));
+  log_.append({{"event", "failed"}, {"reason", "disk full"}, {"fault", "environment"}, {"exit_code", 8}});
+  result = store_.ingest_events("r1", log_.path(), start);
+  EXPECT_EQ(result.outcome, Outcome::failed);
+  EXPECT_EQ(result.fault, events::Fault::environment);
+  EXPECT_EQ(result.exit_code, 8);
+  EXPECT_EQ(ingest().outcome, Outcome::failed);  // the whole log ends the same way
 }
 
 TEST_F(Ingest, NullMetricsAreStoredAsAbsent) {

@@ -105,6 +105,29 @@ TEST_F(Lifecycle, FailureKeepsTheErrorAndLogTailAndARetryCountsAttempts) {
   EXPECT_EQ(run.error, "");
 }
 
+// Retries are charged per failure of the run itself; starts (attempts) are counted apart, and a
+// failure that is the machine's fault is recorded as such but charged nothing.
+TEST_F(Lifecycle, FailuresCountOnlyTheRunsOwnFaults) {
+  const auto id = run_in(RunState::pending);
+  store_.start_attempt(id, "host:1");
+  store_.set_state(id, RunState::interrupted, "stopped by signal 9");
+  store_.start_attempt(id, "host:2");
+  store_.record_failure(id, events::Fault::environment, "checkpoint.pt: write failed (No space left on device)");
+  auto run = *store_.find_run(id);
+  EXPECT_EQ(run.state, RunState::failed);
+  EXPECT_EQ(run.attempts, 2);
+  EXPECT_EQ(run.failures, 0);
+  EXPECT_EQ(run.fault, "environment");
+  store_.set_state(id, RunState::pending);
+  store_.start_attempt(id, "host:3");
+  store_.set_state(id, RunState::failed, "loss is NaN");  // a failure of the run: charged
+  run = *store_.find_run(id);
+  EXPECT_EQ(run.attempts, 3);
+  EXPECT_EQ(run.failures, 1);
+  EXPECT_EQ(run.fault, "run");
+  EXPECT_THROW(store_.record_failure(id, events::Fault::run, "again"), StoreError);  // failed -> failed
+}
+
 TEST_F(Lifecycle, StartAttemptTakesALeaseThatHeartbeatsRenew) {
   const auto id = run_in(RunState::pending);
   store_.start_attempt(id, "host:42");

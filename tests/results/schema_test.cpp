@@ -160,7 +160,7 @@ INSERT INTO slurm_submissions (id, sweep_id, resource_class, manifest_path, job_
 INSERT INTO slurm_tasks (submission_id, task, run_id) VALUES (1, 1, 'r3');
 )sql",
                "seed a version 5 store");
-    migrate(db);
+    migrate(db, 6);
     EXPECT_EQ(schema_version(db), 6);
     EXPECT_EQ(pragma(db, "foreign_keys"), 1);  // turned off for the rebuild only
     EXPECT_EQ(count_rows(db, "runs"), 3);
@@ -190,6 +190,31 @@ INSERT INTO slurm_tasks (submission_id, task, run_id) VALUES (1, 1, 'r3');
   EXPECT_EQ(count_rows(db, "epochs"), 1);  // its epochs, final and provenance went with it
   EXPECT_EQ(count_rows(db, "finals"), 0);
   EXPECT_EQ(count_rows(db, "provenance"), 0);
+}
+
+// Version 7 counts failures apart from starts: a run failed before it was charged one failure per
+// start (what the retries counted then); no other run is charged anything.
+TEST(Schema, FailuresStartAsTheOldAttemptsOfFailedRunsOnly) {
+  ScratchDir dir;
+  const auto path = dir.file("isda.db");
+  {
+    Database db(path);
+    migrate(db, 6);
+    db.execute(R"sql(
+INSERT INTO runs (id, config_json, state, attempts, created, updated)
+  VALUES ('r1', '{"seed":1}', 'done', 3, 0, 0), ('r2', '{"seed":2}', 'failed', 2, 0, 0),
+         ('r3', '{"seed":3}', 'interrupted', 4, 0, 0);
+)sql",
+               "seed a version 6 store");
+  }
+  auto store = ResultsStore::open(path);
+  EXPECT_EQ(store.schema_version(), 7);
+  EXPECT_EQ(store.find_run("r1")->failures, 0);
+  EXPECT_EQ(store.find_run("r2")->failures, 2);
+  EXPECT_EQ(store.find_run("r2")->fault, "run");
+  EXPECT_EQ(store.find_run("r3")->failures, 0);
+  EXPECT_EQ(store.find_run("r3")->attempts, 4);
+  EXPECT_EQ(store.find_run("r3")->fault, "");
 }
 
 TEST(Schema, ANewStoreHasLargePagesAndAnOldOneKeepsItsOwn) {

@@ -201,13 +201,13 @@ class JobScriptRun {
   const std::string ready = dir.file("worker-ready");
 };
 
-// A worker that checkpoints on SIGUSR1 as isda-train does (an `interrupted` event, then exit 138):
-// the signal reaches it, and the task requeues itself.
+// A worker that checkpoints on SIGUSR1 as isda-train does (the `interrupted` marker and event,
+// then exit 138): the signal reaches it, and the task requeues itself.
 TEST(SlurmJobScript, ForwardsUsr1ToTheWorkerAndRequeuesItsTask) {
   JobScriptRun job;
   job.worker(R"(#!/bin/bash
 echo "worker $*" >SCRATCH/worker-args.txt
-trap 'echo checkpoint; echo "{\"event\":\"interrupted\",\"signal\":10}" >>"$4/events.jsonl"; exit 138' USR1
+trap 'echo checkpoint; echo 10 >"$4/interrupted"; echo "{\"event\":\"interrupted\",\"signal\":10}" >>"$4/events.jsonl"; exit 138' USR1
 touch WORKER_READY
 for i in $(seq 1 300); do sleep 0.1; done
 exit 0
@@ -227,11 +227,12 @@ exit 0
 }
 
 // 138 is also what SIGUSR1 leaves of a worker killed before it installed its handler (a late
-// signal meant for the attempt before a requeue; the log's last line is that attempt's): nothing
-// was checkpointed, so the task starts the worker again instead of requeueing itself.
+// signal meant for the attempt before a requeue, whose marker is still there): nothing was
+// checkpointed, so the task starts the worker again instead of requeueing itself.
 TEST(SlurmJobScript, AWorkerKilledByUsr1BeforeItsHandlerIsStartedAgainNotRequeued) {
   JobScriptRun job;
   std::ofstream(job.runs + "/r1/events.jsonl") << R"({"event":"interrupted","signal":10})" << '\n';
+  std::ofstream(job.runs + "/r1/interrupted") << "10\n";  // the attempt before the requeue's
   job.worker(R"(#!/bin/bash
 echo started >>SCRATCH/starts.txt
 if [ -e WORKER_READY ]; then echo '{"event":"done"}' >>"$4/events.jsonl"; exit 0; fi

@@ -1,6 +1,6 @@
 #include "support/subprocess.h"
 
-#include "support/durable_file.h"
+#include "common/durable_file.h"
 
 #include <fcntl.h>
 #include <spawn.h>
@@ -13,7 +13,8 @@
 extern char** environ;
 
 namespace isda::testing {
-pid_t start_process(const std::vector<std::string>& argv, const std::string& out_path, const std::string& err_path) {
+pid_t start_process(const std::vector<std::string>& argv, const std::string& out_path, const std::string& err_path,
+                    bool own_process_group) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
@@ -22,9 +23,16 @@ pid_t start_process(const std::vector<std::string>& argv, const std::string& out
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  if (own_process_group) {
+    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);
+    posix_spawnattr_setpgroup(&attributes, 0);
+  }
   pid_t pid = 0;
-  const int rc = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
+  const int rc = posix_spawn(&pid, args[0], &actions, &attributes, args.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attributes);
   if (rc != 0) throw std::runtime_error("cannot start " + argv[0]);
   return pid;
 }
@@ -43,8 +51,8 @@ ProcessResult run_process(const std::vector<std::string>& argv) {
   close(mkstemp(err_path));
   ProcessResult result;
   result.exit_code = wait_process(start_process(argv, out_path, err_path));
-  result.out = support::read_file(out_path);
-  result.err = support::read_file(err_path);
+  result.out = common::read_file(out_path);
+  result.err = common::read_file(err_path);
   std::remove(out_path);
   std::remove(err_path);
   return result;

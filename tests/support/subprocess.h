@@ -18,7 +18,10 @@ struct ProcessResult {
 ProcessResult run_process(const std::vector<std::string>& argv);
 
 // Starts in the background with stdout and stderr appended to the given files; returns the pid.
-pid_t start_process(const std::vector<std::string>& argv, const std::string& out_path, const std::string& err_path);
+// With `own_process_group` the child leads a new process group (kill(-pid, ...) reaches it and
+// everything it starts).
+pid_t start_process(const std::vector<std::string>& argv, const std::string& out_path, const std::string& err_path,
+                    bool own_process_group = false);
 
 // Waits for a started process; returns its exit code (128 + signal if killed).
 int wait_process(pid_t pid);

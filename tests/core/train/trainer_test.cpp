@@ -1,11 +1,13 @@
 #include "train/trainer.h"
 
+#include "common/durable_file.h"
 #include "data/data_error.h"
 #include "support/idx_files.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cerrno>
 #include <filesystem>
 #include <fstream>
 
@@ -128,6 +130,36 @@ TEST_F(TrainerTest, MissingDataIsADataError) {
   EXPECT_THROW(train(config), data::DataError);
 }
 
+// A run that fails before its start event still says why in its run directory, for the
+// coordinator: the reason, whose fault it is and isda-train's exit code.
+TEST_F(TrainerTest, AFailureBeforeTheStartIsLoggedWithItsExitCodeAndFault) {
+  auto config = tiny("ce");
+  config.data_root = dir_.file("nowhere");
+  TrainOptions options;
+  options.run_dir = dir_.file("run");
+  EXPECT_THROW(train(config, options), data::DataError);
+  const auto failed = events_of(*options.run_dir, "failed");
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_THAT(failed[0].at("reason").get<std::string>(), HasSubstr("nowhere"));
+  EXPECT_EQ(failed[0].at("fault"), "run");
+  EXPECT_EQ(failed[0].at("exit_code"), 3);
+  EXPECT_TRUE(events_of(*options.run_dir, "start").empty());
+}
+
+TEST(FailureOf, FullDisksAreTheMachinesFaultAndEverythingElseTheRuns) {
+  const auto full = failure_of(common::FileError("run/checkpoint.pt.tmp.7: write failed (No space left on device)", ENOSPC));
+  EXPECT_EQ(full.fault, events::Fault::environment);
+  EXPECT_EQ(full.exit_code, 8);
+  EXPECT_EQ(failure_of(common::FileError("x: cannot open file (No such file or directory)", ENOENT)).fault,
+            events::Fault::run);
+  EXPECT_EQ(failure_of(CheckpointError("checkpoint.pt: corrupt")).exit_code, 4);
+  EXPECT_EQ(failure_of(ConfigError("config: lr: must be positive")).exit_code, 2);
+  EXPECT_EQ(failure_of(TrainingError("training loss became nan")).exit_code, 1);
+  const auto lost = failure_of(std::runtime_error("CUDA error: unspecified launch failure\nbacktrace..."));
+  EXPECT_EQ(lost.fault, events::Fault::environment);
+  EXPECT_EQ(lost.reason, "CUDA error: unspecified launch failure");  // one line
+}
+
 // Stopped after epoch 1 (as a signal between epochs would), then rerun: the same metrics as
 // never stopping, and every epoch in the event log exactly once.
 TEST_F(TrainerTest, ResumingAfterAnEpochGivesTheSameMetricsAsNeverStopping) {
@@ -200,6 +232,10 @@ TEST_F(TrainerTest, ACorruptOrTruncatedCheckpointIsReportedNotLoaded) {
   } catch (const CheckpointError& e) {
     EXPECT_THAT(e.what(), HasSubstr("checkpoint.pt: corrupt"));
   }
+  const auto failed = events_of(*options.run_dir, "failed");
+  ASSERT_EQ(failed.size(), 1u);  // the run says why itself, naming the file
+  EXPECT_THAT(failed[0].at("reason").get<std::string>(), HasSubstr("checkpoint.pt: corrupt"));
+  EXPECT_EQ(failed[0].at("exit_code"), 4);
   std::filesystem::resize_file(checkpoint, size - 100);
   try {
     train(config, options);
@@ -220,6 +256,30 @@ TEST_F(TrainerTest, ACheckpointOfAnotherConfigIsRefused) {
   } catch (const CheckpointError& e) {
     EXPECT_THAT(e.what(), HasSubstr("written by another config (lr is 0.05 there, 0.2 here)"));
   }
+}
+
+// A stop on a signal leaves the marker the Slurm job script tests for; the next start clears it.
+TEST_F(TrainerTest, AStopOnASignalLeavesTheInterruptedMarkUntilTheNextStart) {
+  auto config = tiny("ce");
+  config.epochs = 2;
+  const auto options = interrupted_after_first_epoch(config);
+  EXPECT_TRUE(std::filesystem::exists(*options.run_dir + "/interrupted"));
+  train(config, options);
+  EXPECT_FALSE(std::filesystem::exists(*options.run_dir + "/interrupted"));
+}
+
+// A crash mid-append before the first checkpoint: the torn record is dropped, not glued onto the
+// next one.
+TEST_F(TrainerTest, ATornEventLineWithoutACheckpointIsDroppedToo) {
+  auto config = tiny("ce");
+  config.epochs = 1;
+  TrainOptions options;
+  options.run_dir = dir_.file("run");
+  std::filesystem::create_directories(*options.run_dir);
+  std::ofstream(*options.run_dir + "/events.jsonl") << R"({"event":"start","epo)";
+  train(config, options);
+  EXPECT_EQ(events_of(*options.run_dir, "start").size(), 1u);
+  EXPECT_EQ(events_of(*options.run_dir, "done").size(), 1u);
 }
 
 TEST_F(TrainerTest, ATornEventLineFromACrashIsDroppedOnResume) {

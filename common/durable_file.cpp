@@ -1,4 +1,4 @@
-#include "support/durable_file.h"
+#include "common/durable_file.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -11,11 +11,12 @@
 #include <sstream>
 #include <stdexcept>
 
-namespace isda::support {
+namespace isda::common {
 namespace {
 
 [[noreturn]] void fail(const std::string& path, const std::string& what) {
-  throw std::runtime_error(path + ": " + what + " (" + std::strerror(errno) + ")");
+  const int error_number = errno;
+  throw FileError(path + ": " + what + " (" + std::strerror(error_number) + ")", error_number);
 }
 
 void write_all(int fd, const std::string& path, const char* data, size_t size) {
@@ -41,6 +42,10 @@ void fsync_directory_of(const std::string& path) {
 
 }  // namespace
 
+bool is_environment_fault(int error_number) {
+  return error_number == ENOSPC || error_number == EDQUOT || error_number == EIO || error_number == EROFS;
+}
+
 void write_file_atomically(const std::string& path, const std::string& bytes) {
   const std::string temp = path + ".tmp." + std::to_string(::getpid());
   const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -50,12 +55,14 @@ void write_file_atomically(const std::string& path, const std::string& bytes) {
     if (::fsync(fd) != 0) fail(temp, "fsync failed");
   } catch (...) {
     ::close(fd);
-    ::unlink(temp.c_str());
+    ::unlink(temp.c_str());  // a full disk must not also keep the half-written temporary file
     throw;
   }
   ::close(fd);
   if (::rename(temp.c_str(), path.c_str()) != 0) {
+    const int error_number = errno;
     ::unlink(temp.c_str());
+    errno = error_number;
     fail(path, "rename failed");
   }
   fsync_directory_of(path);
@@ -87,11 +94,14 @@ bool drop_torn_last_line(const std::string& path) {
 }
 
 std::string read_file(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw FileError(path + ": is a directory, not a file", EISDIR);
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error(path + ": cannot open file");
+  if (!in) fail(path, "cannot open file");
   std::ostringstream buffer;
   buffer << in.rdbuf();
+  if (in.bad()) fail(path, "cannot read file");
   return buffer.str();
 }
 
-}  // namespace isda::support
+}  // namespace isda::common

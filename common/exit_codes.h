@@ -1,0 +1,28 @@
+#pragma once
+// One table of exit codes for every binary of the suite (isda-train, isda-run, isda-report,
+// isda-data), so that a code means the same thing whichever tool returned it. Each tool's --help
+// lists the ones it uses. 128 + N: stopped by signal N (after a checkpoint, where the tool has one).
+
+#include <stdexcept>
+
+namespace isda {
+
+enum ExitCode : int {
+  kExitOk = 0,
+  kExitFailed = 1,       // the work failed: training diverged, runs of a sweep not done, a download failed
+  kExitUsage = 2,        // bad flag, spec, config key or value (the message names it)
+  kExitData = 3,         // missing or malformed data set files or archives
+  kExitCheckpoint = 4,   // an unusable checkpoint (corrupt, truncated, another config or format)
+  kExitBusy = 5,         // a run directory or results store in use by another live process
+  kExitStore = 6,        // the results store cannot be opened, read or written
+  kExitScheduler = 7,    // a Slurm command failed (its message is printed)
+  kExitEnvironment = 8,  // disk full, I/O error, device lost: not the run's fault; rerun once fixed
+};
+
+// A bad command line, spec or config; what() is one line that names the flag, file, key or value.
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+}  // namespace isda

@@ -1,0 +1,72 @@
+#pragma once
+// The records of a run directory's event log, `events.jsonl`, defined once: isda-train appends
+// them (core/train/run_directory), the results store reads them (results/store.cpp), and the Slurm
+// job script looks only at the marker file below. One JSON object per line, appended and fsynced:
+//
+//   {"event":"start", "epoch":E, "step":S, "device":D, "config":{...}, "environment":{...}}
+//   {"event":"epoch", "epoch":E, <kEpochMetrics>...}
+//   {"event":"done", "epochs":N, <kDoneMetrics>...}
+//   {"event":"failed", "reason":"one line", "fault":"run"|"environment", "exit_code":C}
+//   {"event":"interrupted", "signal":N, "epoch":E, "step":S}
+//
+// Every record also has "time" (Unix seconds). Metrics a run does not have are null. A last line
+// without its '\n' is a torn append (the writer died mid-write): readers ignore it and the next
+// writer drops it before appending, so it never glues onto the next record.
+
+#include <nlohmann/json.hpp>
+
+#include <stdexcept>
+#include <string>
+
+namespace isda::events {
+
+inline constexpr char kLogFile[] = "events.jsonl";
+// Present while the run's last attempt stopped on a signal after checkpointing (it holds the
+// signal number); removed when the next attempt starts. The Slurm job script tests for it to tell
+// a checkpointed SIGUSR1 from a worker killed by one before it could checkpoint.
+inline constexpr char kInterruptedMarker[] = "interrupted";
+
+inline constexpr char kEvent[] = "event";
+inline constexpr char kTime[] = "time";
+inline constexpr char kStart[] = "start";
+inline constexpr char kEpoch[] = "epoch";
+inline constexpr char kDone[] = "done";
+inline constexpr char kFailed[] = "failed";
+inline constexpr char kInterrupted[] = "interrupted";
+
+inline constexpr char kReason[] = "reason";
+inline constexpr char kFault[] = "fault";
+inline constexpr char kExitCode[] = "exit_code";
+inline constexpr char kSignal[] = "signal";
+inline constexpr char kStep[] = "step";
+inline constexpr char kEpochs[] = "epochs";
+inline constexpr char kEnvironment[] = "environment";
+
+// An epoch event's metrics, in the order of the store's `epochs` columns. test_top5_error may be
+// absent in logs of older versions.
+inline constexpr const char* kEpochMetrics[] = {"train_loss", "train_error", "test_error", "validation_error",
+                                                "lambda",     "lr",          "seconds",    "images_per_second",
+                                                "test_top5_error"};
+// A done event's metrics besides "epochs"; last10_test_top5_error may be absent in older logs.
+inline constexpr const char* kDoneMetrics[] = {"final_test_error", "best_test_error", "last10_test_error",
+                                               "last10_validation_error", "last10_test_top5_error"};
+
+// Whose fault a failure is. `environment`: the machine's (disk full, I/O error, device lost), so a
+// rerun once it is fixed should succeed and is not charged to the spec's retries. `run`: anything
+// else (a bad config, divergence, broken data or checkpoint).
+enum class Fault { run, environment };
+const char* to_string(Fault fault);
+// "environment" -> environment; anything else (absent in older logs) -> run.
+Fault fault_from_string(const std::string& name);
+
+// A line of an event log that is not a record: what() names the file and line.
+class EventLogError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Parses one line (without its '\n'): an object with a string "event". Throws EventLogError
+// naming `file` and `line_number` otherwise.
+nlohmann::json parse_record(const char* first, const char* last, const std::string& file, int64_t line_number);
+
+}  // namespace isda::events

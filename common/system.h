@@ -1,0 +1,14 @@
+#pragma once
+// Small facts about the machine and the clock that several parts of the suite record.
+
+#include <string>
+
+namespace isda::common {
+
+// Unix time in seconds (wall clock), as every timestamp in the results store and event logs.
+double now_seconds();
+
+// This machine's host name ("" if it cannot be read).
+std::string host_name();
+
+}  // namespace isda::common
