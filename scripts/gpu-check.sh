@@ -11,7 +11,9 @@
 #   scripts/gpu-check.sh --rehearse DIR       here, on the CPU with build/release: every step a CPU can
 #                                             run, at tiny sizes (the ctest gpu_check_rehearsal)
 #
-# Options: --build-dir DIR (default build/cuda, rehearsal build/release), --skip STEP[,STEP...].
+# Options: --build-dir DIR (default build/cuda, rehearsal build/release), --skip STEP[,STEP...],
+# --only STEP[,STEP...] (env and the report always run): a rerun on the warm machine can keep its
+# build and run what the deadline cut, e.g. --only train_densenet190,packing,isda_cost_f64.
 # Each step runs under its own time limit; a failed step is reported and the next one runs; the
 # report (DIR/gpu-check.md, DIR/gpu-check.json, DIR/gpu-check.log) is always written. Exit code:
 # 0 when every step that ran passed, 1 otherwise, 2 for bad usage.
@@ -21,7 +23,7 @@ root=$(pwd)
 carry=$root/.gpu-carry
 
 usage() {
-  sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//' >&2
+  awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0" >&2
   exit 2
 }
 
@@ -29,6 +31,7 @@ mode=""
 out=""
 build_dir=""
 skip=","
+only=""
 while (($#)); do
   case $1 in
     --prepare) mode=prepare ;;
@@ -36,6 +39,7 @@ while (($#)); do
     --out) mode=gpu; out=${2:-}; shift ;;
     --build-dir) build_dir=${2:-}; shift ;;
     --skip) skip=",${2:-},"; shift ;;
+    --only) only=",${2:-},"; shift ;;
     -h | --help) usage ;;
     *) echo "gpu-check: error: unknown argument \"$1\"" >&2; usage ;;
   esac
@@ -100,7 +104,7 @@ started=$(date +%s)
 notes=()
 
 note() { notes+=("$*"); echo "gpu-check: $*" >&2; }
-skipped() { [[ $skip == *",$1,"* ]]; }
+skipped() { [[ $skip == *",$1,"* || ( -n $only && $1 != env && $only != *",$1,"* ) ]]; }
 
 # run_step NAME SECONDS COMMAND...: runs COMMAND (a program or one of the step functions below) under
 # a time limit, never past the deadline (ISDA_GPU_CHECK_DEADLINE seconds after the start, less time
@@ -370,7 +374,7 @@ if ((built)) && [[ -n $data_source ]]; then
     peer=1
     python3 -c 'import torch' 2>/dev/null && [[ -f $carry/pytorch_tuned.py ]] || peer=0
     ((peer)) || note "no peer: python3 cannot import torch, or $carry/pytorch_tuned.py is absent"
-    # Most wanted first: a step the deadline cuts is reported as skipped.
+    # Most wanted first: a step the deadline cuts is reported as skipped (rerun it with --only).
     run_step train_resnet32 40 bench_train "${fast[@]}" --models resnet32 --methods ce,isda
     ((peer)) && run_step peer_resnet32 30 step_peer resnet32 eager 2
     run_step train_resnet32_graph 30 bench_train "${fast[@]}" --models resnet32 --methods isda --cuda-graph
@@ -378,11 +382,11 @@ if ((built)) && [[ -n $data_source ]]; then
     ((peer)) && run_step peer_resnet110 40 step_peer resnet110 eager 2
     run_step train_wrn28_10 40 bench_train "${fast[@]}" --models wrn28_10 --methods ce,isda --images 10000
     ((peer)) && run_step peer_wrn28_10 40 step_peer wrn28_10 eager 2
-    run_step isda_cost_f64 30 "$bench_bin" isda-cost --device cuda --state-dtype float64
     run_step isda_cost_f32 30 "$bench_bin" isda-cost --device cuda --state-dtype float32
     run_step augment_step 20 "$bench_bin" augment-step --device cuda --model resnet110
+    run_step packing 80 step_packing 1 25000 "0, 1, 2" 1 6
     run_step train_densenet190 45 bench_train "${fast[@]}" --models densenet_bc190_40 --methods ce,isda --images 5000
-    run_step packing 90 step_packing 1 25000 "0, 1, 2" 1 3 6
+    run_step isda_cost_f64 30 "$bench_bin" isda-cost --device cuda --state-dtype float64
   else
     # The same invocations at tiny sizes on the CPU; the big networks' names are only checked.
     tiny=(--device cpu --images 64 --batch 32)

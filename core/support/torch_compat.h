@@ -58,11 +58,14 @@ class CudaAutocastGuard {
 
 // --- CUDA graphs and device memory (compiled only against a LibTorch with CUDA headers) ------
 //
-// ISDA_HAS_CUDA_GRAPHS is 1 where ATen's CUDA graph API and the CUDA runtime's headers are both
-// reachable: PyTorch's LibTorch with CUDA. Debian's CPU LibTorch 1.13 ships ATen/cuda headers but no
-// CUDA runtime, so there it is 0 and the functions below say so instead of capturing.
+// ISDA_HAS_CUDA_GRAPHS is 1 where ATen's CUDA graph API, the header a CUDA build of LibTorch
+// generates (c10/cuda/impl/cuda_cmake_macros.h) and the CUDA runtime's headers are all reachable:
+// PyTorch's LibTorch with CUDA. Debian's CPU LibTorch 1.13 ships ATen/cuda headers but not the
+// generated one (and no CUDA runtime), so there it is 0, also beside an installed CUDA toolkit, and
+// the functions below say so instead of capturing.
 #if defined(__has_include)
-#if __has_include(<ATen/cuda/CUDAGraph.h>) && __has_include(<c10/cuda/CUDAGuard.h>) && __has_include(<cuda_runtime_api.h>)
+#if __has_include(<ATen/cuda/CUDAGraph.h>) && __has_include(<c10/cuda/impl/cuda_cmake_macros.h>) && \
+    __has_include(<cuda_runtime_api.h>)
 #define ISDA_HAS_CUDA_GRAPHS 1
 #endif
 #endif
