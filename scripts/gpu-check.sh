@@ -171,6 +171,9 @@ step_env() {
 import torch
 print("ENV pytorch=%s (CUDA %s, cuDNN %s)" % (torch.__version__, torch.version.cuda, torch.backends.cudnn.version()))
 print("ENV libtorch_cmake=%s" % torch.utils.cmake_prefix_path)
+import os
+macros = os.path.join(os.path.dirname(torch.__file__), "include/c10/cuda/impl/cuda_cmake_macros.h")
+print("ENV libtorch_cuda_headers=%s" % ("yes" if os.path.exists(macros) else "no (no CUDA graphs: " + macros + " missing)"))
 print("ENV torch_sees=%s" % (torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no CUDA device"))
 EOF
   echo "ENV compiler=$(g++ --version | head -1)"
@@ -217,6 +220,10 @@ step_configure() {
   paths="$torch_prefix"
   [[ -d $prefix/usr ]] && paths="$paths;$prefix/usr"
   local args=(-DCMAKE_PREFIX_PATH="$paths" -Wno-dev)
+  # The CUDA runtime's headers for compat::CudaGraph (torch's targets may carry them; no harm twice).
+  local cuda_include
+  cuda_include=$(dirname "$(dirname "$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)")")/include
+  [[ -e $cuda_include/cuda_runtime_api.h ]] && args+=(-DCMAKE_CXX_FLAGS="-isystem $cuda_include")
   if [[ -e $prefix/usr/include/sqlite3.h ]]; then
     # The machine's own libsqlite3.so.0 through the repointed link, else the static library.
     sqlite=$prefix/usr/lib/x86_64-linux-gnu/libsqlite3.so
