@@ -316,7 +316,9 @@ step_packing() {  # step_packing EPOCHS TRAIN_LIMIT SEEDS K... (K workers per GP
 
 step_peer() {  # step_peer MODEL MODE EPOCHS
   local line model peer_mode epochs ips
-  python3 "$carry/pytorch_tuned.py" "$work/data/cifar10/data_batch_1.bin" "$@" | tee "$work/peer.out" || return 1
+  # PEER_RUNNER and PEER_SCRIPT let the rehearsal put a stub with the peer's output format in its place.
+  "${PEER_RUNNER:-python3}" "${PEER_SCRIPT:-$carry/pytorch_tuned.py}" "$work/data/cifar10/data_batch_1.bin" "$@" |
+    tee "$work/peer.out" || return 1
   # RESULT resnet32 eager epoch_s=['3.10', '2.51'] img_per_s_last=19920 loss=1.234
   line=$(grep '^RESULT' "$work/peer.out" | tail -1)
   [[ -n $line ]] || { echo "error: no RESULT line"; return 1; }
@@ -411,6 +413,10 @@ if ((built)) && [[ -n $data_source ]]; then
     if [[ -f $carry/pytorch_tuned.py ]]; then
       run_step peer_syntax 10 python3 -m py_compile "$carry/pytorch_tuned.py"
     fi
+    # The peer's RESULT line, as pytorch_tuned.py prints it, through the same parsing.
+    printf '%s\n' '#!/usr/bin/env bash' \
+      "echo \"RESULT \$2 \$3 epoch_s=['9.99', '9.98'] img_per_s_last=5000 loss=2.303\"" >"$work/peer_stub.sh"
+    PEER_RUNNER=bash PEER_SCRIPT=$work/peer_stub.sh run_step peer_stub 10 step_peer resnet32 eager 2
     python3 -c 'import torch' 2>/dev/null ||
       note "peer not run: python3 cannot import torch here (pytorch_tuned.py needs CUDA); it runs on the GPU machine"
   fi

@@ -12,11 +12,12 @@ fail() { echo "check_rehearsal: $*" >&2; exit 1; }
 md=$out/gpu-check.md json=$out/gpu-check.json
 [[ -s $md && -s $json && -s $out/gpu-check.log ]] || fail "report files missing in $out"
 for step in env deps configure build gpu_tests model_names train_resnet32 train_resnet32_graph isda_cost_f64 \
-  isda_cost_f32 augment_step packing; do
+  isda_cost_f32 augment_step packing peer_stub; do
   grep -qE "^\| $step \| (ok|skipped) " "$md" || fail "$md: no ok or skipped row for step $step"
   grep -q "\"name\":\"$step\"" "$json" || fail "$json: no step $step"
 done
-for bench in '"bench":"train_epoch"' '"bench":"isda_cost"' '"bench":"augment_step"' '"bench":"packing"'; do
+for bench in '"bench":"train_epoch"' '"bench":"isda_cost"' '"bench":"augment_step"' '"bench":"packing"' \
+  '"bench":"peer"'; do
   grep -q "$bench" "$json" || fail "$json: no result with $bench"
 done
 [[ $(grep -c '"bench":"packing"' "$json") == 2 ]] || fail "$json: expected packing results for 1 and 2 slots"
