@@ -278,6 +278,15 @@ check_graph_on_cpu() {
   [[ $rc == 2 && $err == *cuda_graph* && $(wc -l <<<"$err") == 1 ]]
 }
 
+# A graph step on the CPU: the command must fail with the config error that names cuda_graph.
+expect_graph_refusal() {
+  local output rc
+  output=$("$@" 2>&1)
+  rc=$?
+  echo "exit $rc: $output"
+  [[ $rc != 0 && $output == *"cuda_graph: needs a CUDA device"* ]]
+}
+
 # The packing experiment: the CIFAR-10 ResNet-32 reproduction's final runs (experiments/
 # cifar10_resnet32.json: CE and ISDA x seeds, lambda0 0.5 as its search would pick, without the
 # search) under a short profile, run by isda-run with K workers per GPU (or K CPU slots).
@@ -328,7 +337,7 @@ step_peer() {  # step_peer MODEL MODE EPOCHS
   ips=$(sed -n 's/.*img_per_s_last=\([0-9.]*\).*/\1/p' <<<"$line")
   echo "{\"bench\":\"peer\",\"model\":\"$model\",\"mode\":\"$peer_mode\",\"epoch_seconds\":[$epochs],\"images_per_second\":${ips:-null},\"seconds_per_50k\":${epochs##*,}}"
 }
-export -f have_header step_env step_deps step_configure step_build step_gpu_tests bench_train check_graph_on_cpu packing_spec \
+export -f expect_graph_refusal have_header step_env step_deps step_configure step_build step_gpu_tests bench_train check_graph_on_cpu packing_spec \
   step_packing step_peer
 export mode work carry prefix build_dir train_bin run_bin bench_bin debs
 
@@ -377,49 +386,50 @@ if [[ -n $data_source ]]; then
 fi
 
 if ((built)) && [[ -n $data_source ]]; then
+  # One list of benchmark command lines for both modes: the rehearsal runs the very same lines on
+  # the CPU, with tiny sizes and a small network in place of each big one (whose names model_names
+  # checks), so that a typo fails here and not on the GPU machine.
   if [[ $mode == gpu ]]; then
-    fast=(--device cuda --precision bf16 --channels-last)
+    device=cuda fast=(--precision bf16 --channels-last) batch=128 augment_batch=128
+    m32=resnet32 m110=resnet110 mwrn=wrn28_10 mdense=densenet_bc190_40
+    i32=0 i110=20000 iwrn=10000 idense=5000
+    cost=() steps=() pack=(1 25000 "0, 1, 2" 1 6) graph=()
     export PACK_PRECISION=bf16 PACK_CHANNELS_LAST=true TEST_IMAGES=1000
     peer=1
     python3 -c 'import torch' 2>/dev/null && [[ -f $carry/pytorch_tuned.py ]] || peer=0
     ((peer)) || note "no peer: python3 cannot import torch, or $carry/pytorch_tuned.py is absent"
-    # Most wanted first: a step the deadline cuts is reported as skipped (rerun it with --only).
-    run_step train_resnet32 40 bench_train "${fast[@]}" --models resnet32 --methods ce,isda
-    ((peer)) && run_step peer_resnet32 30 step_peer resnet32 eager 2
-    run_step train_resnet32_graph 30 bench_train "${fast[@]}" --models resnet32 --methods isda --cuda-graph
-    run_step train_resnet110 45 bench_train "${fast[@]}" --models resnet110 --methods ce,isda --images 20000
-    ((peer)) && run_step peer_resnet110 40 step_peer resnet110 eager 2
-    run_step train_wrn28_10 40 bench_train "${fast[@]}" --models wrn28_10 --methods ce,isda --images 10000
-    ((peer)) && run_step peer_wrn28_10 40 step_peer wrn28_10 eager 2
-    run_step isda_cost_f32 30 "$bench_bin" isda-cost --device cuda --state-dtype float32
-    run_step augment_step 20 "$bench_bin" augment-step --device cuda --model resnet110
-    run_step packing 80 step_packing 1 25000 "0, 1, 2" 1 6
-    run_step train_densenet190 45 bench_train "${fast[@]}" --models densenet_bc190_40 --methods ce,isda --images 5000
-    run_step isda_cost_f64 30 "$bench_bin" isda-cost --device cuda --state-dtype float64
   else
-    # The same invocations at tiny sizes on the CPU; the big networks' names are only checked.
-    tiny=(--device cpu --images 64 --batch 32)
+    device=cpu fast=() batch=32 augment_batch=16
+    m32=resnet32 m110=resnet8 mwrn=resnet8 mdense=resnet8
+    i32=64 i110=64 iwrn=64 idense=64
+    cost=(--classes 10 --dim 64 --batch 16 --model resnet8 --image-size 32) steps=(--steps 2) pack=(1 64 "0" 1 2)
+    graph=(expect_graph_refusal)  # the CPU's answer to a CUDA graph: a config error naming the key
     export PACK_PRECISION=fp32 PACK_CHANNELS_LAST=false TEST_IMAGES=64
     run_step model_names 20 bash -c '"$train_bin" --list-models >"$ISDA_WORK/models.txt" &&
       for m in resnet32 resnet110 wrn28_10 densenet_bc190_40 resnet50; do grep -qw "^$m" "$ISDA_WORK/models.txt" || { echo "error: unknown model $m"; exit 1; }; done'
-    run_step train_resnet32 60 bench_train "${tiny[@]}" --models resnet32 --methods ce,isda
-    run_step train_resnet32_graph 20 check_graph_on_cpu
-    run_step isda_cost_f64 30 "$bench_bin" isda-cost --device cpu --state-dtype float64 --classes 10 --dim 64 --batch 16 \
-      --model resnet8 --image-size 32 --steps 2
-    run_step isda_cost_f32 30 "$bench_bin" isda-cost --device cpu --state-dtype float32 --classes 10 --dim 64 --batch 16 \
-      --model resnet8 --image-size 32 --steps 2
-    run_step augment_step 30 "$bench_bin" augment-step --device cpu --model resnet8 --batch 16 --steps 2
-    run_step packing 90 step_packing 1 64 "0" 1 2
-    if [[ -f $carry/pytorch_tuned.py ]]; then
-      run_step peer_syntax 10 python3 -m py_compile "$carry/pytorch_tuned.py"
-    fi
-    # The peer's RESULT line, as pytorch_tuned.py prints it, through the same parsing.
+    run_step graph_config_error 20 check_graph_on_cpu
+    if [[ -f $carry/pytorch_tuned.py ]]; then run_step peer_syntax 10 python3 -m py_compile "$carry/pytorch_tuned.py"; fi
+    # In the peer's place a stub that prints its RESULT line, through the same parsing.
     printf '%s\n' '#!/usr/bin/env bash' \
       "echo \"RESULT \$2 \$3 epoch_s=['9.99', '9.98'] img_per_s_last=5000 loss=2.303\"" >"$work/peer_stub.sh"
-    PEER_RUNNER=bash PEER_SCRIPT=$work/peer_stub.sh run_step peer_stub 10 step_peer resnet32 eager 2
-    python3 -c 'import torch' 2>/dev/null ||
-      note "peer not run: python3 cannot import torch here (pytorch_tuned.py needs CUDA); it runs on the GPU machine"
+    export PEER_RUNNER=bash PEER_SCRIPT=$work/peer_stub.sh
+    peer=1
+    note "peer: a stub prints pytorch_tuned.py's RESULT line (the peer needs PyTorch with CUDA; it runs on the GPU machine)"
   fi
+  train=(bench_train --device "$device" --batch "$batch" "${fast[@]}")
+  # Most wanted first: a step the deadline cuts is reported as skipped (rerun it with --only).
+  run_step train_resnet32 40 "${train[@]}" --models "$m32" --methods ce,isda --images "$i32"
+  ((peer)) && run_step peer_resnet32 30 step_peer resnet32 eager 2
+  run_step train_resnet32_graph 30 "${graph[@]}" "${train[@]}" --models "$m32" --methods isda --images "$i32" --cuda-graph
+  run_step train_resnet110 45 "${train[@]}" --models "$m110" --methods ce,isda --images "$i110"
+  ((peer)) && run_step peer_resnet110 40 step_peer resnet110 eager 2
+  run_step train_wrn28_10 40 "${train[@]}" --models "$mwrn" --methods ce,isda --images "$iwrn"
+  ((peer)) && run_step peer_wrn28_10 40 step_peer wrn28_10 eager 2
+  run_step isda_cost_f32 30 "$bench_bin" isda-cost --device "$device" --state-dtype float32 "${cost[@]}" "${steps[@]}"
+  run_step augment_step 20 "$bench_bin" augment-step --device "$device" --model "$m110" --batch "$augment_batch" "${steps[@]}"
+  run_step packing 80 step_packing "${pack[@]}"
+  run_step train_densenet190 45 "${train[@]}" --models "$mdense" --methods ce,isda --images "$idense"
+  run_step isda_cost_f64 30 "$bench_bin" isda-cost --device "$device" --state-dtype float64 "${cost[@]}" "${steps[@]}"
 else
   skip_step benchmarks "$( ((built)) || echo "build failed")$( [[ -n $data_source ]] || echo " no CIFAR-10 batch (run --prepare)")"
 fi

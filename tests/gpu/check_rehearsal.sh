@@ -11,8 +11,9 @@ fail() { echo "check_rehearsal: $*" >&2; exit 1; }
 ((rc == 0)) || fail "gpu-check.sh --rehearse exited with $rc (see $out/gpu-check.md and $out/gpu-check.log)"
 md=$out/gpu-check.md json=$out/gpu-check.json
 [[ -s $md && -s $json && -s $out/gpu-check.log ]] || fail "report files missing in $out"
-for step in env deps configure build gpu_tests model_names train_resnet32 train_resnet32_graph isda_cost_f64 \
-  isda_cost_f32 augment_step packing peer_stub; do
+for step in env deps configure build gpu_tests model_names graph_config_error train_resnet32 peer_resnet32 \
+  train_resnet32_graph train_resnet110 peer_resnet110 train_wrn28_10 peer_wrn28_10 isda_cost_f32 augment_step packing \
+  train_densenet190 isda_cost_f64; do
   grep -qE "^\| $step \| (ok|skipped) " "$md" || fail "$md: no ok or skipped row for step $step"
   grep -q "\"name\":\"$step\"" "$json" || fail "$json: no step $step"
 done
