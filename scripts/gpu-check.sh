@@ -189,7 +189,9 @@ EOF
 }
 
 # --- step: deps (unpack the carried .debs whose header the machine lacks) ----------------------
-prefix=$carry/prefix
+# Under build/ (ignored), not in .gpu-carry: a later call that carries .gpu-carry again replaces that
+# folder, and the configured build links through this prefix.
+prefix=$root/build/gpu-deps
 step_deps() {
   local package header deb link base system
   [[ -d $carry/debs ]] || { echo "error: $carry/debs not found (run scripts/gpu-check.sh --prepare and carry .gpu-carry)"; return 1; }
