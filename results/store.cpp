@@ -315,7 +315,24 @@ int64_t ResultsStore::register_sweep(const std::string& name, const std::string&
   return id;
 }
 
-RegisterResult ResultsStore::register_runs(int64_t sweep_id, const std::vector<RunRecord>& runs) {
+namespace {
+
+// Whether two configs (JSON objects) agree in every key but `ignored`; a key on one side only counts.
+bool same_but(const std::string& a_json, const std::string& b_json, const std::vector<std::string>& ignored) {
+  auto a = nlohmann::json::parse(a_json, nullptr, false);
+  auto b = nlohmann::json::parse(b_json, nullptr, false);
+  if (!a.is_object() || !b.is_object()) return false;
+  for (const auto& key : ignored) {
+    a.erase(key);
+    b.erase(key);
+  }
+  return a == b;
+}
+
+}  // namespace
+
+RegisterResult ResultsStore::register_runs(int64_t sweep_id, const std::vector<RunRecord>& runs,
+                                           const std::vector<std::string>& execution_keys) {
   const std::string purpose = fmt::format("register the runs of sweep {}", sweep_id);
   auto& db = impl_->db;
   Transaction transaction(db, purpose);
@@ -360,9 +377,13 @@ RegisterResult ResultsStore::register_runs(int64_t sweep_id, const std::vector<R
       const auto stored = config.column_text(0);
       config.reset();
       if (stored != run.config_json) {
-        db.fail(purpose, fmt::format("run {} is already registered with another config (a hash collision or a "
-                                     "non-canonical config); nothing was registered",
-                                     run.id));
+        if (!same_but(stored, run.config_json, execution_keys)) {
+          db.fail(purpose, fmt::format("run {} is already registered with another config (a hash collision or a "
+                                       "non-canonical config); nothing was registered",
+                                       run.id));
+        }
+        Statement update(db, "UPDATE runs SET config_json = ?, updated = ? WHERE id = ?", purpose);
+        update.bind(1, run.config_json).bind(2, now).bind(3, run.id).run();
       }
     }
     member.bind(1, sweep_id).bind(2, run.id).bind(3, static_cast<int64_t>(position)).run();

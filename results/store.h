@@ -173,8 +173,12 @@ class ResultsStore {
 
   // Adds the runs that are new as `pending` and makes every run a member of the sweep (in the
   // given order), in one transaction. A run already registered keeps its state and results; one
-  // registered with a different config is a StoreError (nothing is registered then).
-  RegisterResult register_runs(int64_t sweep_id, const std::vector<RunRecord>& runs);
+  // registered with a config that differs in other keys than `execution_keys` (those that say where
+  // and how a run executes, not what it computes, and that its id leaves out) is a StoreError
+  // (nothing is registered then); one that differs in those only takes the new config, so that its
+  // next attempt runs with today's settings (a moved data root, a key a newer version added).
+  RegisterResult register_runs(int64_t sweep_id, const std::vector<RunRecord>& runs,
+                               const std::vector<std::string>& execution_keys = {});
 
   // Moves a run to `to` if the lifecycle allows it, else throws StoreError naming both states.
   // `error` and `log_tail`, when non-empty, replace the stored ones; leaving `running` drops the

@@ -1,5 +1,7 @@
 #include "runner/sweep.h"
 
+#include "train/train_config.h"
+
 #include <fmt/format.h>
 
 #include <cmath>
@@ -213,7 +215,11 @@ SweepPlan plan_sweep(const Spec& spec, std::vector<PlannedRun> finals_planned, c
     std::vector<results::RunRecord> records;
     records.reserve(plan.runs.size());
     for (const auto& run : plan.runs) records.push_back({run.id, run.config_json, runs_root + "/" + run.id});
-    plan.added = store->register_runs(plan.sweep_id, records).added;
+    std::vector<std::string> execution_keys;
+    for (const auto& key : train::config_keys()) {
+      if (train::is_execution_key(key.key)) execution_keys.push_back(key.key);
+    }
+    plan.added = store->register_runs(plan.sweep_id, records, execution_keys).added;
     note_other_versions(plan, same_name, *store);
   }
   return plan;

@@ -133,6 +133,40 @@ void CovarianceEstimator::update_full(const torch::Tensor& x, const torch::Tenso
   counts_.index_add_(0, classes, batch_counts);
 }
 
+void CovarianceEstimator::update_all_classes(const torch::Tensor& features, const torch::Tensor& labels) {
+  check_batch(features, labels, feature_dim_, num_classes_);
+  if (features.size(0) == 0) return;
+  torch::NoGradGuard no_grad;
+  const auto device = counts_.device();
+  const auto y = state_labels(labels).to(device, torch::kInt64);
+  if (kind_ == CovarianceKind::kIdentity) {
+    counts_.index_add_(0, y, torch::ones_like(y));
+    return;
+  }
+  const auto x = features.detach().to(device, mean_.scalar_type());
+  if (kind_ == CovarianceKind::kDiagonal) {
+    update_diagonal(x, y);  // already over all classes
+    return;
+  }
+  // Facts §1 for every class c with n_c samples in the batch and w_c = n_c / (n_c + N_c):
+  //   Sigma_c <- (1 - w) Sigma_c + w (1 - w) delta delta^T + (w / n_c) S_c,   S_c = sum of x x^T (centred).
+  const int64_t s = state_classes();
+  const auto n = torch::zeros({s}, x.options()).index_add_(0, y, torch::ones({y.size(0)}, x.options()));
+  const auto n_safe = n.clamp_min(1.0);
+  const auto batch_mean = torch::zeros({s, feature_dim_}, x.options()).index_add_(0, y, x) / n_safe.unsqueeze(1);
+  const auto centered = x - batch_mean.index_select(0, y);
+  const auto scatter = torch::zeros({s, feature_dim_, feature_dim_}, x.options())
+                           .index_add_(0, y, centered.unsqueeze(2) * centered.unsqueeze(1));
+  const auto w = n / (n + counts_.to(x.scalar_type())).clamp_min(1.0);
+  const auto w3 = w.view({s, 1, 1});
+  const auto delta = mean_ - batch_mean;  // uses the old mu_c
+  covariance_.mul_(1.0 - w3)
+      .add_((w3 * (1.0 - w3)) * delta.unsqueeze(2) * delta.unsqueeze(1))
+      .add_((w3 / n_safe.view({s, 1, 1})) * scatter);
+  mean_.mul_(1.0 - w.unsqueeze(1)).add_(w.unsqueeze(1) * batch_mean);
+  counts_.add_(n.to(torch::kInt64));
+}
+
 // The same merge restricted to the diagonal, vectorised over all classes at once (classes absent
 // from the batch get w = 0 and stay unchanged); needs no host synchronisation.
 void CovarianceEstimator::update_diagonal(const torch::Tensor& x, const torch::Tensor& y) {

@@ -36,6 +36,12 @@ class CovarianceEstimator {
   // Throws std::invalid_argument on shape mismatch.
   void update(const torch::Tensor& features, const torch::Tensor& labels);
 
+  // The same merge as update(), written over all classes at once (a class absent from the batch gets
+  // weight 0 and stays as it was): no host synchronisation and no data-dependent shapes, so that a
+  // CUDA graph can capture it (train/training_step.h). Equal to update() up to rounding; the full and
+  // single kinds hold the batch's per-sample outer products, N A^2 in the state dtype, for a moment.
+  void update_all_classes(const torch::Tensor& features, const torch::Tensor& labels);
+
   // The quadratic forms of Eq. 4 for every sample and class,
   //   q[i, j] = (w_j - w_{y_i})^T Sigma_{y_i} (w_j - w_{y_i}),      shape (N, C),
   // differentiable with respect to `weight` (C, A) only; Sigma is a constant. Computed in the

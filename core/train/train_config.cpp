@@ -60,6 +60,8 @@ void visit_fields(Config& c, Visitor&& v) {
   v("precision", c.precision, "fp32, or bf16 (autocast, CUDA only)");
   v("channels_last", c.channels_last, "channels_last memory format (CUDA)");
   v("threads", c.threads, "CPU threads (0: LibTorch's default)");
+  v("deterministic", c.deterministic, "deterministic CUDA kernels: a run repeats and resumes with the same metrics on a GPU (slower)");
+  v("cuda_graph", c.cuda_graph, "capture the training step (forward, ISDA, backward, SGD) in a CUDA graph and replay it (CUDA; ce and isda)");
 }
 
 const char* type_name(const nlohmann::json& value) {
@@ -173,7 +175,9 @@ nlohmann::json field_json(const TrainConfig& config, size_t index) {
   return value;
 }
 
-bool is_execution_key(std::string_view key) { return key == "device" || key == "threads" || key == "data_root"; }
+bool is_execution_key(std::string_view key) {
+  return key == "device" || key == "threads" || key == "data_root" || key == "deterministic" || key == "cuda_graph";
+}
 
 nlohmann::json to_json(const TrainConfig& config) {
   nlohmann::json object = nlohmann::json::object();
@@ -348,6 +352,10 @@ void validate(const TrainConfig& c, const std::string& source) {
   if (!(c.center_alpha > 0 && c.center_alpha <= 1)) throw error(source, "center_alpha", "must be in (0, 1]");
   if (c.margin != std::floor(c.margin)) throw error(source, "margin", "must be a whole number");
   if (c.nesterov && c.momentum == 0) throw error(source, "nesterov", "needs momentum > 0");
+  if (c.cuda_graph && c.device == "cpu") throw error(source, "cuda_graph", "needs a CUDA device (device is \"cpu\")");
+  if (c.cuda_graph && c.method != "ce" && c.method != "isda") {
+    throw error(source, "cuda_graph", "captures the ce and isda steps only, not \"" + c.method + "\"");
+  }
   if (!c.recipe.empty() && recipes().count(c.recipe) == 0) {
     throw error(source, "recipe", unknown_recipe(c.recipe));
   }

@@ -63,6 +63,8 @@ struct TrainConfig {
   std::string precision = "fp32";  // fp32 | bf16 (CUDA autocast)
   bool channels_last = false;      // CUDA memory format
   int64_t threads = 0;             // CPU threads; 0: LibTorch's default
+  bool deterministic = false;      // deterministic CUDA kernels (cuDNN, cuBLAS, scatter-adds)
+  bool cuda_graph = false;         // the training step captured in a CUDA graph (train/training_step.h)
 };
 
 struct ConfigKey {
@@ -72,7 +74,7 @@ struct ConfigKey {
 // Every key with one line of help, in the order of to_json. A key's position in this list is its
 // field index below.
 const std::vector<ConfigKey>& config_keys();
-inline constexpr size_t kConfigKeyCount = 35;  // config_keys().size(), checked there
+inline constexpr size_t kConfigKeyCount = 37;  // config_keys().size(), checked there
 
 // The field index of `key`, or -1 for a key that is not a config key.
 int config_key_index(std::string_view key);
@@ -85,8 +87,9 @@ void set_field(TrainConfig& config, size_t index, const nlohmann::json& value, c
 // The field at `index` as JSON: what to_json(config)[key] is.
 nlohmann::json field_json(const TrainConfig& config, size_t index);
 
-// Keys that say only where and how fast a run executes (device, threads, data_root), never what it
-// computes; a run's identity leaves them out.
+// Keys that say only where and how fast a run executes (device, threads, data_root, deterministic,
+// cuda_graph), never what it computes; a run's identity leaves them out, and a checkpoint written
+// with other values of them resumes.
 bool is_execution_key(std::string_view key);
 
 nlohmann::json to_json(const TrainConfig& config);

@@ -13,6 +13,7 @@
 #include "support/run_environment.h"
 #include "support/torch_compat.h"
 #include "train/losses.h"
+#include "train/training_step.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <fmt/format.h>
@@ -21,6 +22,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <mutex>
 #include <numeric>
@@ -36,10 +38,6 @@ constexpr double kExplodingLoss = 1e4;
 // How often (in steps) the loss is read back to catch divergence early; each read synchronises.
 constexpr int64_t kDivergenceCheckInterval = 50;
 constexpr int64_t kEvalBatch = 1000;
-
-// Keys that say where and how fast a run executes, not what it computes: a checkpoint written
-// with other values of these may be resumed.
-bool is_execution_key(const std::string& key) { return key == "device" || key == "threads" || key == "data_root"; }
 
 uint64_t mix(uint64_t seed, uint64_t salt) {  // splitmix64 of the pair: independent streams per epoch
   uint64_t z = seed + 0x9e3779b97f4a7c15ULL * (salt + 1);
@@ -92,7 +90,20 @@ class Run {
     if (config.precision == "bf16" && !device_.is_cuda()) {
       throw ConfigError("config: precision: bf16 autocast needs a CUDA device (device is " + device_.str() + ")");
     }
-    if (device_.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);
+    if (config.cuda_graph && !device_.is_cuda()) {
+      throw ConfigError("config: cuda_graph: needs a CUDA device (device is " + device_.str() + ")");
+    }
+    if (config.cuda_graph && !compat::kHasCudaGraphs) {
+      throw ConfigError("config: cuda_graph: this build's LibTorch has no CUDA graph support");
+    }
+    if (config.deterministic) {
+      // cuBLAS reads this when it makes its first handle (at the first product on the device, later).
+      // Kernels without a deterministic version warn rather than fail.
+      setenv("CUBLAS_WORKSPACE_CONFIG", ":4096:8", /*overwrite=*/0);
+      at::globalContext().setDeterministicCuDNN(true);
+      at::globalContext().setDeterministicAlgorithms(true, /*warn_only=*/true);
+    }
+    if (device_.is_cuda()) at::globalContext().setBenchmarkCuDNN(!config.deterministic);
     torch::manual_seed(config.seed);
 
     const auto root = config.data_root.empty() ? data::default_data_root(config.dataset) : config.data_root;
@@ -145,6 +156,13 @@ class Run {
                           mix(config.seed, 0x1055));
     }
     schedule_ = LambdaSchedule{parse_lambda_schedule(config.lambda_schedule), config.lambda0};
+    if (config.cuda_graph) {
+      TrainingStep::Options step_options;
+      step_options.bf16 = config.precision == "bf16";
+      step_options.capture = true;
+      step_options.batch_size = config.batch_size;
+      training_step_.emplace(*model_, *optimizer_, estimator_ ? &*estimator_ : nullptr, device_, step_options);
+    }
   }
 
   TrainResult run() {
@@ -219,6 +237,26 @@ class Run {
     return {torch::nn::functional::cross_entropy(logits, labels), logits};
   }
 
+  StepOutput ordinary_step(const torch::Tensor& images, const torch::Tensor& labels, double lambda) {
+    auto out = step_loss(images, labels, lambda);
+    optimizer_->zero_grad();
+    out.loss.backward();
+    optimizer_->step();
+    return out;
+  }
+
+  // cuda_graph: the whole step replayed from a CUDA graph; a capture CUDA refuses fails the run.
+  StepOutput graphed_step(const torch::Tensor& images, const torch::Tensor& labels, double lambda) {
+    try {
+      auto result = training_step_->run(images, labels, lambda);
+      return {result.loss, result.logits};
+    } catch (const c10::Error& e) {
+      const std::string message = e.what();
+      throw TrainingError("cuda_graph: the training step could not be captured or replayed: " +
+                          message.substr(0, message.find('\n')));
+    }
+  }
+
   torch::Tensor epoch_order(int64_t epoch) const {
     auto generator = at::detail::createCPUGenerator(mix(config_.seed, static_cast<uint64_t>(epoch) + 1));
     return torch::randperm(train_labels_.size(0), generator, torch::TensorOptions().dtype(torch::kInt64)).to(device_);
@@ -250,10 +288,8 @@ class Run {
                                                        train_labels_.index_select(0, index));
       if (config_.channels_last) images = images.contiguous(at::MemoryFormat::ChannelsLast);
       progress.lambda = schedule_.at(progress.epoch, step, steps, config_.epochs);
-      const auto out = step_loss(images, labels, progress.lambda);
-      optimizer_->zero_grad();
-      out.loss.backward();
-      optimizer_->step();
+      const auto out = training_step_ ? graphed_step(images, labels, progress.lambda)
+                                      : ordinary_step(images, labels, progress.lambda);
       loss_sum += out.loss.detach().to(torch::kFloat64) * static_cast<double>(index.size(0));
       wrong += out.logits.detach().argmax(1).ne(labels).sum();
       if ((step + 1) % kDivergenceCheckInterval == 0) check_loss(out.loss.item<double>(), progress.epoch, step);
@@ -518,6 +554,7 @@ class Run {
   std::optional<torch::optim::SGD> optimizer_;
   std::optional<CovarianceEstimator> estimator_;
   std::optional<ComparisonLoss> comparison_;
+  std::optional<TrainingStep> training_step_;  // cuda_graph: borrows model_, optimizer_ and estimator_
   LambdaSchedule schedule_;
   TrainResult result_;  // the epochs completed so far
   bool logged_done_ = false;

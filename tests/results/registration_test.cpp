@@ -99,6 +99,18 @@ TEST_F(Registration, TheSameIdWithAnotherConfigIsRefusedAndNothingIsRegistered) 
   EXPECT_FALSE(store_.find_run("new").has_value());
 }
 
+// A run's id leaves out where and how it executes: a config that differs only there (a moved data
+// root, a key a newer version added) is the same run, and the stored config becomes the new one.
+TEST_F(Registration, AConfigThatDiffersOnlyInExecutionKeysIsTheSameRunWithTheNewConfig) {
+  const auto sweep = store_.register_sweep("s", "s.json", "{}");
+  store_.register_runs(sweep, {{"r1", R"({"data_root":"a","seed":1})", ""}});
+  const auto result =
+      store_.register_runs(sweep, {{"r1", R"({"cuda_graph":false,"data_root":"b","seed":1})", ""}}, {"data_root", "cuda_graph"});
+  EXPECT_EQ(result.existing, 1);
+  EXPECT_EQ(store_.find_run("r1")->config_json, R"({"cuda_graph":false,"data_root":"b","seed":1})");
+  EXPECT_THROW(store_.register_runs(sweep, {{"r1", R"({"data_root":"b","seed":2})", ""}}, {"data_root"}), StoreError);
+}
+
 TEST_F(Registration, AnUnknownSweepIsAnError) {
   EXPECT_THROW(store_.register_runs(99, {{"r", "{}", ""}}), StoreError);
 }
