@@ -12,6 +12,7 @@
 #include "models/registry.h"
 #include "support/run_environment.h"
 #include "support/torch_compat.h"
+#include "train/checkpoint.h"
 #include "train/losses.h"
 #include "train/training_step.h"
 
@@ -39,6 +40,14 @@ constexpr double kExplodingLoss = 1e4;
 constexpr int64_t kDivergenceCheckInterval = 50;
 constexpr int64_t kEvalBatch = 1000;
 
+// The random streams of a run, each derived from its seed with mix() and its own salt, so that
+// none depends on how many numbers another drew (and a resumed run draws what it would have).
+// Epoch e's shuffling uses salt e + 1 (salts below these), its global generator kGlobalPerEpoch + e.
+constexpr uint64_t kAugmentStream = 0xa09;        // pad-crop-flip, Cutout, AutoAugment
+constexpr uint64_t kComparisonLossStream = 0x1055;  // DisturbLabel's label noise
+constexpr uint64_t kGlobalPerEpoch = 0x5eed;      // torch's global CPU generator (dropout, ShakeDrop)
+constexpr uint64_t kImageLoaderStream = 0x1a6e;   // image folders' per-image crops and flips
+
 uint64_t mix(uint64_t seed, uint64_t salt) {  // splitmix64 of the pair: independent streams per epoch
   uint64_t z = seed + 0x9e3779b97f4a7c15ULL * (salt + 1);
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
@@ -60,17 +69,6 @@ struct StepOutput {
   torch::Tensor loss;
   torch::Tensor logits;
 };
-
-std::string tensor_to_string(const torch::Tensor& bytes) {
-  const auto contiguous = bytes.contiguous();
-  return std::string(reinterpret_cast<const char*>(contiguous.data_ptr<uint8_t>()), static_cast<size_t>(contiguous.numel()));
-}
-
-torch::Tensor string_to_tensor(const std::string& text) {
-  auto t = torch::empty({static_cast<int64_t>(text.size())}, torch::kUInt8);
-  std::memcpy(t.data_ptr<uint8_t>(), text.data(), text.size());
-  return t;
-}
 
 // Where the run stands inside an epoch; all of it goes into a checkpoint.
 struct Progress {
@@ -125,7 +123,7 @@ class Run {
       }
     }
     augmenter_.emplace(data::parse_augment_kind(config.augment), data::normalization_for(config.dataset),
-                       mix(config.seed, 0xa09));
+                       mix(config.seed, kAugmentStream));
 
     models::ModelOptions model_options;
     model_options.num_classes = num_classes_;
@@ -153,7 +151,7 @@ class Run {
       o.center_alpha = config.center_alpha;
       o.lq_q = config.lq_q;
       comparison_.emplace(parse_loss_kind(config.method), o, num_classes_, model_->feature_dim(), device_,
-                          mix(config.seed, 0x1055));
+                          mix(config.seed, kComparisonLossStream));
     }
     schedule_ = LambdaSchedule{parse_lambda_schedule(config.lambda_schedule), config.lambda0};
     if (config.cuda_graph) {
@@ -269,7 +267,7 @@ class Run {
     const int64_t steps = (n + batch - 1) / batch;
     const double lr = learning_rate(config_, progress.epoch);
     for (auto& group : optimizer_->param_groups()) static_cast<torch::optim::SGDOptions&>(group.options()).lr(lr);
-    if (progress.step == 0) torch::manual_seed(mix(config_.seed, 0x5eed + static_cast<uint64_t>(progress.epoch)));
+    if (progress.step == 0) torch::manual_seed(mix(config_.seed, kGlobalPerEpoch + static_cast<uint64_t>(progress.epoch)));
 
     model_->train();
     const auto order = epoch_order(progress.epoch);
@@ -388,7 +386,7 @@ class Run {
     data::ImageLoaderOptions options;
     options.batch_size = train ? config_.batch_size : std::min<int64_t>(config_.batch_size, 256);
     options.train = train && config_.augment == "standard";
-    options.seed = mix(config_.seed, 0x1a6e);
+    options.seed = mix(config_.seed, kImageLoaderStream);
     options.epoch = epoch;
     options.threads = static_cast<int>(config_.threads);  // 0: every core
     return options;
@@ -427,45 +425,24 @@ class Run {
 
   // --- checkpoints ---------------------------------------------------------------------------
 
+  CheckpointParts checkpoint_parts() {
+    return {*model_, *optimizer_, estimator_ ? &*estimator_ : nullptr, comparison_ ? &*comparison_ : nullptr,
+            *augmenter_};
+  }
+
   void save_checkpoint(const Progress& progress) {
-    torch::serialize::OutputArchive archive;
     nlohmann::json meta = {{"config", to_json(config_)},   {"epoch", progress.epoch},
                            {"step", progress.step},        {"loss_sum", progress.loss_sum},
                            {"wrong", progress.wrong},      {"lambda", progress.lambda},
                            {"train_seconds", progress.train_seconds}, {"history", nlohmann::json::array()}};
     for (const auto& m : result_.epochs) meta["history"].push_back(to_json(m));
-    archive.write("meta", string_to_tensor(meta.dump()));
-    torch::serialize::OutputArchive model_archive;
-    model_->save(model_archive);
-    archive.write("model", model_archive);
-    torch::serialize::OutputArchive optimizer_archive;
-    optimizer_->save(optimizer_archive);
-    archive.write("optimizer", optimizer_archive);
-    torch::serialize::OutputArchive state_archive;
-    if (estimator_) estimator_->save(state_archive);
-    if (comparison_) comparison_->save(state_archive);
-    augmenter_->save(state_archive);
-    {
-      auto generator = at::detail::getDefaultCPUGenerator();
-      std::lock_guard<std::mutex> lock(generator.mutex());
-      state_archive.write("cpu_rng", generator.get_state());
-    }
-    archive.write("state", state_archive);
-    std::ostringstream bytes;
-    archive.save_to(bytes);
-    run_dir_->write_checkpoint(bytes.str());
+    run_dir_->write_checkpoint(serialize_checkpoint(meta, checkpoint_parts()));
   }
 
   void load_checkpoint(Progress& progress) {
     const auto path = run_dir_->file("checkpoint.pt");
-    const auto payload = run_dir_->read_checkpoint();
-    try {
-      std::istringstream bytes(payload);
-      torch::serialize::InputArchive archive;
-      archive.load_from(bytes);
-      torch::Tensor meta_bytes;
-      archive.read("meta", meta_bytes);
-      const auto meta = nlohmann::json::parse(tensor_to_string(meta_bytes));
+    // The meta is read (and a checkpoint of another config refused) before any state is restored.
+    restore_checkpoint(run_dir_->read_checkpoint(), checkpoint_parts(), path, [&](const nlohmann::json& meta) {
       check_same_config(meta.at("config"), path);
       progress.epoch = meta.at("epoch").get<int64_t>();
       progress.step = meta.at("step").get<int64_t>();
@@ -474,29 +451,8 @@ class Run {
       progress.lambda = meta.at("lambda").get<double>();
       progress.train_seconds = meta.at("train_seconds").get<double>();
       for (const auto& m : meta.at("history")) result_.epochs.push_back(epoch_metrics_from_json(m));
-      torch::serialize::InputArchive model_archive;
-      archive.read("model", model_archive);
-      model_->load(model_archive);
-      model_->to(device_);
-      torch::serialize::InputArchive optimizer_archive;
-      archive.read("optimizer", optimizer_archive);
-      optimizer_->load(optimizer_archive);
-      torch::serialize::InputArchive state_archive;
-      archive.read("state", state_archive);
-      if (estimator_) estimator_->load(state_archive);
-      if (comparison_) comparison_->load(state_archive);
-      augmenter_->load(state_archive);
-      torch::Tensor rng;
-      state_archive.read("cpu_rng", rng);
-      auto generator = at::detail::getDefaultCPUGenerator();
-      std::lock_guard<std::mutex> lock(generator.mutex());
-      generator.set_state(rng);
-    } catch (const CheckpointError&) {
-      throw;
-    } catch (const std::exception& e) {
-      const std::string message = e.what();
-      throw CheckpointError(path + ": unreadable (" + message.substr(0, message.find('\n')) + ")");
-    }
+    });
+    model_->to(device_);
   }
 
   void check_same_config(const nlohmann::json& saved, const std::string& path) const {

@@ -1,0 +1,86 @@
+#include "train/checkpoint.h"
+
+#include "train/run_directory.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <cstring>
+#include <mutex>
+#include <sstream>
+
+namespace isda::train {
+namespace {
+
+std::string tensor_to_string(const torch::Tensor& bytes) {
+  const auto contiguous = bytes.contiguous();
+  return std::string(reinterpret_cast<const char*>(contiguous.data_ptr<uint8_t>()), static_cast<size_t>(contiguous.numel()));
+}
+
+torch::Tensor string_to_tensor(const std::string& text) {
+  auto t = torch::empty({static_cast<int64_t>(text.size())}, torch::kUInt8);
+  std::memcpy(t.data_ptr<uint8_t>(), text.data(), text.size());
+  return t;
+}
+
+}  // namespace
+
+std::string serialize_checkpoint(const nlohmann::json& meta, const CheckpointParts& parts) {
+  torch::serialize::OutputArchive archive;
+  archive.write("meta", string_to_tensor(meta.dump()));
+  torch::serialize::OutputArchive model_archive;
+  parts.model.save(model_archive);
+  archive.write("model", model_archive);
+  torch::serialize::OutputArchive optimizer_archive;
+  parts.optimizer.save(optimizer_archive);
+  archive.write("optimizer", optimizer_archive);
+  torch::serialize::OutputArchive state_archive;
+  if (parts.estimator) parts.estimator->save(state_archive);
+  if (parts.comparison) parts.comparison->save(state_archive);
+  parts.augmenter.save(state_archive);
+  {
+    auto generator = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(generator.mutex());
+    state_archive.write("cpu_rng", generator.get_state());
+  }
+  archive.write("state", state_archive);
+  std::ostringstream bytes;
+  archive.save_to(bytes);
+  return bytes.str();
+}
+
+nlohmann::json restore_checkpoint(const std::string& payload, const CheckpointParts& parts, const std::string& path,
+                                  const std::function<void(const nlohmann::json&)>& check_meta) {
+  try {
+    std::istringstream bytes(payload);
+    torch::serialize::InputArchive archive;
+    archive.load_from(bytes);
+    torch::Tensor meta_bytes;
+    archive.read("meta", meta_bytes);
+    const auto meta = nlohmann::json::parse(tensor_to_string(meta_bytes));
+    if (check_meta) check_meta(meta);
+    torch::serialize::InputArchive model_archive;
+    archive.read("model", model_archive);
+    parts.model.load(model_archive);
+    torch::serialize::InputArchive optimizer_archive;
+    archive.read("optimizer", optimizer_archive);
+    parts.optimizer.load(optimizer_archive);
+    torch::serialize::InputArchive state_archive;
+    archive.read("state", state_archive);
+    if (parts.estimator) parts.estimator->load(state_archive);
+    if (parts.comparison) parts.comparison->load(state_archive);
+    parts.augmenter.load(state_archive);
+    torch::Tensor rng;
+    state_archive.read("cpu_rng", rng);
+    auto generator = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(generator.mutex());
+    generator.set_state(rng);
+    return meta;
+  } catch (const CheckpointError&) {
+    throw;
+  } catch (const std::exception& e) {
+    const std::string message = e.what();
+    throw CheckpointError(path + ": unreadable (" + message.substr(0, message.find('\n')) + ")");
+  }
+}
+
+}  // namespace isda::train

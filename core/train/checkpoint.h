@@ -1,0 +1,38 @@
+#pragma once
+// The contents of a run's checkpoint (the framing on disk is RunDirectory's): a JSON `meta`
+// (config, progress, metrics history: the trainer's business) and the state of every object
+// training needs to continue bit for bit: weights, optimizer, the ISDA estimator or comparison
+// loss, the augmentation generator and torch's global CPU generator. Split from the training loop
+// so that a round trip is tested on its own (tests/core/train/checkpoint_test.cpp).
+
+#include "data/augment.h"
+#include "isda/covariance_estimator.h"
+#include "models/classifier.h"
+#include "train/losses.h"
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include <string>
+
+namespace isda::train {
+
+// The objects whose state a checkpoint holds; estimator and comparison may be null.
+struct CheckpointParts {
+  models::Classifier& model;
+  torch::optim::Optimizer& optimizer;
+  CovarianceEstimator* estimator = nullptr;
+  ComparisonLoss* comparison = nullptr;
+  data::BatchAugmenter& augmenter;
+};
+
+// The payload of a checkpoint: `meta` and the state of `parts` (and the global CPU generator).
+std::string serialize_checkpoint(const nlohmann::json& meta, const CheckpointParts& parts);
+
+// Restores `parts` (and the global CPU generator) from `payload` and returns its meta, after
+// `check_meta` has accepted it (it throws to refuse, before anything is restored). Throws
+// CheckpointError naming `path` for a payload that cannot be read.
+nlohmann::json restore_checkpoint(const std::string& payload, const CheckpointParts& parts, const std::string& path,
+                                  const std::function<void(const nlohmann::json&)>& check_meta = {});
+
+}  // namespace isda::train
