@@ -46,11 +46,12 @@ bool is_environment_fault(int error_number) {
   return error_number == ENOSPC || error_number == EDQUOT || error_number == EIO || error_number == EROFS;
 }
 
-void write_file_atomically(const std::string& path, const std::string& bytes) {
+void write_file_atomically(const std::string& path, const std::string& bytes, unsigned mode) {
   const std::string temp = path + ".tmp." + std::to_string(::getpid());
-  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, static_cast<mode_t>(mode));
   if (fd < 0) fail(temp, "cannot create");
   try {
+    if (::fchmod(fd, static_cast<mode_t>(mode)) != 0) fail(temp, "cannot set its permissions");
     write_all(fd, temp, bytes.data(), bytes.size());
     if (::fsync(fd) != 0) fail(temp, "fsync failed");
   } catch (...) {

@@ -19,8 +19,9 @@ class FileError : public std::runtime_error {
 bool is_environment_fault(int error_number);
 
 // Writes `bytes` to `path` via a temporary file in the same directory, fsync, rename, and fsync of
-// the directory. Throws FileError naming the path on any failure (and leaves no temporary file).
-void write_file_atomically(const std::string& path, const std::string& bytes);
+// the directory, created with permissions `mode`. Throws FileError naming the path on any failure
+// (and leaves no temporary file).
+void write_file_atomically(const std::string& path, const std::string& bytes, unsigned mode = 0644);
 
 // Appends one line (a '\n' is added) to `path` and fsyncs it. Throws FileError.
 void append_line_durably(const std::string& path, const std::string& line);

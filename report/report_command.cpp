@@ -1,5 +1,7 @@
 #include "report/report_command.h"
 
+#include "common/durable_file.h"
+#include "common/exit_codes.h"
 #include "report/aggregate.h"
 #include "report/layout.h"
 #include "report/metrics.h"
@@ -24,10 +26,6 @@
 namespace isda::report {
 namespace {
 
-class UsageError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
 
 struct Options {
   std::string table, figure, sweep, metric, out;
@@ -76,7 +74,7 @@ std::string usage() {
                       kDefaultFigureMetric);
   text +=
       "Cells: mean ± sample standard deviation (n-1) over seeds.\n"
-      "exit codes: 0 ok, 2 bad usage, unknown table or figure, or bad layout, 3 results store missing or unreadable\n";
+      "exit codes: 0 ok, 2 bad usage, unknown table or figure, or bad layout, 6 results store missing or unreadable\n";
   return text;
 }
 
@@ -325,19 +323,12 @@ std::string render_html_report(const Options& o, const Selection& selection, Swe
   return render_html(report);
 }
 
-// Writes the whole report or nothing: a temporary file renamed over the target.
+// Writes the whole report or nothing (common::write_file_atomically), as a one-line usage error.
 void write_file(const std::string& path, const std::string& text) {
-  const auto temporary = path + ".tmp";
-  {
-    std::ofstream file(temporary, std::ios::binary | std::ios::trunc);
-    file << text;
-    file.close();
-    if (!file) throw UsageError(fmt::format("--out: cannot write {} ({})", temporary, std::strerror(errno)));
-  }
-  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
-    const auto reason = std::strerror(errno);
-    std::remove(temporary.c_str());
-    throw UsageError(fmt::format("--out: cannot write {} ({})", path, reason));
+  try {
+    common::write_file_atomically(path, text);
+  } catch (const common::FileError& e) {
+    throw UsageError(fmt::format("--out: cannot write {} ({})", path, std::strerror(e.error_number)));
   }
 }
 
@@ -430,13 +421,13 @@ int report_command(const std::vector<std::string>& args, std::ostream& out, std:
     }
     return run(options, out, err, out_is_terminal);
   } catch (const UsageError& e) {
-    return fail(2, e.what());
+    return fail(kExitUsage, e.what());
   } catch (const LayoutError& e) {
-    return fail(2, e.what());
+    return fail(kExitUsage, e.what());
   } catch (const results::StoreError& e) {
-    return fail(3, e.what());
+    return fail(kExitStore, e.what());
   } catch (const std::exception& e) {
-    return fail(1, e.what());
+    return fail(kExitFailed, e.what());
   }
 }
 

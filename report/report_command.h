@@ -11,7 +11,8 @@ namespace isda::report {
 // [--db PATH]` or `isda-report --list`. Results go to `out` (or --out), diagnostics to `err`, each
 // error as one line "isda-report: error: ...". `out_is_terminal`: `out` is a terminal, so the
 // terminal format may use ANSI bold. Exit codes: 0 ok, 2 bad usage, unknown table or figure, or a
-// bad layout, 3 results store missing or unreadable (1: an unexpected failure, still one line).
+// bad layout, 6 results store missing or unreadable (1: an unexpected failure, still one line); the
+// table of every tool's codes is common/exit_codes.h.
 int report_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err, bool out_is_terminal);
 
 }  // namespace isda::report

@@ -14,7 +14,6 @@
 
 #include <fmt/format.h>
 #include <sys/stat.h>
-#include <torch/version.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -163,7 +162,6 @@ class LocalSweep {
   }
 
   bool stopped() const { return handled_stop_ > 0; }
-  bool any_failed() const { return any_failed_; }
 
  private:
   // Runs left `running` by a coordinator that died: stop their orphaned workers, take in what they
@@ -230,7 +228,6 @@ class LocalSweep {
         const auto* file = dynamic_cast<const common::FileError*>(&e);
         const bool machine = file != nullptr && common::is_environment_fault(file->error_number);
         store_.record_failure(id, machine ? events::Fault::environment : events::Fault::run, e.what());
-        any_failed_ = true;
         log(fmt::format("failed {} ({})", id, e.what()));
         continue;
       }
@@ -239,7 +236,6 @@ class LocalSweep {
       // event is taken in.
       auto provenance = store_.provenance_of(id).value_or(results::Provenance{});
       if (provenance.host.empty()) provenance.host = host_name();
-      if (provenance.libtorch.empty()) provenance.libtorch = TORCH_VERSION;
       provenance.command_line = o_.worker_binary + " --config " + run_dir + "/run.json --run-dir " + run_dir;
       provenance.started = now_seconds();
       provenance.ended = std::nan("");
@@ -344,7 +340,6 @@ class LocalSweep {
     store_.record_failure(id, fault, why, tail);
     const auto info = store_.find_run(id);
     if (fault == events::Fault::environment) {
-      any_failed_ = true;
       log(fmt::format("failed {} for the machine ({}); not counted against its retries: rerun once it is fixed", id, why));
     } else if (!stopped() && info && info->failures <= spec_.retries) {
       store_.set_state(id, RunState::pending);
@@ -352,7 +347,6 @@ class LocalSweep {
       retried_.insert(id);
       log(fmt::format("failed {} ({}), retrying", id, why));
     } else {
-      any_failed_ = true;
       log(fmt::format("failed {} ({}); its log: {}/worker.log", id, why, o_.runs_root + "/" + id));
     }
   }
@@ -380,9 +374,11 @@ class LocalSweep {
 
   void refresh_display(const std::deque<std::string>& queue) {
     const auto now = Clock::now();
-    if (!o_.gpus.empty() && now - last_gpu_query_ > std::chrono::seconds(5)) {
+    if (!o_.gpus.empty() && now - last_gpu_query_ > gpu_query_interval_) {
       gpu_use_ = query_gpu_use();
       last_gpu_query_ = now;
+      // A hung nvidia-smi costs its whole time limit: ask it far less often while it is slow.
+      gpu_query_interval_ = Clock::now() - now > std::chrono::seconds(1) ? std::chrono::seconds(60) : std::chrono::seconds(5);
       if (!display_.live() && now - last_gpu_log_ > std::chrono::minutes(1)) {
         for (const auto& line : gpu_use_) log(line);
         last_gpu_log_ = now;
@@ -412,6 +408,7 @@ class LocalSweep {
   std::map<std::string, std::string> what_of_run_;
   Clock::time_point started_;
   Clock::time_point last_gpu_query_{};
+  Clock::duration gpu_query_interval_ = std::chrono::seconds(5);
   Clock::time_point last_gpu_log_{};
   std::vector<std::string> gpu_use_;
   double epoch_seconds_sum_ = 0;
@@ -419,7 +416,6 @@ class LocalSweep {
   std::map<std::string, int> outside_kills_;  // per run, in this invocation
   std::set<std::string> retried_;              // failed runs already given their retry here
   int handled_stop_ = 0;
-  bool any_failed_ = false;
   bool first_plan_ = true;
 };
 

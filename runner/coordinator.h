@@ -25,8 +25,9 @@ struct SweepOptions {
 };
 
 // Runs (or, with dry_run, lists) the sweep. `stop_requests` counts SIGINTs: 1 stops launching and
-// asks workers to checkpoint and exit (SIGTERM), 2 kills them. Returns an exit code: 0 all done,
-// 1 some runs failed for good, 130 stopped. Throws SpecError, results::StoreError.
+// asks workers to checkpoint and exit (SIGTERM), 2 kills them. Returns an exit code: 0 every run
+// of the spec (profile) done, 1 not all done (failed, waiting, or left interrupted), 130 stopped.
+// Throws SpecError, results::StoreError.
 int run_sweep(const SweepOptions& options, const std::atomic<int>& stop_requests, std::ostream& out, std::ostream& err);
 
 // `isda-run status`: runs per state for every sweep in the store (or the one of `spec_path`).

@@ -1,5 +1,11 @@
 #include "runner/gpu_use.h"
 
+#include <cstdlib>
+
+#include <algorithm>
+
+#include <filesystem>
+
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <poll.h>
@@ -15,6 +21,20 @@
 extern char** environ;
 
 namespace isda::runner {
+
+int visible_gpu_count() {
+  int count = 0;
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it("/proc/driver/nvidia/gpus", ec), end; !ec && it != end; it.increment(ec)) {
+    ++count;
+  }
+  if (const char* visible = std::getenv("CUDA_VISIBLE_DEVICES")) {
+    const std::string list = visible;
+    const int named = list.empty() ? 0 : 1 + static_cast<int>(std::count(list.begin(), list.end(), ','));
+    count = std::min(count, named);
+  }
+  return count;
+}
 namespace {
 
 using Clock = std::chrono::steady_clock;

@@ -8,6 +8,10 @@
 
 namespace isda::runner {
 
+// How many NVIDIA GPUs this process may use, without loading CUDA: the driver's GPUs
+// (/proc/driver/nvidia/gpus), at most as many as $CUDA_VISIBLE_DEVICES names when it is set.
+int visible_gpu_count();
+
 // One line per GPU, e.g. "GPU 0 NVIDIA H100 80GB HBM3: 87% busy, 23.1/79.6 GiB", from the output of
 // `nvidia-smi --query-gpu=index,name,utilization.gpu,memory.used,memory.total
 // --format=csv,noheader,nounits`. Malformed lines are skipped.

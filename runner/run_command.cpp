@@ -1,12 +1,13 @@
 #include "runner/run_command.h"
 
+#include "common/exit_codes.h"
 #include "results/sqlite.h"
 #include "runner/coordinator.h"
+#include "runner/gpu_use.h"
 #include "runner/slurm_backend.h"
 #include "runner/spec.h"
 
 #include <fmt/format.h>
-#include <torch/cuda.h>
 
 #include <algorithm>
 #include <atomic>
@@ -28,10 +29,6 @@ std::atomic<int> g_stop_requests{0};
 
 extern "C" void count_stop_request(int) { g_stop_requests.fetch_add(1); }
 
-class UsageError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
 
 // What the command line sets.
 struct Options {
@@ -58,7 +55,7 @@ std::vector<int> parse_gpus(const std::string& text) {
   std::vector<int> gpus;
   if (text == "none") return gpus;
   if (text == "all") {
-    for (int i = 0; i < static_cast<int>(torch::cuda::device_count()); ++i) gpus.push_back(i);
+    for (int i = 0; i < visible_gpu_count(); ++i) gpus.push_back(i);
     return gpus;
   }
   std::stringstream in(text);
@@ -157,7 +154,7 @@ std::string usage() {
       "  status           runs per state (synced with Slurm first when jobs are out)\n"
       "  sync             takes in what the Slurm jobs did: states, event logs, vanished jobs\n"
       "  cancel           scancel of the sweep's jobs; they checkpoint, and a rerun resumes them\n"
-      "exit codes: 0 all done (Slurm without --wait: submitted), 1 runs failed, 2 bad usage or spec, 3 store error,\n"
+      "exit codes: 0 all done (Slurm without --wait: submitted), 1 runs not all done, 2 bad usage or spec, 6 store error,\n"
       "            4 Slurm command failed, 130 stopped (rerun to resume)\n";
   return text;
 }
@@ -251,16 +248,16 @@ int run_command(const std::vector<std::string>& args, std::ostream& out, std::os
     if (!parsed.gpus_given) o.gpus = parse_gpus("all");
     return run_sweep(o, g_stop_requests, out, err);
   } catch (const UsageError& e) {
-    return fail(2, e.what());
+    return fail(kExitUsage, e.what());
   } catch (const SpecError& e) {
-    return fail(2, e.what());
+    return fail(kExitUsage, e.what());
   } catch (const results::StoreError& e) {
-    return fail(3, e.what());
+    return fail(kExitStore, e.what());
   } catch (const SlurmError& e) {
-    return fail(4, e.what());
+    return fail(kExitScheduler, e.what());
   } catch (const std::exception& e) {
     const std::string message = e.what();
-    return fail(1, message.substr(0, message.find('\n')));
+    return fail(kExitFailed, message.substr(0, message.find('\n')));
   }
 }
 

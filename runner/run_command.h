@@ -7,8 +7,9 @@
 
 namespace isda::runner {
 
-// Runs `isda-run SPEC [options]` or `isda-run status [SPEC]`. Exit codes: 0 done, 1 runs failed,
-// 2 bad usage or spec, 3 results store error, 130 stopped by Ctrl-C (rerun to resume).
+// Runs `isda-run SPEC [options]` or `isda-run status [SPEC]`. Exit codes (common/exit_codes.h):
+// 0 every run of the spec done, 1 runs not all done, 2 bad usage or spec, 6 results store error,
+// 7 a Slurm command failed, 130 stopped by Ctrl-C (rerun to resume).
 int run_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
 // SIGINT and SIGTERM handlers that count stop requests for run_command.

@@ -1,5 +1,6 @@
 #include "runner/slurm_backend.h"
 
+#include "common/durable_file.h"
 #include "common/run_events.h"
 
 #include "runner/progress.h"
@@ -10,7 +11,6 @@
 #include <boost/process/search_path.hpp>
 #include <fmt/format.h>
 #include <sys/stat.h>
-#include <torch/version.h>
 
 #include <chrono>
 #include <cmath>
@@ -38,18 +38,9 @@ double now_seconds() {
 }
 
 // Writes `text` to `path` through a temporary file and a rename: complete or absent.
-void write_atomically(const std::string& path, const std::string& text, mode_t mode = 0644) {
-  const auto temporary = path + ".tmp";
-  {
-    std::ofstream out(temporary, std::ios::trunc);
-    out << text;
-    out.flush();
-    if (!out) throw std::runtime_error(fmt::format("{}: cannot write it", temporary));
-  }
-  ::chmod(temporary.c_str(), mode);
-  std::error_code ec;
-  fs::rename(temporary, path, ec);
-  if (ec) throw std::runtime_error(fmt::format("{}: cannot rename it into place ({})", path, ec.message()));
+// Complete or absent after a crash (temporary file, fsync, rename, fsync of the directory).
+void write_atomically(const std::string& path, const std::string& text, unsigned mode = 0644) {
+  common::write_file_atomically(path, text, mode);
 }
 
 // A single-quoted bash word.
@@ -297,7 +288,6 @@ void SlurmBackend::start(const std::string& run_id, const std::string& owner, co
   // knows, once it is taken in.
   auto provenance = store_.provenance_of(run_id).value_or(results::Provenance{});
   if (provenance.host.empty()) provenance.host = node;
-  if (provenance.libtorch.empty()) provenance.libtorch = TORCH_VERSION;
   provenance.command_line = worker_command_line(worker_binary_.empty() ? "isda-train" : worker_binary_, run_dir);
   provenance.started = now_seconds();
   provenance.ended = std::nan("");

@@ -1,6 +1,6 @@
 #include "runner/spec.h"
 
-#include "models/registry.h"
+#include "models/model_names.h"
 #include "train/train_config.h"
 
 #include <fmt/format.h>

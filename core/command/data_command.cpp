@@ -1,5 +1,6 @@
 #include "command/data_command.h"
 
+#include "common/exit_codes.h"
 #include "data/data_error.h"
 #include "data/datasets.h"
 #include "data/fetch.h"
@@ -18,10 +19,6 @@
 namespace isda::command {
 namespace {
 
-class UsageError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
 
 // One row of a subcommand's option table, from which parsing and --help derive.
 struct Option {
@@ -67,7 +64,7 @@ void print_help(std::ostream& out) {
   out << "\npreview: a PNG grid, one column per training image: the originals on the first row, then\n"
          "augmented copies (the batched augmentation isda-train applies).\n";
   print_options(out, kPreviewOptions);
-  out << "\nexit codes: 0 done, 1 download, archive or data error, 2 bad usage\n";
+  out << "\nexit codes: 0 done, 1 download failed, 2 bad usage, 3 missing, corrupt or mismatched (MD5) data or archive\n";
 }
 
 // Parses "--flag value" / "--flag=value" pairs against `table`; positional arguments are returned
@@ -149,7 +146,7 @@ int fetch(const std::vector<std::string>& args, std::ostream& out, std::ostream&
   } else {
     out << name << ": fetched into " << folder << '\n';
   }
-  return kDataExitOk;
+  return kExitOk;
 }
 
 int preview(const std::vector<std::string>& args, std::ostream& out) {
@@ -181,7 +178,7 @@ int preview(const std::vector<std::string>& args, std::ostream& out) {
   data::write_png(values.at("out"), grid);
   out << fmt::format("wrote {} ({} x {}: {} {} images, the originals then {} {} copies)\n", values.at("out"), grid.width,
                      grid.height, options.count, options.dataset, options.copies, options.augment);
-  return kDataExitOk;
+  return kExitOk;
 }
 
 }  // namespace
@@ -196,20 +193,20 @@ int run_data_command(const std::vector<std::string>& args, std::ostream& out, st
     if (std::find_if(args.begin(), args.end(), [](const std::string& a) { return a == "-h" || a == "--help"; }) !=
         args.end()) {
       print_help(out);
-      return kDataExitOk;
+      return kExitOk;
     }
     if (args[0] == "fetch") return fetch(args, out, err);
     if (args[0] == "preview") return preview(args, out);
     throw UsageError(fmt::format("unknown subcommand \"{}\" (known: fetch, preview)", args[0]));
   } catch (const UsageError& e) {
-    return fail(kDataExitUsage, e.what());
+    return fail(kExitUsage, e.what());
   } catch (const data::DataError& e) {
-    return fail(kDataExitFailed, e.what());
+    return fail(kExitData, e.what());
   } catch (const std::invalid_argument& e) {
-    return fail(kDataExitUsage, e.what());
+    return fail(kExitUsage, e.what());
   } catch (const std::exception& e) {
     const std::string message = e.what();
-    return fail(kDataExitFailed, message.substr(0, message.find('\n')));
+    return fail(kExitFailed, message.substr(0, message.find('\n')));
   }
 }
 

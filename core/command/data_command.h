@@ -8,15 +8,10 @@
 
 namespace isda::command {
 
-// Exit codes of isda-data (documented in its --help).
-enum DataExitCode : int {
-  kDataExitOk = 0,
-  kDataExitFailed = 1,  // download failed, MD5 mismatch, corrupt archive, missing or malformed data
-  kDataExitUsage = 2,   // bad subcommand, flag or value
-};
-
 // Runs isda-data with `args` (without the program name). Results go to `out`, progress notes
-// ("isda-data: ...") and one-line errors ("isda-data: error: ...") to `err`. Returns a DataExitCode.
+// ("isda-data: ...") and one-line errors ("isda-data: error: ...") to `err`. Returns an exit code
+// of common/exit_codes.h: 0 done, 1 download failed, 2 bad usage, 3 missing, corrupt or
+// mismatched (MD5) data or archive.
 int run_data_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
 }  // namespace isda::command

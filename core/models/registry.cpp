@@ -78,6 +78,10 @@ const std::vector<Entry>& registry() {
     imagenet("resnet50", {3, 4, 6, 3}, 1, 64);
     imagenet("resnet152", {3, 8, 36, 3}, 1, 64);
     imagenet("resnext50_32x4d", {3, 4, 6, 3}, 32, 4);
+    // The runner validates specs against the LibTorch-free list: both must name the same networks.
+    std::vector<std::string> names;
+    for (const auto& entry : e) names.push_back(entry.name);
+    if (names != model_names()) throw std::logic_error("models/model_names.cpp does not list the registry's networks");
     return e;
   }();
   return entries;
@@ -103,12 +107,6 @@ std::shared_ptr<Classifier> make_model(const std::string& name, const ModelOptio
   auto model = entry.make(options);
   model->set_feature_dropout(options.dropout);
   return model;
-}
-
-std::vector<std::string> model_names() {
-  std::vector<std::string> names;
-  for (const auto& entry : registry()) names.push_back(entry.name);
-  return names;
 }
 
 ModelInfo describe_model(const std::string& name) {

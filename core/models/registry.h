@@ -2,6 +2,7 @@
 // One registry from a network's name to its constructor (the zoo is described in models/README.md).
 
 #include "models/classifier.h"
+#include "models/model_names.h"
 
 #include <array>
 #include <memory>
@@ -33,8 +34,6 @@ struct ModelInfo {
 // ones), for a dropout given to a network without dropout, and for invalid options.
 std::shared_ptr<Classifier> make_model(const std::string& name, const ModelOptions& options);
 
-// Every registered name, in a stable order: CIFAR networks by family and size, then ImageNet ones.
-std::vector<std::string> model_names();
 
 // The entry of one name (builds that network once). Throws std::invalid_argument for an unknown name.
 ModelInfo describe_model(const std::string& name);

@@ -79,12 +79,12 @@ TEST_F(IsdaDataBinary, FetchesAFileUrlIntoTheLayoutTheReadersLoad) {
   EXPECT_FALSE(fs::exists(fs::path(root) / ".cifar-10-batches-bin.unpacking"));
 }
 
-TEST_F(IsdaDataBinary, AWrongMd5IsExitCode1AndLeavesNothingBehind) {
+TEST_F(IsdaDataBinary, AWrongMd5IsExitCode3AndLeavesNothingBehind) {
   const auto archive = make_archive();
   const auto root = dir_.file("data");
   const auto r = data({"fetch", "cifar10", "--root", root, "--url", "file://" + archive, "--md5",
                        "0123456789abcdef0123456789abcdef"});
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, 3);
   EXPECT_THAT(r.err, HasSubstr("isda-data: error: file://" + archive + ": MD5 " + data::md5_file(archive) +
                                " differs from the expected 0123456789abcdef0123456789abcdef (download removed)"));
   EXPECT_EQ(lines_of(r.err.substr(r.err.find("isda-data: error:"))), 1) << r.err;
@@ -92,12 +92,12 @@ TEST_F(IsdaDataBinary, AWrongMd5IsExitCode1AndLeavesNothingBehind) {
 }
 
 // The full table of usage errors is tests/core/command/data_command_test.cpp (in process).
-TEST_F(IsdaDataBinary, BadUsageIsExitCode2MissingDataExitCode1) {
+TEST_F(IsdaDataBinary, BadUsageIsExitCode2MissingDataExitCode3) {
   const auto usage = data({"fetch", "svhn"});
   EXPECT_EQ(usage.exit_code, 2);
   EXPECT_EQ(usage.err, "isda-data: error: fetch: unknown data set \"svhn\" (known: cifar10, cifar100)\n");
   const auto missing = data({"preview", "--out", dir_.file("x.png"), "--root", dir_.file("nothing")});
-  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_EQ(missing.exit_code, 3);
   EXPECT_THAT(missing.err, StartsWith("isda-data: error: " + dir_.file("nothing")));
   EXPECT_EQ(lines_of(missing.err), 1) << missing.err;
 }

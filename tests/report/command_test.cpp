@@ -194,14 +194,14 @@ TEST(ReportCommandHelp, GeneratesHelpFromTheOptionTable) {
   EXPECT_THAT(result.out, HasSubstr("sample standard deviation (n-1)"));
 }
 
-TEST(ReportCommandStore, AMissingOrUnreadableStoreIsExitCode3) {
+TEST(ReportCommandStore, AMissingOrUnreadableStoreIsExitCode6) {
   testing::ScratchDir scratch;
-  expect_one_error_line(report({"--db", scratch.file("none.db"), "--table", "5"}), 3,
+  expect_one_error_line(report({"--db", scratch.file("none.db"), "--table", "5"}), 6,
                         "none.db: no results store there (run isda-run SPEC first, or pass --db PATH)");
   const auto garbage = scratch.file("garbage.db");
   std::ofstream(garbage) << "this is not a database, not even close; it is a text file of some length\n";
   const auto result = report({"--db", garbage, "--list"});
-  EXPECT_EQ(result.code, 3) << result.err;
+  EXPECT_EQ(result.code, 6) << result.err;
   EXPECT_THAT(result.err, StartsWith("isda-report: error: "));
 }
 

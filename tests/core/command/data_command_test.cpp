@@ -1,5 +1,6 @@
 // isda-data's argument handling, in process (tests/e2e drives the binary itself).
 #include "command/data_command.h"
+#include "common/exit_codes.h"
 #include "support/idx_files.h"  // ScratchDir
 
 #include <gmock/gmock.h>
@@ -52,24 +53,24 @@ TEST(DataCommandTest, BadUsageIsOneLineAndExitCode2) {
   };
   for (const auto& c : cases) {
     const auto r = run(c.args);
-    EXPECT_EQ(r.code, kDataExitUsage) << r.err;
+    EXPECT_EQ(r.code, kExitUsage) << r.err;
     EXPECT_THAT(r.err, StartsWith("isda-data: error: "));
     EXPECT_THAT(r.err, HasSubstr(c.message));
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
   }
 }
 
-TEST(DataCommandTest, MissingDataIsExitCode1NamingTheFolder) {
+TEST(DataCommandTest, MissingDataIsExitCode3NamingTheFolder) {
   testing::ScratchDir dir;
   const auto r = run({"preview", "--out", dir.file("x.png"), "--root", dir.file("nothing")});
-  EXPECT_EQ(r.code, kDataExitFailed);
+  EXPECT_EQ(r.code, kExitData);
   EXPECT_THAT(r.err, StartsWith("isda-data: error: " + dir.file("nothing")));
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
 }
 
 TEST(DataCommandTest, HelpListsBothSubcommandsAndTheExitCodes) {
   const auto r = run({"fetch", "--help"});
-  EXPECT_EQ(r.code, kDataExitOk);
+  EXPECT_EQ(r.code, kExitOk);
   for (const std::string text : {"isda-data fetch", "isda-data preview", "--md5 HEX", "--copies K", "exit codes: 0 done, 1"}) {
     EXPECT_THAT(r.out, HasSubstr(text));
   }

@@ -1,0 +1,14 @@
+#pragma once
+// The names of the paper's networks, without LibTorch, so that the runner can check specs without
+// loading it. models/registry.h builds them; its registry holds exactly these names, in this order
+// (checked when it is first built).
+
+#include <string>
+#include <vector>
+
+namespace isda::models {
+
+// Every registered name, in a stable order: CIFAR networks by family and size, then ImageNet ones.
+const std::vector<std::string>& model_names();
+
+}  // namespace isda::models
