@@ -317,6 +317,18 @@ int64_t ResultsStore::register_sweep(const std::string& name, const std::string&
 
 namespace {
 
+// Throws StoreError (naming both states) unless the run exists and may move to `to`.
+void check_transition(Database& db, const std::string& run_id, RunState to, const std::string& purpose) {
+  Statement current(db, "SELECT state FROM runs WHERE id = ?", purpose);
+  if (!current.bind(1, run_id).step()) db.fail(purpose, "no such run");
+  const auto from = run_state_from_string(current.column_text(0));
+  current.reset();
+  if (!transition_allowed(from, to)) {
+    db.fail(purpose, fmt::format("the run is {}, and {} -> {} is not a lifecycle transition", to_string(from),
+                                 to_string(from), to_string(to)));
+  }
+}
+
 // Whether two configs (JSON objects) agree in every key but `ignored`; a key on one side only counts.
 bool same_but(const std::string& a_json, const std::string& b_json, const std::vector<std::string>& ignored) {
   auto a = nlohmann::json::parse(a_json, nullptr, false);
@@ -412,14 +424,7 @@ void ResultsStore::set_state(const std::string& run_id, RunState to, const std::
   const std::string purpose = fmt::format("set run {} to {}", run_id, to_string(to));
   auto& db = impl_->db;
   Transaction transaction(db, purpose);
-  Statement current(db, "SELECT state FROM runs WHERE id = ?", purpose);
-  if (!current.bind(1, run_id).step()) db.fail(purpose, "no such run");
-  const auto from = run_state_from_string(current.column_text(0));
-  current.reset();
-  if (!transition_allowed(from, to)) {
-    db.fail(purpose, fmt::format("the run is {}, and {} -> {} is not a lifecycle transition", to_string(from),
-                                 to_string(from), to_string(to)));
-  }
+  check_transition(db, run_id, to, purpose);
   Statement update(db,
                    "UPDATE runs SET state = ?1, "
                    "error = CASE WHEN ?1 = 'done' THEN '' WHEN ?2 <> '' THEN ?2 ELSE error END, "
@@ -435,14 +440,7 @@ void ResultsStore::record_failure(const std::string& run_id, events::Fault fault
   const std::string purpose = fmt::format("set run {} to failed", run_id);
   auto& db = impl_->db;
   Transaction transaction(db, purpose);
-  Statement current(db, "SELECT state FROM runs WHERE id = ?", purpose);
-  if (!current.bind(1, run_id).step()) db.fail(purpose, "no such run");
-  const auto from = run_state_from_string(current.column_text(0));
-  current.reset();
-  if (!transition_allowed(from, RunState::failed)) {
-    db.fail(purpose, fmt::format("the run is {}, and {} -> failed is not a lifecycle transition", to_string(from),
-                                 to_string(from)));
-  }
+  check_transition(db, run_id, RunState::failed, purpose);
   Statement update(db,
                    "UPDATE runs SET state = 'failed', failures = failures + ?1, fault = ?2, "
                    "error = CASE WHEN ?3 <> '' THEN ?3 ELSE error END, "
@@ -458,14 +456,7 @@ void ResultsStore::start_attempt(const std::string& run_id, const std::string& o
   const std::string purpose = fmt::format("start an attempt of run {}", run_id);
   auto& db = impl_->db;
   Transaction transaction(db, purpose);
-  Statement current(db, "SELECT state FROM runs WHERE id = ?", purpose);
-  if (!current.bind(1, run_id).step()) db.fail(purpose, "no such run");
-  const auto from = run_state_from_string(current.column_text(0));
-  current.reset();
-  if (!transition_allowed(from, RunState::running)) {
-    db.fail(purpose, fmt::format("the run is {}, and {} -> running is not a lifecycle transition", to_string(from),
-                                 to_string(from)));
-  }
+  check_transition(db, run_id, RunState::running, purpose);
   const double now = now_seconds();
   Statement update(db,
                    "UPDATE runs SET state = 'running', attempts = attempts + 1, lease_owner = ?, "
