@@ -11,4 +11,7 @@ double now_seconds();
 // This machine's host name ("" if it cannot be read).
 std::string host_name();
 
+// FNV-1a (64 bits) of `text` as 16 hex digits: how the store tells apart versions of one spec.
+std::string fnv1a_hex(const std::string& text);
+
 }  // namespace isda::common

@@ -1,5 +1,7 @@
 #include "results/schema.h"
 
+#include "common/system.h"
+
 #include <fmt/format.h>
 
 #include <chrono>
@@ -161,9 +163,7 @@ UPDATE runs SET failures = attempts, fault = 'run' WHERE state = 'failed';
   return list;
 }
 
-double now_seconds() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
+using common::now_seconds;
 
 // Foreign keys off for the lifetime of this object (restored after): a migration that rebuilds a
 // parent table must not cascade its DROP TABLE into the child tables. The pragma is a no-op inside

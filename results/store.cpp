@@ -2,6 +2,8 @@
 
 #include "results/schema.h"
 
+#include "common/system.h"
+
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -27,25 +29,8 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr std::array<RunState, 5> kStates = {RunState::pending, RunState::running, RunState::done, RunState::failed,
                                              RunState::interrupted};
 
-double now_seconds() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-// FNV-1a, 64 bits, as 16 hex digits: identifies a spec among the sweeps of one name.
-std::string fnv1a_hex(const std::string& text) {
-  uint64_t hash = 14695981039346656037ull;
-  for (unsigned char c : text) {
-    hash ^= c;
-    hash *= 1099511628211ull;
-  }
-  return fmt::format("{:016x}", hash);
-}
-
-std::string host_name() {
-  char name[256] = {};
-  if (::gethostname(name, sizeof name - 1) != 0) return "unknown host";
-  return name;
-}
+using common::fnv1a_hex;
+using common::now_seconds;
 
 // The exclusive writer lock: flock(2) on `<db>.lock`, which holds "pid N on HOST" while held.
 // flock locks belong to the open file, so a second ResultsStore in the same process is refused too.
@@ -74,7 +59,8 @@ class WriterLock {
       throw StoreError(fmt::format("{}: take the writer lock: flock {} failed ({})", database_path, path_,
                                    std::strerror(error)));
     }
-    const auto holder = fmt::format("pid {} on {}\n", ::getpid(), host_name());
+    const auto host = common::host_name();
+    const auto holder = fmt::format("pid {} on {}\n", ::getpid(), host.empty() ? "unknown host" : host);
     if (::ftruncate(fd_, 0) == 0) {
       [[maybe_unused]] const auto written = ::pwrite(fd_, holder.data(), holder.size(), 0);  // informative only
     }

@@ -2,6 +2,7 @@
 
 #include "common/durable_file.h"
 #include "common/run_events.h"
+#include "common/system.h"
 
 #include "runner/progress.h"
 #include "runner/spec.h"
@@ -33,9 +34,7 @@ constexpr int kLogTailLines = 20;
 constexpr size_t kMaxArrayTasks = 1000;  // Slurm's default MaxArraySize is 1001
 constexpr double kCancelWaitSeconds = 180;
 
-double now_seconds() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
+using common::now_seconds;
 
 // Writes `text` to `path` through a temporary file and a rename: complete or absent.
 // Complete or absent after a crash (temporary file, fsync, rename, fsync of the directory).

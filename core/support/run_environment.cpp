@@ -1,5 +1,7 @@
 #include "support/run_environment.h"
 
+#include "common/system.h"
+
 #include "source_version.h"  // generated: ISDA_GIT_COMMIT, ISDA_GIT_DIRTY
 
 #include <ATen/detail/CUDAHooksInterface.h>
@@ -15,11 +17,6 @@
 
 namespace isda::support {
 namespace {
-
-std::string host_name() {
-  char name[256] = {};
-  return ::gethostname(name, sizeof name - 1) == 0 ? std::string(name) : std::string();
-}
 
 // The device's name from the CUDA driver (libcuda, loaded at run time: CPU builds and machines
 // without a GPU have none). The driver API numbers devices as the runtime does, after
@@ -80,7 +77,7 @@ std::string nvidia_driver_version(const std::string& proc_version_text) {
 
 RunEnvironment describe_environment(bool on_cuda, int cuda_index) {
   RunEnvironment environment;
-  environment.host = host_name();
+  environment.host = common::host_name();
   environment.git_commit = ISDA_GIT_COMMIT;
   environment.git_dirty = ISDA_GIT_DIRTY != 0;
   environment.libtorch = TORCH_VERSION;

@@ -1,4 +1,5 @@
 #include "common/durable_file.h"
+#include "common/system.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -74,6 +75,12 @@ TEST(EnvironmentFault, FullDisksAndIoErrorsAreTheMachinesFault) {
   EXPECT_TRUE(is_environment_fault(EROFS));
   EXPECT_FALSE(is_environment_fault(ENOENT));
   EXPECT_FALSE(is_environment_fault(EACCES));
+}
+
+TEST(System, Fnv1aIsThePublishedHash) {
+  EXPECT_EQ(fnv1a_hex(""), "cbf29ce484222325");  // the 64-bit offset basis
+  EXPECT_EQ(fnv1a_hex("a"), "af63dc4c8601ec8c");
+  EXPECT_EQ(now_seconds() > 1.7e9, true);
 }
 
 }  // namespace

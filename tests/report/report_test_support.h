@@ -3,6 +3,7 @@
 // runs in every state, their metrics ingested from event logs written as isda-train writes them.
 // Kept here (not in tests/support) because that library links LibTorch and the report must not.
 
+#include "common/system.h"
 #include "results/store.h"
 
 #include <fmt/format.h>
@@ -72,14 +73,7 @@ class StoreBuilder {
     return sweep;
   }
 
-  static std::string id_of(const nlohmann::json& config) {
-    uint64_t hash = 14695981039346656037ull;
-    for (const unsigned char c : config.dump()) {
-      hash ^= c;
-      hash *= 1099511628211ull;
-    }
-    return fmt::format("{:016x}", hash);
-  }
+  static std::string id_of(const nlohmann::json& config) { return common::fnv1a_hex(config.dump()); }
 
  private:
   void bring_to_state(const std::string& id, const FakeRun& run) {
