@@ -57,6 +57,7 @@ libgmock-dev gmock/gmock.h
 libjpeg62-turbo-dev jpeglib.h
 libpng-dev png.h
 libcurl4-openssl-dev curl/curl.h
+libarchive-dev archive.h
 zlib1g-dev zlib.h"
 have_header() {  # the system's compiler finds this header (multiarch folder included)
   [[ -e /usr/include/$1 || -e /usr/include/x86_64-linux-gnu/$1 || -e /usr/local/include/$1 ]]
