@@ -81,6 +81,14 @@ torch::Tensor CovarianceEstimator::state_labels(const torch::Tensor& labels) con
 }
 
 void CovarianceEstimator::update(const torch::Tensor& features, const torch::Tensor& labels) {
+  merge(features, labels, /*all_classes=*/false);
+}
+
+void CovarianceEstimator::update_all_classes(const torch::Tensor& features, const torch::Tensor& labels) {
+  merge(features, labels, /*all_classes=*/true);
+}
+
+void CovarianceEstimator::merge(const torch::Tensor& features, const torch::Tensor& labels, bool all_classes) {
   check_batch(features, labels, feature_dim_, num_classes_);
   if (features.size(0) == 0) return;
   torch::NoGradGuard no_grad;
@@ -92,7 +100,9 @@ void CovarianceEstimator::update(const torch::Tensor& features, const torch::Ten
   }
   const auto x = features.detach().to(device, mean_.scalar_type());
   if (kind_ == CovarianceKind::kDiagonal) {
-    update_diagonal(x, y);
+    update_diagonal(x, y);  // over all classes either way
+  } else if (all_classes) {
+    update_full_all_classes(x, y);
   } else {
     update_full(x, y);
   }
@@ -133,21 +143,7 @@ void CovarianceEstimator::update_full(const torch::Tensor& x, const torch::Tenso
   counts_.index_add_(0, classes, batch_counts);
 }
 
-void CovarianceEstimator::update_all_classes(const torch::Tensor& features, const torch::Tensor& labels) {
-  check_batch(features, labels, feature_dim_, num_classes_);
-  if (features.size(0) == 0) return;
-  torch::NoGradGuard no_grad;
-  const auto device = counts_.device();
-  const auto y = state_labels(labels).to(device, torch::kInt64);
-  if (kind_ == CovarianceKind::kIdentity) {
-    counts_.index_add_(0, y, torch::ones_like(y));
-    return;
-  }
-  const auto x = features.detach().to(device, mean_.scalar_type());
-  if (kind_ == CovarianceKind::kDiagonal) {
-    update_diagonal(x, y);  // already over all classes
-    return;
-  }
+void CovarianceEstimator::update_full_all_classes(const torch::Tensor& x, const torch::Tensor& y) {
   // Facts §1 for every class c with n_c samples in the batch and w_c = n_c / (n_c + N_c):
   //   Sigma_c <- (1 - w) Sigma_c + w (1 - w) delta delta^T + (w / n_c) S_c,   S_c = sum of x x^T (centred).
   const int64_t s = state_classes();

@@ -74,7 +74,9 @@ class CovarianceEstimator {
  private:
   int64_t state_classes() const { return kind_ == CovarianceKind::kSingle ? 1 : num_classes_; }
   torch::Tensor state_labels(const torch::Tensor& labels) const;
+  void merge(const torch::Tensor& features, const torch::Tensor& labels, bool all_classes);
   void update_full(const torch::Tensor& features, const torch::Tensor& labels);
+  void update_full_all_classes(const torch::Tensor& features, const torch::Tensor& labels);
   void update_diagonal(const torch::Tensor& features, const torch::Tensor& labels);
   torch::Tensor full_terms(const torch::Tensor& weight, const torch::Tensor& labels) const;
   torch::Tensor single_terms(const torch::Tensor& weight, const torch::Tensor& labels) const;
