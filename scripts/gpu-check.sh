@@ -241,12 +241,18 @@ step_configure() {
     args+=(-DSQLite3_INCLUDE_DIR="$prefix/usr/include" -DSQLite3_LIBRARY="$sqlite")
   fi
   export TORCH_CMAKE_PREFIX=$torch_prefix TORCH_CUDA_ARCH_LIST=${TORCH_CUDA_ARCH_LIST:-9.0}
-  echo "cmake --preset cuda -B $build_dir ${args[*]}"
-  cmake --preset cuda -B "$build_dir" "${args[@]}"
+  # The rehearsal configures a scratch folder: the build it is given is the one the test suite runs
+  # beside it, which must not be reconfigured (or relinked) under the other tests' feet.
+  local into=$build_dir
+  [[ $mode == rehearse ]] && into=$work/configure-rehearsal
+  echo "cmake --preset cuda -B $into ${args[*]}"
+  cmake --preset cuda -B "$into" "${args[@]}"
 }
 
-step_build() {  # only what the check runs
-  cmake --build "$build_dir" --target isda-train isda-run isda-bench isda_gpu_tests -j "$1"
+step_build() {  # only what the check runs; the rehearsal only asks ninja what it would do (-n)
+  local dry=()
+  [[ $mode == rehearse ]] && dry=(-- -n)
+  cmake --build "$build_dir" --target isda-train isda-run isda-bench isda_gpu_tests -j "$1" "${dry[@]}"
 }
 
 # --- step: the gpu tests ------------------------------------------------------------------------
