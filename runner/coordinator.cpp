@@ -65,10 +65,13 @@ bool wait_for_release(const std::string& run_dir, Clock::time_point deadline) {
 // finish, then kill it. Only a process whose command line is isda-train is signalled. Returns true
 // once the directory is free, false if something else holds it.
 bool release_orphan(const std::string& run_dir) {
+  // A holder is recognised by its command line, which for a moment it does not show: a claim being
+  // handed to a starting worker has no pid yet, a child between fork and exec still shows isda-run's
+  // command line, and an exiting worker shows none while it still holds the lock. Look again for up
+  // to 3 s before deciding that something else holds the directory.
   int holder = train::RunDirectory::lock_holder(run_dir);
-  // A claim being handed to a starting worker carries no pid for a few microseconds.
-  for (int i = 0; i < 200 && holder < 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  for (int i = 0; i < 150 && (holder < 0 || (holder > 0 && holder != ::getpid() && !is_isda_train(holder))); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
     holder = train::RunDirectory::lock_holder(run_dir);
   }
   if (holder == 0) return true;
