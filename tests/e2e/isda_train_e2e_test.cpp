@@ -1,5 +1,6 @@
 // Drives the real isda-train binary.
 #include "support/idx_files.h"
+#include "support/run_logs.h"
 #include "support/subprocess.h"
 
 #include <gmock/gmock.h>
@@ -11,7 +12,6 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
-#include <sstream>
 #include <thread>
 
 namespace isda {
@@ -91,23 +91,8 @@ TEST_F(IsdaTrainBinary, HelpListsEveryOption) {
 namespace isda {
 namespace {
 
-std::vector<std::string> epoch_lines(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("epoch ", 0) == 0) lines.push_back(line.substr(0, line.find(" lambda")));  // drop timings
-  }
-  return lines;
-}
-
-int logged_epochs(const std::string& events_path) {
-  std::ifstream in(events_path);
-  std::string line;
-  int epochs = 0;
-  while (std::getline(in, line)) epochs += line.find("\"event\":\"epoch\"") != std::string::npos;
-  return epochs;
-}
+using testing::epoch_lines;
+using testing::logged_epochs;
 
 class IsdaTrainResume : public ::testing::Test {
  protected:

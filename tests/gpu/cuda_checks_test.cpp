@@ -6,6 +6,7 @@
 #include "isda/isda_loss.h"
 #include "models/registry.h"
 #include "support/idx_files.h"
+#include "support/run_logs.h"
 #include "support/subprocess.h"
 #include "support/torch_compat.h"
 #include "train/trainer.h"
@@ -18,7 +19,6 @@
 
 #include <chrono>
 #include <fstream>
-#include <sstream>
 #include <thread>
 
 namespace isda {
@@ -210,28 +210,14 @@ TEST(CudaChecks, CudaGraphStepEqualsTheEagerStaticStep) {
 
 // --- isda-train on CUDA, driven as a user would ------------------------------------------------
 
-std::vector<std::string> epoch_lines(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("epoch ", 0) == 0) lines.push_back(line.substr(0, line.find(" lambda")));  // drop timings
-  }
-  return lines;
-}
 
 std::string result_line(const std::string& text) {
   const auto at = text.find("result:");
   return at == std::string::npos ? "" : text.substr(at);
 }
 
-int logged_epochs(const std::string& events_path) {
-  std::ifstream in(events_path);
-  std::string line;
-  int epochs = 0;
-  while (std::getline(in, line)) epochs += line.find("\"event\":\"epoch\"") != std::string::npos;
-  return epochs;
-}
+using testing::epoch_lines;
+using testing::logged_epochs;
 
 class CudaTrainBinary : public ::testing::Test {
  protected:
