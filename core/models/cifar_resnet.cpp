@@ -36,13 +36,13 @@ class BasicBlockImpl : public torch::nn::Module {
  public:
   BasicBlockImpl(int64_t in, int64_t out, int64_t stride, int64_t se_reduction)
       : conv1_(register_module("conv1", conv2d(in, out, 3, stride))),
-        bn1_(register_module("bn1", torch::nn::BatchNorm2d(out))),
+        bn1_(register_module("bn1", BatchNorm2d(out))),
         conv2_(register_module("conv2", conv2d(out, out, 3, 1))),
-        bn2_(register_module("bn2", torch::nn::BatchNorm2d(out))) {
+        bn2_(register_module("bn2", BatchNorm2d(out))) {
     if (se_reduction > 0) se_ = register_module("se", SqueezeExcitation(out, se_reduction));
     if (stride != 1 || in != out) {
       shortcut_ = register_module(
-          "shortcut", torch::nn::Sequential(conv2d(in, out, 1, stride), torch::nn::BatchNorm2d(out)));
+          "shortcut", torch::nn::Sequential(conv2d(in, out, 1, stride), BatchNorm2d(out)));
     }
   }
 
@@ -55,9 +55,9 @@ class BasicBlockImpl : public torch::nn::Module {
 
  private:
   torch::nn::Conv2d conv1_;
-  torch::nn::BatchNorm2d bn1_;
+  BatchNorm2d bn1_;
   torch::nn::Conv2d conv2_;
-  torch::nn::BatchNorm2d bn2_;
+  BatchNorm2d bn2_;
   SqueezeExcitation se_{nullptr};
   torch::nn::Sequential shortcut_{nullptr};
 };
@@ -72,7 +72,7 @@ CifarResNet::CifarResNet(int64_t depth, int64_t in_channels, int64_t num_classes
   if (se_reduction < 0) throw std::invalid_argument("SE reduction must be >= 0, got " + std::to_string(se_reduction));
   const int64_t blocks = (depth - 2) / 6;
   stem_ = register_module("conv1", conv2d(in_channels, 16, 3, 1));
-  stem_bn_ = register_module("bn1", torch::nn::BatchNorm2d(16));
+  stem_bn_ = register_module("bn1", BatchNorm2d(16));
   stages_ = register_module("stages", torch::nn::Sequential());
   int64_t channels = 16;
   for (const int64_t width : {16, 32, 64}) {

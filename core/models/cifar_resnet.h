@@ -6,9 +6,9 @@
 // gate (two bias-free linear layers, C -> C / r -> C) rescales the residual branch before the add.
 // Works on any input size and channel count (28x28x1 for Fashion-MNIST, 32x32x3 for CIFAR).
 
+#include "models/batch_norm.h"
 #include "models/classifier.h"
 
-#include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/modules/container/sequential.h>
 #include <torch/nn/modules/conv.h>
 
@@ -24,7 +24,7 @@ class CifarResNet : public Classifier {
 
  private:
   torch::nn::Conv2d stem_{nullptr};
-  torch::nn::BatchNorm2d stem_bn_{nullptr};
+  BatchNorm2d stem_bn_{nullptr};
   torch::nn::Sequential stages_{nullptr};
 };
 

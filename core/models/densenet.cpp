@@ -13,9 +13,9 @@ namespace {
 class DenseLayerImpl : public torch::nn::Module {
  public:
   DenseLayerImpl(int64_t in, int64_t growth_rate)
-      : bn1_(register_module("bn1", torch::nn::BatchNorm2d(in))),
+      : bn1_(register_module("bn1", BatchNorm2d(in))),
         conv1_(register_module("conv1", conv2d(in, 4 * growth_rate, 1))),
-        bn2_(register_module("bn2", torch::nn::BatchNorm2d(4 * growth_rate))),
+        bn2_(register_module("bn2", BatchNorm2d(4 * growth_rate))),
         conv2_(register_module("conv2", conv2d(4 * growth_rate, growth_rate, 3))) {}
 
   torch::Tensor forward(const torch::Tensor& x) {
@@ -25,9 +25,9 @@ class DenseLayerImpl : public torch::nn::Module {
   }
 
  private:
-  torch::nn::BatchNorm2d bn1_;
+  BatchNorm2d bn1_;
   torch::nn::Conv2d conv1_;
-  torch::nn::BatchNorm2d bn2_;
+  BatchNorm2d bn2_;
   torch::nn::Conv2d conv2_;
 };
 TORCH_MODULE(DenseLayer);
@@ -35,14 +35,14 @@ TORCH_MODULE(DenseLayer);
 class TransitionImpl : public torch::nn::Module {
  public:
   TransitionImpl(int64_t in, int64_t out)
-      : bn_(register_module("bn", torch::nn::BatchNorm2d(in))), conv_(register_module("conv", conv2d(in, out, 1))) {}
+      : bn_(register_module("bn", BatchNorm2d(in))), conv_(register_module("conv", conv2d(in, out, 1))) {}
 
   torch::Tensor forward(const torch::Tensor& x) {
     return torch::avg_pool2d(conv_->forward(torch::relu(bn_->forward(x))), 2);
   }
 
  private:
-  torch::nn::BatchNorm2d bn_;
+  BatchNorm2d bn_;
   torch::nn::Conv2d conv_;
 };
 TORCH_MODULE(Transition);
@@ -71,7 +71,7 @@ DenseNetBC::DenseNetBC(int64_t depth, int64_t growth_rate, int64_t in_channels, 
       channels = out;
     }
   }
-  final_bn_ = register_module("bn_final", torch::nn::BatchNorm2d(channels));
+  final_bn_ = register_module("bn_final", BatchNorm2d(channels));
   register_head(channels, num_classes);
   init_like_reference(*this);
 }

@@ -5,9 +5,9 @@
 // average pooling, final BN-ReLU and global average pooling.
 // DenseNet-BC-100-12: 0.8M parameters, feature dimension 342; DenseNet-BC-190-40: 25.6M, 2190.
 
+#include "models/batch_norm.h"
 #include "models/classifier.h"
 
-#include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/modules/container/sequential.h>
 #include <torch/nn/modules/conv.h>
 
@@ -23,7 +23,7 @@ class DenseNetBC : public Classifier {
  private:
   torch::nn::Conv2d stem_{nullptr};
   torch::nn::Sequential blocks_{nullptr};
-  torch::nn::BatchNorm2d final_bn_{nullptr};
+  BatchNorm2d final_bn_{nullptr};
 };
 
 }  // namespace isda::models

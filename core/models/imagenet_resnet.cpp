@@ -16,14 +16,14 @@ class BottleneckImpl : public torch::nn::Module {
  public:
   BottleneckImpl(int64_t in, int64_t planes, int64_t stride, int64_t groups, int64_t width)
       : conv1_(register_module("conv1", conv2d(in, width, 1))),
-        bn1_(register_module("bn1", torch::nn::BatchNorm2d(width))),
+        bn1_(register_module("bn1", BatchNorm2d(width))),
         conv2_(register_module("conv2", conv2d(width, width, 3, stride, groups))),
-        bn2_(register_module("bn2", torch::nn::BatchNorm2d(width))),
+        bn2_(register_module("bn2", BatchNorm2d(width))),
         conv3_(register_module("conv3", conv2d(width, planes * kExpansion, 1))),
-        bn3_(register_module("bn3", torch::nn::BatchNorm2d(planes * kExpansion))) {
+        bn3_(register_module("bn3", BatchNorm2d(planes * kExpansion))) {
     if (stride != 1 || in != planes * kExpansion) {
       shortcut_ = register_module("downsample", torch::nn::Sequential(conv2d(in, planes * kExpansion, 1, stride),
-                                                                      torch::nn::BatchNorm2d(planes * kExpansion)));
+                                                                      BatchNorm2d(planes * kExpansion)));
     }
   }
 
@@ -36,11 +36,11 @@ class BottleneckImpl : public torch::nn::Module {
 
  private:
   torch::nn::Conv2d conv1_;
-  torch::nn::BatchNorm2d bn1_;
+  BatchNorm2d bn1_;
   torch::nn::Conv2d conv2_;
-  torch::nn::BatchNorm2d bn2_;
+  BatchNorm2d bn2_;
   torch::nn::Conv2d conv3_;
-  torch::nn::BatchNorm2d bn3_;
+  BatchNorm2d bn3_;
   torch::nn::Sequential shortcut_{nullptr};
 };
 TORCH_MODULE(Bottleneck);
@@ -56,7 +56,7 @@ ImageNetResNet::ImageNetResNet(std::vector<int64_t> blocks, int64_t groups, int6
   if (groups < 1 || width_per_group < 1) throw std::invalid_argument("ResNet groups and width must be >= 1");
   stem_ = register_module("conv1", torch::nn::Conv2d(torch::nn::Conv2dOptions(in_channels, 64, 7)
                                                          .stride(2).padding(3).bias(false)));
-  stem_bn_ = register_module("bn1", torch::nn::BatchNorm2d(64));
+  stem_bn_ = register_module("bn1", BatchNorm2d(64));
   stages_ = register_module("stages", torch::nn::Sequential());
   int64_t channels = 64;
   for (size_t stage = 0; stage < 4; ++stage) {

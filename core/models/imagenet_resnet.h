@@ -5,9 +5,9 @@
 // by 4) with 1x1 conv + BN projection shortcuts, global average pooling; feature dimension 2048.
 // ResNet-50 [3,4,6,3] 25.6M, ResNet-152 [3,8,36,3] 60.2M, ResNeXt-50 32x4d 25.0M parameters.
 
+#include "models/batch_norm.h"
 #include "models/classifier.h"
 
-#include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/modules/container/sequential.h>
 #include <torch/nn/modules/conv.h>
 
@@ -26,7 +26,7 @@ class ImageNetResNet : public Classifier {
 
  private:
   torch::nn::Conv2d stem_{nullptr};
-  torch::nn::BatchNorm2d stem_bn_{nullptr};
+  BatchNorm2d stem_bn_{nullptr};
   torch::nn::Sequential stages_{nullptr};
 };
 

@@ -1,5 +1,7 @@
 #include "models/layers.h"
 
+#include "models/batch_norm.h"
+
 #include <torch/torch.h>
 
 namespace isda::models {
@@ -18,7 +20,7 @@ void init_like_reference(torch::nn::Module& model) {
     if (auto* c = module->as<torch::nn::Conv2d>()) {
       torch::nn::init::kaiming_normal_(c->weight, 0.0, torch::kFanOut, torch::kReLU);
       if (c->bias.defined()) torch::nn::init::zeros_(c->bias);
-    } else if (auto* bn = module->as<torch::nn::BatchNorm2d>()) {
+    } else if (auto* bn = module->as<BatchNorm2d>()) {
       torch::nn::init::ones_(bn->weight);
       torch::nn::init::zeros_(bn->bias);
     } else if (auto* linear = module->as<torch::nn::Linear>()) {

@@ -31,13 +31,13 @@ class ShakeDropFunction : public torch::autograd::Function<ShakeDropFunction> {
 class PyramidBottleneckImpl : public torch::nn::Module {
  public:
   PyramidBottleneckImpl(int64_t in, int64_t planes, int64_t stride, double p_drop)
-      : bn1_(register_module("bn1", torch::nn::BatchNorm2d(in))),
+      : bn1_(register_module("bn1", BatchNorm2d(in))),
         conv1_(register_module("conv1", conv2d(in, planes, 1))),
-        bn2_(register_module("bn2", torch::nn::BatchNorm2d(planes))),
+        bn2_(register_module("bn2", BatchNorm2d(planes))),
         conv2_(register_module("conv2", conv2d(planes, planes, 3, stride))),
-        bn3_(register_module("bn3", torch::nn::BatchNorm2d(planes))),
+        bn3_(register_module("bn3", BatchNorm2d(planes))),
         conv3_(register_module("conv3", conv2d(planes, planes * kExpansion, 1))),
-        bn4_(register_module("bn4", torch::nn::BatchNorm2d(planes * kExpansion))),
+        bn4_(register_module("bn4", BatchNorm2d(planes * kExpansion))),
         stride_(stride),
         p_drop_(p_drop) {}
 
@@ -57,13 +57,13 @@ class PyramidBottleneckImpl : public torch::nn::Module {
   }
 
  private:
-  torch::nn::BatchNorm2d bn1_;
+  BatchNorm2d bn1_;
   torch::nn::Conv2d conv1_;
-  torch::nn::BatchNorm2d bn2_;
+  BatchNorm2d bn2_;
   torch::nn::Conv2d conv2_;
-  torch::nn::BatchNorm2d bn3_;
+  BatchNorm2d bn3_;
   torch::nn::Conv2d conv3_;
-  torch::nn::BatchNorm2d bn4_;
+  BatchNorm2d bn4_;
   int64_t stride_;
   double p_drop_;
 };
@@ -93,7 +93,7 @@ PyramidNet::PyramidNet(int64_t depth, int64_t alpha, int64_t in_channels, int64_
   const int64_t blocks = (depth - 2) / 9;
   const double add_rate = static_cast<double>(alpha) / static_cast<double>(3 * blocks);
   stem_ = register_module("conv1", conv2d(in_channels, 16, 3));
-  stem_bn_ = register_module("bn1", torch::nn::BatchNorm2d(16));
+  stem_bn_ = register_module("bn1", BatchNorm2d(16));
   stages_ = register_module("stages", torch::nn::Sequential());
   int64_t channels = 16;
   double width = 16;
@@ -108,7 +108,7 @@ PyramidNet::PyramidNet(int64_t depth, int64_t alpha, int64_t in_channels, int64_
       channels = planes * kExpansion;
     }
   }
-  final_bn_ = register_module("bn_final", torch::nn::BatchNorm2d(channels));
+  final_bn_ = register_module("bn_final", BatchNorm2d(channels));
   register_head(channels, num_classes);
   init_like_reference(*this);
 }

@@ -7,9 +7,9 @@
 // that average-pool (stride 2) and zero-pad the new channels, final BN-ReLU, global average pooling.
 // PyramidNet-272 (alpha 200): 26.0M parameters, feature dimension 4 (16 + alpha) = 864.
 
+#include "models/batch_norm.h"
 #include "models/classifier.h"
 
-#include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/modules/container/sequential.h>
 #include <torch/nn/modules/conv.h>
 
@@ -33,9 +33,9 @@ class PyramidNet : public Classifier {
 
  private:
   torch::nn::Conv2d stem_{nullptr};
-  torch::nn::BatchNorm2d stem_bn_{nullptr};
+  BatchNorm2d stem_bn_{nullptr};
   torch::nn::Sequential stages_{nullptr};
-  torch::nn::BatchNorm2d final_bn_{nullptr};
+  BatchNorm2d final_bn_{nullptr};
 };
 
 }  // namespace isda::models

@@ -13,14 +13,14 @@ class ResNeXtBlockImpl : public torch::nn::Module {
  public:
   ResNeXtBlockImpl(int64_t in, int64_t out, int64_t stride, int64_t cardinality, int64_t inner)
       : reduce_(register_module("conv_reduce", conv2d(in, inner, 1))),
-        bn_reduce_(register_module("bn_reduce", torch::nn::BatchNorm2d(inner))),
+        bn_reduce_(register_module("bn_reduce", BatchNorm2d(inner))),
         grouped_(register_module("conv_conv", conv2d(inner, inner, 3, stride, cardinality))),
-        bn_(register_module("bn", torch::nn::BatchNorm2d(inner))),
+        bn_(register_module("bn", BatchNorm2d(inner))),
         expand_(register_module("conv_expand", conv2d(inner, out, 1))),
-        bn_expand_(register_module("bn_expand", torch::nn::BatchNorm2d(out))) {
+        bn_expand_(register_module("bn_expand", BatchNorm2d(out))) {
     if (stride != 1 || in != out) {
       shortcut_ = register_module(
-          "shortcut", torch::nn::Sequential(conv2d(in, out, 1, stride), torch::nn::BatchNorm2d(out)));
+          "shortcut", torch::nn::Sequential(conv2d(in, out, 1, stride), BatchNorm2d(out)));
     }
   }
 
@@ -33,11 +33,11 @@ class ResNeXtBlockImpl : public torch::nn::Module {
 
  private:
   torch::nn::Conv2d reduce_;
-  torch::nn::BatchNorm2d bn_reduce_;
+  BatchNorm2d bn_reduce_;
   torch::nn::Conv2d grouped_;
-  torch::nn::BatchNorm2d bn_;
+  BatchNorm2d bn_;
   torch::nn::Conv2d expand_;
-  torch::nn::BatchNorm2d bn_expand_;
+  BatchNorm2d bn_expand_;
   torch::nn::Sequential shortcut_{nullptr};
 };
 TORCH_MODULE(ResNeXtBlock);
@@ -52,7 +52,7 @@ CifarResNeXt::CifarResNeXt(int64_t depth, int64_t cardinality, int64_t base_widt
   if (cardinality < 1 || base_width < 1) throw std::invalid_argument("ResNeXt cardinality and width must be >= 1");
   const int64_t blocks = (depth - 2) / 9;
   stem_ = register_module("conv1", conv2d(in_channels, 64, 3, 1));
-  stem_bn_ = register_module("bn1", torch::nn::BatchNorm2d(64));
+  stem_bn_ = register_module("bn1", BatchNorm2d(64));
   stages_ = register_module("stages", torch::nn::Sequential());
   int64_t channels = 64;
   int64_t inner = cardinality * base_width;  // D of the first stage; doubles with each stage

@@ -5,9 +5,9 @@
 // 1x1 expand; D = c * w * 2^stage), 1x1 conv + BN shortcuts where the shape changes, global average
 // pooling. ResNeXt-29 8x64d: 34.4M parameters, feature dimension 1024.
 
+#include "models/batch_norm.h"
 #include "models/classifier.h"
 
-#include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/modules/container/sequential.h>
 #include <torch/nn/modules/conv.h>
 
@@ -22,7 +22,7 @@ class CifarResNeXt : public Classifier {
 
  private:
   torch::nn::Conv2d stem_{nullptr};
-  torch::nn::BatchNorm2d stem_bn_{nullptr};
+  BatchNorm2d stem_bn_{nullptr};
   torch::nn::Sequential stages_{nullptr};
 };
 

@@ -30,9 +30,9 @@ class ShakeBranchImpl : public torch::nn::Module {
  public:
   ShakeBranchImpl(int64_t in, int64_t out, int64_t stride)
       : conv1_(register_module("conv1", conv2d(in, out, 3, stride))),
-        bn1_(register_module("bn1", torch::nn::BatchNorm2d(out))),
+        bn1_(register_module("bn1", BatchNorm2d(out))),
         conv2_(register_module("conv2", conv2d(out, out, 3, 1))),
-        bn2_(register_module("bn2", torch::nn::BatchNorm2d(out))) {}
+        bn2_(register_module("bn2", BatchNorm2d(out))) {}
 
   torch::Tensor forward(const torch::Tensor& x) {
     auto y = bn1_->forward(conv1_->forward(torch::relu(x)));
@@ -41,9 +41,9 @@ class ShakeBranchImpl : public torch::nn::Module {
 
  private:
   torch::nn::Conv2d conv1_;
-  torch::nn::BatchNorm2d bn1_;
+  BatchNorm2d bn1_;
   torch::nn::Conv2d conv2_;
-  torch::nn::BatchNorm2d bn2_;
+  BatchNorm2d bn2_;
 };
 TORCH_MODULE(ShakeBranch);
 
@@ -54,7 +54,7 @@ class ShakeShortcutImpl : public torch::nn::Module {
   ShakeShortcutImpl(int64_t in, int64_t out, int64_t stride)
       : conv1_(register_module("conv1", conv2d(in, out / 2, 1))),
         conv2_(register_module("conv2", conv2d(in, out - out / 2, 1))),
-        bn_(register_module("bn", torch::nn::BatchNorm2d(out))),
+        bn_(register_module("bn", BatchNorm2d(out))),
         stride_(stride) {}
 
   torch::Tensor forward(const torch::Tensor& x) {
@@ -70,7 +70,7 @@ class ShakeShortcutImpl : public torch::nn::Module {
  private:
   torch::nn::Conv2d conv1_;
   torch::nn::Conv2d conv2_;
-  torch::nn::BatchNorm2d bn_;
+  BatchNorm2d bn_;
   int64_t stride_;
 };
 TORCH_MODULE(ShakeShortcut);
@@ -113,7 +113,7 @@ ShakeShakeResNet::ShakeShakeResNet(int64_t depth, int64_t base_width, int64_t in
   if (base_width < 1) throw std::invalid_argument("Shake-Shake base width must be >= 1");
   const int64_t blocks = (depth - 2) / 6;
   stem_ = register_module("conv1", conv2d(in_channels, 16, 3));
-  stem_bn_ = register_module("bn1", torch::nn::BatchNorm2d(16));
+  stem_bn_ = register_module("bn1", BatchNorm2d(16));
   stages_ = register_module("stages", torch::nn::Sequential());
   int64_t channels = 16;
   for (int64_t stage = 0; stage < 3; ++stage) {

@@ -6,9 +6,9 @@
 // shortcut (+ BN) where the shape changes, final ReLU and global average pooling ("Shake-Shake-Image":
 // one coefficient per sample). 26 2x32d: 2.9M parameters, feature 128; 26 2x112d: 36M, feature 448.
 
+#include "models/batch_norm.h"
 #include "models/classifier.h"
 
-#include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/modules/container/sequential.h>
 #include <torch/nn/modules/conv.h>
 
@@ -28,7 +28,7 @@ class ShakeShakeResNet : public Classifier {
 
  private:
   torch::nn::Conv2d stem_{nullptr};
-  torch::nn::BatchNorm2d stem_bn_{nullptr};
+  BatchNorm2d stem_bn_{nullptr};
   torch::nn::Sequential stages_{nullptr};
 };
 

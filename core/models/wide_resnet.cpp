@@ -12,9 +12,9 @@ namespace {
 class WideBlockImpl : public torch::nn::Module {
  public:
   WideBlockImpl(int64_t in, int64_t out, int64_t stride, double dropout)
-      : bn1_(register_module("bn1", torch::nn::BatchNorm2d(in))),
+      : bn1_(register_module("bn1", BatchNorm2d(in))),
         conv1_(register_module("conv1", conv2d(in, out, 3, stride))),
-        bn2_(register_module("bn2", torch::nn::BatchNorm2d(out))),
+        bn2_(register_module("bn2", BatchNorm2d(out))),
         conv2_(register_module("conv2", conv2d(out, out, 3, 1))),
         dropout_(dropout) {
     if (stride != 1 || in != out) shortcut_ = register_module("shortcut", conv2d(in, out, 1, stride));
@@ -31,9 +31,9 @@ class WideBlockImpl : public torch::nn::Module {
   }
 
  private:
-  torch::nn::BatchNorm2d bn1_;
+  BatchNorm2d bn1_;
   torch::nn::Conv2d conv1_;
-  torch::nn::BatchNorm2d bn2_;
+  BatchNorm2d bn2_;
   torch::nn::Conv2d conv2_;
   torch::nn::Conv2d shortcut_{nullptr};
   double dropout_;
@@ -63,7 +63,7 @@ WideResNet::WideResNet(int64_t depth, int64_t widen_factor, int64_t in_channels,
       channels = width;
     }
   }
-  final_bn_ = register_module("bn_final", torch::nn::BatchNorm2d(channels));
+  final_bn_ = register_module("bn_final", BatchNorm2d(channels));
   register_head(channels, num_classes);
   init_like_reference(*this);
 }

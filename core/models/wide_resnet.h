@@ -5,9 +5,9 @@
 // 1x1 conv shortcuts where the shape changes, final BN-ReLU and global average pooling.
 // Feature dimension 64k (512 for WRN-16-8, 640 for WRN-28-10).
 
+#include "models/batch_norm.h"
 #include "models/classifier.h"
 
-#include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/modules/container/sequential.h>
 #include <torch/nn/modules/conv.h>
 
@@ -24,7 +24,7 @@ class WideResNet : public Classifier {
  private:
   torch::nn::Conv2d stem_{nullptr};
   torch::nn::Sequential stages_{nullptr};
-  torch::nn::BatchNorm2d final_bn_{nullptr};
+  BatchNorm2d final_bn_{nullptr};
 };
 
 }  // namespace isda::models

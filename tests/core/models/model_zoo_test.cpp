@@ -1,6 +1,7 @@
 // The model zoo: the paper's parameter counts and feature dimensions, the registry, train/eval
 // behaviour of dropout, Shake-Shake, ShakeDrop and BN, and save/load. The small networks only; the
 // large ones run forward and backward in model_zoo_slow_test.cpp (label slow).
+#include "models/batch_norm.h"
 #include "models/layers.h"
 #include "models/pyramidnet.h"
 #include "models/registry.h"
@@ -173,7 +174,7 @@ INSTANTIATE_TEST_SUITE_P(Zoo, SmallCifarModel,
 TEST(ModelZoo, InitialisationFollowsTheReferences) {
   auto model = make_model("shake_shake26_2x32d", {10, 3});
   for (const auto& module : model->modules(false)) {
-    if (auto* bn = module->as<torch::nn::BatchNorm2d>()) {
+    if (auto* bn = module->as<isda::models::BatchNorm2d>()) {
       EXPECT_TRUE(torch::equal(bn->weight, torch::ones_like(bn->weight)));
       EXPECT_TRUE(torch::equal(bn->bias, torch::zeros_like(bn->bias)));
     }
