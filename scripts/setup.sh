@@ -7,6 +7,7 @@ packages=(
   libtorch-dev nlohmann-json3-dev libfmt-dev libboost-dev libboost-filesystem-dev libsqlite3-dev zlib1g-dev
   libgtest-dev libgmock-dev
   libcurl4-openssl-dev libarchive-dev libjpeg62-turbo-dev libpng-dev  # isda-data: downloads, .tar.gz, JPEGs, PNGs
+  libgloo-dev                                          # data-parallel isda-train: c10d's Gloo headers
   chromium                                             # isda-report's HTML checked in a real browser
   slurm-wlm munge                                      # the Slurm backend's end-to-end test (a local Slurm)
   dataset-fashion-mnist

@@ -24,3 +24,22 @@ target_compile_options(isda_torch INTERFACE ${_isda_torch_flags})
 if(ISDA_BUILD_TESTS)
   find_package(GTest REQUIRED)
 endif()
+
+# Data-parallel training (core/distributed) uses LibTorch's own c10d process groups, whose headers
+# need Gloo's (Debian: libgloo-dev, the Gloo Debian's LibTorch links) and, for CUDA, NCCL's (pip's
+# PyTorch keeps nccl.h beside torch, in nvidia/nccl). Without them a build still works, and a run
+# with ranks > 1 on that device is refused with the reason.
+find_path(ISDA_GLOO_INCLUDE_DIR gloo/algorithm.h HINTS ${TORCH_INCLUDE_DIRS})
+set(ISDA_HAVE_GLOO 0)
+if(ISDA_GLOO_INCLUDE_DIR)
+  set(ISDA_HAVE_GLOO 1)
+endif()
+set(ISDA_HAVE_NCCL 0)
+if(TORCH_CUDA_LIBRARIES)
+  find_path(ISDA_NCCL_INCLUDE_DIR nccl.h
+            HINTS ${TORCH_INSTALL_PREFIX}/../nvidia/nccl/include ${CUDAToolkit_INCLUDE_DIRS} /usr/local/cuda/include)
+  if(ISDA_NCCL_INCLUDE_DIR)
+    set(ISDA_HAVE_NCCL 1)
+  endif()
+endif()
+message(STATUS "isda: data-parallel backends: Gloo ${ISDA_HAVE_GLOO}, NCCL ${ISDA_HAVE_NCCL}")

@@ -2,6 +2,8 @@
 
 #include "common/exit_codes.h"
 #include "data/data_error.h"
+#include "distributed/launcher.h"
+#include "distributed/world.h"
 #include "models/registry.h"
 #include "train/trainer.h"
 
@@ -13,13 +15,18 @@
 #include <cmath>
 #include <csignal>
 #include <fstream>
+#include <cstdlib>
 #include <optional>
 #include <ostream>
+#include <unistd.h>
 
 namespace isda::command {
 namespace {
 
 std::atomic<int> g_stop_signal{0};
+
+// Set by isda-train's launcher in its ranks' environment: the launcher logs their failures.
+constexpr char kLaunchedVariable[] = "ISDA_TRAIN_LAUNCHER";
 
 extern "C" void record_stop_signal(int signal_number) { g_stop_signal.store(signal_number); }
 
@@ -102,6 +109,7 @@ Invocation parse_args(const std::vector<std::string>& args) {
     }
     if (name == "config") { inv.config_file = value; continue; }
     if (name == "run-dir") { inv.run_dir = value; continue; }
+    if (name == "nproc-per-node") name = "ranks";  // torchrun's spelling, for one node
     std::string key = name;
     std::replace(key.begin(), key.end(), '-', '_');
     if (!defaults.contains(key)) throw UsageError(fmt::format("unknown option --{} (see --help)", name));
@@ -116,6 +124,7 @@ void print_help(std::ostream& out) {
          "Trains one configuration and prints one line per epoch; flags override the config file.\n\n"
          "  --config FILE      run config (JSON object with the keys below)\n"
          "  --run-dir DIR      keep config, events.jsonl, checkpoints and result in DIR; rerun to resume\n"
+         "  --nproc-per-node N the same as --ranks N: start N data-parallel ranks on this machine\n"
          "  --dump-config      print the resolved config as JSON and exit\n"
          "  --list-models      print the known networks and exit\n"
          "  --help             this text\n\n";
@@ -124,6 +133,9 @@ void print_help(std::ostream& out) {
     std::replace(flag.begin(), flag.end(), '_', '-');
     out << fmt::format("  --{:<18} {} (default: {})\n", flag, key.help, defaults.at(key.key).dump());
   }
+  out << "\ndata parallel: with --ranks N (N > 1) isda-train starts N ranks here, one per GPU (or N CPU processes);\n"
+         "under srun (one task per rank) or with RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR and MASTER_PORT set,\n"
+         "each process is one rank. Rank 0 writes the run directory.\n";
   out << "\nexit codes: 0 done, 1 training failed, 2 bad usage or config, 3 missing or malformed data,\n"
          "4 unusable checkpoint, 5 run directory in use, 8 environment fault (disk full, I/O error, device lost;\n"
          "rerun once fixed), 128+N stopped by signal N (SIGINT, SIGTERM, SIGUSR1) after checkpointing\n";
@@ -138,6 +150,31 @@ train::TrainConfig resolve(const Invocation& inv) {
   }
   for (const auto& item : inv.overrides.items()) merged[item.key()] = item.value();
   return train::config_from_json(merged, source);
+}
+
+// isda-train with ranks > 1 outside a distributed environment: this process starts the ranks
+// (this binary again, with the same arguments) and speaks for them. A rank's failure is logged in
+// the run directory once, naming the rank; a rank killed by a signal is reported like a killed
+// worker (exit 128 + N, no record: the coordinator resumes it).
+int launch_ranks(const std::vector<std::string>& args, const train::TrainConfig& config, train::RunDirectory* run_dir,
+                 std::ostream& err) {
+  distributed::LaunchOptions launch;
+  char self[4096] = {};
+  const ssize_t length = ::readlink("/proc/self/exe", self, sizeof self - 1);
+  launch.binary = length > 0 ? std::string(self, static_cast<size_t>(length)) : std::string("isda-train");
+  launch.args = args;
+  launch.ranks = static_cast<int>(config.ranks);
+  launch.run_dir_lock_descriptor = run_dir ? run_dir->lock_descriptor() : -1;
+  launch.stop_signal = &g_stop_signal;
+  ::setenv(kLaunchedVariable, std::to_string(::getpid()).c_str(), 1);
+  const auto result = distributed::launch_local_ranks(launch, err);
+  if (result.failed_rank < 0) return result.exit_code;
+  err << "isda-train: error: " << result.reason << '\n';
+  if (run_dir && !result.killed) {
+    const auto fault = result.exit_code == kExitEnvironment ? events::Fault::environment : events::Fault::run;
+    train::log_failure(*run_dir, {result.exit_code, fault, result.reason});
+  }
+  return result.exit_code;
 }
 
 }  // namespace
@@ -166,23 +203,34 @@ int run_train_command(const std::vector<std::string>& args, std::ostream& out, s
     return kExitOk;
   }
   // The run directory first: from here on every failure is recorded there, for the coordinator.
+  // Of a data-parallel run's ranks only rank 0 opens it (adopting its launcher's claim).
   std::optional<train::RunDirectory> run_dir;
   bool training = false;  // train() logs its own failures
+  const bool launched = std::getenv(kLaunchedVariable) != nullptr;
   try {
-    if (!inv.run_dir.empty() && !inv.dump_config) run_dir.emplace(inv.run_dir);
-    const auto config = resolve(inv);
+    const auto world = distributed::world_from_environment();
+    if (!inv.run_dir.empty() && !inv.dump_config && world.rank == 0) run_dir.emplace(inv.run_dir);
+    auto config = resolve(inv);
+    if (world.distributed() && config.ranks == 1) config.ranks = world.size;  // e.g. srun -n 4 isda-train ...
     if (inv.dump_config) {
       out << train::to_json(config).dump(2) << '\n';
       return kExitOk;
     }
-    out << "config: " << train::to_json(config).dump() << std::endl;
+    if (config.ranks > 1 && !world.distributed()) return launch_ranks(args, config, run_dir ? &*run_dir : nullptr, err);
+    const bool lead = world.rank == 0;  // the rank that speaks for the run
+    if (lead) out << "config: " << train::to_json(config).dump() << std::endl;
     train::TrainOptions options;
     options.opened_run_dir = run_dir ? &*run_dir : nullptr;
     options.stop_signal = &g_stop_signal;
-    options.on_epoch = [&](const train::EpochMetrics& m) { out << train::format_epoch_line(m, config.epochs) << std::endl; };
-    options.on_note = [&](const std::string& note) { err << "isda-train: " << note << std::endl; };
+    options.world = world;
+    options.log_failures = !launched;
+    if (lead) {
+      options.on_epoch = [&](const train::EpochMetrics& m) { out << train::format_epoch_line(m, config.epochs) << std::endl; };
+      options.on_note = [&](const std::string& note) { err << "isda-train: " << note << std::endl; };
+    }
     training = true;
     const auto result = train::train(config, options);
+    if (!lead) return kExitOk;
     const auto percent = [](double v) { return std::isnan(v) ? std::string("n/a") : fmt::format("{:.2f}%", v); };
     out << "result: method " << config.method << " test_err " << percent(result.final_test_error)
         << " last10_test_err " << percent(result.last10_test_error) << " best_test_err "
@@ -195,7 +243,7 @@ int run_train_command(const std::vector<std::string>& args, std::ostream& out, s
     return 128 + e.signal;
   } catch (const std::exception& e) {
     const auto failure = train::failure_of(e);
-    if (run_dir && !training) train::log_failure(*run_dir, failure);
+    if (run_dir && !training && !launched) train::log_failure(*run_dir, failure);
     return fail(failure.exit_code, failure.reason);
   }
 }

@@ -107,6 +107,30 @@ torch::Tensor BatchAugmenter::train_batch(const torch::Tensor& images_uint8) {
   return normalize_images(x, norm_);
 }
 
+torch::Tensor BatchAugmenter::train_batch_share(const torch::Tensor& images_uint8, int64_t global_count,
+                                                const torch::Tensor& rows) {
+  check_images(images_uint8, "BatchAugmenter::train_batch_share");
+  if (rows.dim() != 1 || rows.size(0) != images_uint8.size(0)) {
+    throw std::invalid_argument("BatchAugmenter::train_batch_share: one row index per image expected");
+  }
+  const auto pick = [&rows](const torch::Tensor& values) { return values.index_select(0, rows); };
+  torch::Tensor x = images_uint8.to(torch::kFloat32);
+  if (kind_ != AugmentKind::kNone) {
+    const auto all = draw_crop_flip(global_count, kCropPadding, generator_);
+    x = apply_crop_flip(x, {pick(all.offset_y), pick(all.offset_x), pick(all.flip)}, kCropPadding);
+  }
+  if (kind_ == AugmentKind::kAutoAugment) {
+    const auto all = draw_autoaugment(global_count, generator_);
+    x = apply_autoaugment(x, {pick(all.sub_policy), pick(all.apply1), pick(all.apply2), pick(all.sign1), pick(all.sign2)});
+  }
+  x = x / 255.0;
+  if (kind_ == AugmentKind::kCutout || kind_ == AugmentKind::kAutoAugment) {
+    const auto all = draw_cutout(global_count, x.size(2), x.size(3), generator_);
+    x = apply_cutout(x, {pick(all.center_y), pick(all.center_x)}, kCutoutSize);
+  }
+  return normalize_images(x, norm_);
+}
+
 torch::Tensor BatchAugmenter::eval_batch(const torch::Tensor& images_uint8) const {
   check_images(images_uint8, "BatchAugmenter::eval_batch");
   return normalize_images(images_uint8.to(torch::kFloat32) / 255.0, norm_);

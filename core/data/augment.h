@@ -62,6 +62,11 @@ class BatchAugmenter {
   // (N, C, H, W) uint8 on any device -> augmented, normalised float32 on the same device. Order as
   // the authors': crop + flip, the policy (kAutoAugment), scale to [0, 1], Cutout, normalise.
   torch::Tensor train_batch(const torch::Tensor& images_uint8);
+  // One rank's share of a global batch in a data-parallel run: draws the parameters of all
+  // `global_count` images, exactly as train_batch would for the whole batch, and applies those of
+  // the rows `rows` (int64, CPU, one per image of `images_uint8`). Each image so gets the same
+  // augmentation whatever the number of ranks, and every rank's generator stays the same.
+  torch::Tensor train_batch_share(const torch::Tensor& images_uint8, int64_t global_count, const torch::Tensor& rows);
   // Normalisation only.
   torch::Tensor eval_batch(const torch::Tensor& images_uint8) const;
 

@@ -42,6 +42,7 @@ std::string serialize_checkpoint(const nlohmann::json& meta, const CheckpointPar
     std::lock_guard<std::mutex> lock(generator.mutex());
     state_archive.write("cpu_rng", generator.get_state());
   }
+  if (parts.rank_cpu_rng.defined()) state_archive.write("rank_cpu_rng", parts.rank_cpu_rng);
   archive.write("state", state_archive);
   std::ostringstream bytes;
   archive.save_to(bytes);
@@ -71,6 +72,8 @@ nlohmann::json restore_checkpoint(const std::string& payload, const CheckpointPa
     parts.augmenter.load(state_archive);
     torch::Tensor rng;
     state_archive.read("cpu_rng", rng);
+    torch::Tensor rank_rng;
+    if (state_archive.try_read("rank_cpu_rng", rank_rng) && parts.rank < rank_rng.size(0)) rng = rank_rng[parts.rank];
     auto generator = at::detail::getDefaultCPUGenerator();
     std::lock_guard<std::mutex> lock(generator.mutex());
     generator.set_state(rng);

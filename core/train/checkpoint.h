@@ -24,6 +24,10 @@ struct CheckpointParts {
   CovarianceEstimator* estimator = nullptr;
   ComparisonLoss* comparison = nullptr;
   data::BatchAugmenter& augmenter;
+  // Data parallel: every rank's CPU generator state stacked (ranks, S) uint8, gathered by the rank
+  // that writes; a restore sets the generator of this process to row `rank` of it.
+  torch::Tensor rank_cpu_rng;
+  int64_t rank = 0;
 };
 
 // The payload of a checkpoint: `meta` and the state of `parts` (and the global CPU generator).

@@ -74,6 +74,9 @@ class RunDirectory {
   static int lock_holder(const std::string& path);
 
   const std::string& path() const { return path_; }
+  // The descriptor of the held lock (close-on-exec), for handing the claim to a child as a
+  // coordinator does (isda-train's launcher gives it to rank 0).
+  int lock_descriptor() const { return lock_fd_; }
   std::string file(const char* name) const { return path_ + "/" + name; }
 
   // Appends an event (with a "time" field added) and fsyncs. Throws common::FileError.

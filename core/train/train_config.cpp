@@ -62,6 +62,9 @@ void visit_fields(Config& c, Visitor&& v) {
   v("threads", c.threads, "CPU threads (0: LibTorch's default)");
   v("deterministic", c.deterministic, "deterministic CUDA kernels: a run repeats and resumes with the same metrics on a GPU (slower)");
   v("cuda_graph", c.cuda_graph, "capture the training step (forward, ISDA, backward, SGD) in a CUDA graph and replay it (CUDA; ce and isda)");
+  v("ranks", c.ranks, "data-parallel processes sharing each global batch (one per GPU, or CPU processes); isda-train starts them");
+  v("sync_bn", c.sync_bn, "with ranks > 1: BatchNorm statistics over the global batch instead of each rank's share");
+  v("dist_timeout", c.dist_timeout, "with ranks > 1: seconds a rank waits for the others before the run fails");
 }
 
 const char* type_name(const nlohmann::json& value) {
@@ -176,7 +179,8 @@ nlohmann::json field_json(const TrainConfig& config, size_t index) {
 }
 
 bool is_execution_key(std::string_view key) {
-  return key == "device" || key == "threads" || key == "data_root" || key == "deterministic" || key == "cuda_graph";
+  return key == "device" || key == "threads" || key == "data_root" || key == "deterministic" || key == "cuda_graph" ||
+         key == "ranks" || key == "sync_bn" || key == "dist_timeout";
 }
 
 nlohmann::json to_json(const TrainConfig& config) {
@@ -355,6 +359,17 @@ void validate(const TrainConfig& c, const std::string& source) {
   if (c.cuda_graph && c.device == "cpu") throw error(source, "cuda_graph", "needs a CUDA device (device is \"cpu\")");
   if (c.cuda_graph && c.method != "ce" && c.method != "isda") {
     throw error(source, "cuda_graph", "captures the ce and isda steps only, not \"" + c.method + "\"");
+  }
+  positive("ranks", static_cast<double>(c.ranks));
+  positive("dist_timeout", c.dist_timeout);
+  if (c.ranks > 1) {
+    if (c.batch_size % c.ranks != 0) {
+      throw error(source, "batch_size", "the global batch " + std::to_string(c.batch_size) + " does not split into " + std::to_string(c.ranks) + " equal shares (ranks)");
+    }
+    if (c.method != "ce" && c.method != "isda") {
+      throw error(source, "ranks", "data-parallel training runs the ce and isda methods only, not \"" + c.method + "\"");
+    }
+    if (c.cuda_graph) throw error(source, "cuda_graph", "is for one rank; with ranks > 1 the step all-reduces between ranks");
   }
   if (!c.recipe.empty() && recipes().count(c.recipe) == 0) {
     throw error(source, "recipe", unknown_recipe(c.recipe));

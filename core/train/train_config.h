@@ -65,6 +65,10 @@ struct TrainConfig {
   int64_t threads = 0;             // CPU threads; 0: LibTorch's default
   bool deterministic = false;      // deterministic CUDA kernels (cuDNN, cuBLAS, scatter-adds)
   bool cuda_graph = false;         // the training step captured in a CUDA graph (train/training_step.h)
+  // Data parallel (distributed/README.md): `ranks` processes, each a share of every global batch.
+  int64_t ranks = 1;               // 1: one process; N: N ranks (one per GPU, or N CPU processes)
+  bool sync_bn = false;            // BatchNorm statistics over the global batch (default: per rank, as DDP)
+  double dist_timeout = 300;       // seconds a collective waits for the other ranks before the run fails
 };
 
 struct ConfigKey {
@@ -74,7 +78,7 @@ struct ConfigKey {
 // Every key with one line of help, in the order of to_json. A key's position in this list is its
 // field index below.
 const std::vector<ConfigKey>& config_keys();
-inline constexpr size_t kConfigKeyCount = 37;  // config_keys().size(), checked there
+inline constexpr size_t kConfigKeyCount = 40;  // config_keys().size(), checked there
 
 // The field index of `key`, or -1 for a key that is not a config key.
 int config_key_index(std::string_view key);
@@ -88,7 +92,8 @@ void set_field(TrainConfig& config, size_t index, const nlohmann::json& value, c
 nlohmann::json field_json(const TrainConfig& config, size_t index);
 
 // Keys that say only where and how fast a run executes (device, threads, data_root, deterministic,
-// cuda_graph), never what it computes; a run's identity leaves them out, and a checkpoint written
+// cuda_graph, ranks, sync_bn, dist_timeout), never what it computes (the global batch is the
+// config's; ranks and sync_bn change only how its BatchNorm statistics are split); a run's identity leaves them out, and a checkpoint written
 // with other values of them resumes.
 bool is_execution_key(std::string_view key);
 

@@ -7,8 +7,12 @@
 #include "data/data_error.h"
 #include "data/datasets.h"
 #include "data/imagenet.h"
+#include "distributed/communicator.h"
+#include "distributed/estimator_sync.h"
+#include "distributed/gradient_reducer.h"
 #include "isda/isda_loss.h"
 #include "isda/lambda_schedule.h"
+#include "models/batch_norm.h"
 #include "models/registry.h"
 #include "support/run_environment.h"
 #include "support/torch_compat.h"
@@ -24,10 +28,12 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <limits>
 #include <mutex>
 #include <numeric>
 #include <sstream>
+#include <tuple>
 
 namespace isda::train {
 namespace {
@@ -55,9 +61,15 @@ uint64_t mix(uint64_t seed, uint64_t salt) {  // splitmix64 of the pair: indepen
   return z ^ (z >> 31);
 }
 
-torch::Device resolve_device(const std::string& name) {
-  if (name == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
+// A data-parallel rank without an explicit device index drives the GPU of its local rank.
+torch::Device resolve_device(const std::string& name, const distributed::World& world) {
+  const int local = world.distributed() ? world.local_rank : 0;
+  if (name == "auto") {
+    return torch::cuda::is_available() ? torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(local))
+                                       : torch::Device(torch::kCPU);
+  }
   torch::Device device(name);
+  if (device.is_cuda() && !device.has_index() && world.distributed()) device.set_index(static_cast<c10::DeviceIndex>(local));
   if (device.is_cuda() && !torch::cuda::is_available()) {
     throw TrainingError("device \"" + name + "\" requested but no CUDA device is available");
   }
@@ -83,7 +95,15 @@ struct Progress {
 class Run {
  public:
   Run(const TrainConfig& config, const TrainOptions& options, RunDirectory* run_dir)
-      : config_(config), options_(options), device_(resolve_device(config.device)), run_dir_(run_dir) {
+      : config_(config),
+        options_(options),
+        world_(options.world),
+        device_(resolve_device(config.device, options.world)),
+        run_dir_(run_dir) {
+    if (config.ranks != world_.size) {
+      throw ConfigError(fmt::format("config: ranks: is {} but this process is rank {} of {} ({})", config.ranks,
+                                    world_.rank, world_.size, world_.source));
+    }
     if (config.threads > 0) torch::set_num_threads(static_cast<int>(config.threads));
     if (config.precision == "bf16" && !device_.is_cuda()) {
       throw ConfigError("config: precision: bf16 autocast needs a CUDA device (device is " + device_.str() + ")");
@@ -103,6 +123,10 @@ class Run {
     }
     if (device_.is_cuda()) at::globalContext().setBenchmarkCuDNN(!config.deterministic);
     torch::manual_seed(config.seed);
+    if (world_.distributed()) {
+      communicator_ = std::make_unique<distributed::Communicator>(
+          world_, device_, std::chrono::milliseconds(static_cast<int64_t>(config.dist_timeout * 1000)));
+    }
 
     const auto root = config.data_root.empty() ? data::default_data_root(config.dataset) : config.data_root;
     if (data::is_image_folder_dataset(config.dataset)) {
@@ -136,6 +160,14 @@ class Run {
         if (p.dim() == 4) p.set_data(p.data().contiguous(at::MemoryFormat::ChannelsLast));
       }
     }
+    if (communicator_) {
+      // Every rank starts from rank 0's weights (the same seed gives the same ones; this makes sure).
+      torch::NoGradGuard no_grad;
+      for (auto& p : model_->parameters()) communicator_->broadcast(p);
+      for (auto& b : model_->buffers()) communicator_->broadcast(b);
+      if (config.sync_bn) models::synchronize_batch_norm(*model_, communicator_.get());
+      reducer_.emplace(model_->parameters(), *communicator_);
+    }
     optimizer_.emplace(model_->parameters(), torch::optim::SGDOptions(config.lr)
                                                  .momentum(config.momentum)
                                                  .nesterov(config.nesterov)
@@ -165,11 +197,11 @@ class Run {
 
   TrainResult run() {
     Progress progress;
-    if (run_dir_ && run_dir_->has_checkpoint()) {
+    if (has_checkpoint()) {
       load_checkpoint(progress);
       note(progress.step == 0 ? fmt::format("resuming after epoch {}", progress.epoch)
                               : fmt::format("resuming epoch {} at step {}", progress.epoch + 1, progress.step));
-      reconcile_events();
+      if (run_dir_) reconcile_events();
     }
     if (run_dir_) {
       run_dir_->clear_interrupted_mark();
@@ -186,12 +218,10 @@ class Run {
       const auto metrics = train_epoch(progress);
       result_.epochs.push_back(metrics);
       progress = Progress{progress.epoch + 1};
-      if (run_dir_) {
-        save_checkpoint(progress);  // checkpoint first: an event is never ahead of it
-        run_dir_->append_event(event_of(metrics));
-      }
+      if (run_dir_ || communicator_) save_checkpoint(progress);  // checkpoint first: an event is never ahead of it
+      if (run_dir_) run_dir_->append_event(event_of(metrics));
       if (options_.on_epoch) options_.on_epoch(metrics);
-      const int signal = options_.stop_signal ? options_.stop_signal->load() : 0;
+      const int signal = agreed_stop_signal();
       if (signal != 0 && progress.epoch < config_.epochs) stop(signal, progress, /*checkpointed=*/true);
     }
     finish(result_);
@@ -207,6 +237,98 @@ class Run {
  private:
   void note(const std::string& text) const {
     if (options_.on_note) options_.on_note(text);
+  }
+
+  // --- data parallel ---------------------------------------------------------------------------
+
+  // Whether there is a checkpoint to resume from: rank 0's run directory says, for every rank.
+  bool has_checkpoint() {
+    bool has = run_dir_ && run_dir_->has_checkpoint();
+    if (!communicator_) return has;
+    auto flag = torch::tensor({has ? int64_t{1} : int64_t{0}});
+    communicator_->broadcast(flag);
+    return flag.item<int64_t>() != 0;
+  }
+
+  // Rank 0's checkpoint payload on every rank (no file system need be shared between nodes).
+  std::string checkpoint_payload() {
+    std::string payload = run_dir_ ? run_dir_->read_checkpoint() : std::string();
+    if (!communicator_) return payload;
+    auto size = torch::tensor({static_cast<int64_t>(payload.size())});
+    communicator_->broadcast(size);
+    auto bytes = torch::empty({size.item<int64_t>()}, torch::kUInt8);
+    if (run_dir_) std::memcpy(bytes.data_ptr<uint8_t>(), payload.data(), payload.size());
+    communicator_->broadcast(bytes);
+    return std::string(reinterpret_cast<const char*>(bytes.data_ptr<uint8_t>()), static_cast<size_t>(bytes.numel()));
+  }
+
+  // The stop signal any rank has received (0: none); every rank stops at the same step.
+  int agreed_stop_signal() {
+    const int local = options_.stop_signal ? options_.stop_signal->load() : 0;
+    if (!communicator_) return local;
+    auto signal = torch::tensor({static_cast<int64_t>(local)});
+    communicator_->all_reduce_max(signal);
+    return static_cast<int>(signal.item<int64_t>());
+  }
+
+  // Sums over the ranks of per-rank totals (float64 on the CPU); the values unchanged for one rank.
+  std::vector<double> summed(std::vector<double> values) {
+    if (!communicator_) return values;
+    auto t = torch::tensor(values, torch::kFloat64);
+    communicator_->all_reduce_sum(t);
+    return {t.data_ptr<double>(), t.data_ptr<double>() + t.numel()};
+  }
+
+  // Per-rank BatchNorm keeps per-rank running statistics; rank 0's are the run's (as DDP's
+  // broadcast_buffers), given to every rank before it evaluates.
+  void share_rank0_buffers() {
+    if (!communicator_ || config_.sync_bn) return;
+    torch::NoGradGuard no_grad;
+    for (auto& b : model_->buffers()) communicator_->broadcast(b);
+  }
+
+  // A global batch of `count` images: this rank's rows of it (rank, rank + W, ...), CPU int64.
+  torch::Tensor share_rows(int64_t count) const {
+    return torch::arange(world_.rank, count, world_.size, torch::TensorOptions().dtype(torch::kInt64));
+  }
+
+  // The images of global batch `step` of an epoch of n: the config's batch, the last one cut to a
+  // multiple of the ranks (at most ranks - 1 images of an epoch are left out, as with drop_last on
+  // that remainder only).
+  int64_t global_batch_count(int64_t n, int64_t step) const {
+    const int64_t count = std::min(config_.batch_size, n - step * config_.batch_size);
+    return count - count % world_.size;
+  }
+  int64_t steps_per_epoch(int64_t n) const {
+    const int64_t full = n / config_.batch_size;
+    return full + (global_batch_count(n, full) > 0 ? 1 : 0);
+  }
+
+  // One data-parallel step: this rank's share forward, the ISDA estimator merged with the whole
+  // global batch (its features gathered from every rank, in rank order) so that every rank holds
+  // the estimator one process would, backward with gradients all-reduced in buckets, SGD.
+  StepOutput data_parallel_step(const torch::Tensor& images, const torch::Tensor& labels, double lambda) {
+    torch::Tensor features;
+    {
+      compat::CudaAutocastGuard autocast(config_.precision == "bf16");
+      features = model_->features(images);
+    }
+    features = features.to(torch::kFloat32);
+    auto& head = model_->head();
+    auto logits = head->forward(features);
+    torch::Tensor loss;
+    if (estimator_) {
+      distributed::merge_global_batch(*estimator_, *communicator_, features, labels);
+      loss = torch::nn::functional::cross_entropy(augmented_logits(*estimator_, logits, head->weight, labels, lambda),
+                                                  labels);
+    } else {
+      loss = torch::nn::functional::cross_entropy(logits, labels);
+    }
+    optimizer_->zero_grad();
+    loss.backward();
+    reducer_->finish();
+    optimizer_->step();
+    return {loss, logits};
   }
 
   static nlohmann::json event_of(const EpochMetrics& metrics) {
@@ -264,15 +386,20 @@ class Run {
     const auto started = Clock::now();
     const int64_t n = train_labels_.size(0);
     const int64_t batch = config_.batch_size;
-    const int64_t steps = (n + batch - 1) / batch;
+    const int64_t steps = steps_per_epoch(n);
+    const int64_t used = (steps - 1) * batch + global_batch_count(n, steps - 1);  // images this epoch trains on
     const double lr = learning_rate(config_, progress.epoch);
     for (auto& group : optimizer_->param_groups()) static_cast<torch::optim::SGDOptions&>(group.options()).lr(lr);
-    if (progress.step == 0) torch::manual_seed(mix(config_.seed, kGlobalPerEpoch + static_cast<uint64_t>(progress.epoch)));
+    // Rank 0 draws what one process would; every other rank its own stream (dropout, ShakeDrop).
+    if (progress.step == 0) {
+      torch::manual_seed(mix(config_.seed, kGlobalPerEpoch + static_cast<uint64_t>(progress.epoch)) ^
+                         (static_cast<uint64_t>(world_.rank) * 0x9e3779b97f4a7c15ULL));
+    }
 
     model_->train();
     const auto order = epoch_order(progress.epoch);
     std::optional<data::ImageBatchLoader> decoder;  // image folders: this epoch's batches, decoded ahead
-    if (train_folder_) decoder.emplace(*train_folder_, to_vector(order), loader_options(true, progress.epoch), progress.step);
+    if (train_folder_) decoder.emplace(*train_folder_, share_of_order(order, n), loader_options(true, progress.epoch), progress.step);
     const auto device_zero = [&](torch::Dtype dtype) {
       return torch::zeros({}, torch::TensorOptions().dtype(dtype).device(device_));
     };
@@ -280,23 +407,35 @@ class Run {
     auto wrong = device_zero(torch::kInt64) + progress.wrong;
     const auto train_started = Clock::now();
     for (int64_t step = progress.step; step < steps; ++step) {
-      const auto index = order.narrow(0, step * batch, std::min(batch, n - step * batch));
-      auto [images, labels] = decoder ? next_decoded(*decoder)
-                                      : std::make_pair(augmenter_->train_batch(train_images_.index_select(0, index)),
-                                                       train_labels_.index_select(0, index));
+      const int64_t count = global_batch_count(n, step);
+      auto index = order.narrow(0, step * batch, count);
+      torch::Tensor images, labels;
+      if (decoder) {
+        std::tie(images, labels) = next_decoded(*decoder);
+      } else if (communicator_) {
+        const auto rows = share_rows(count);
+        index = index.index_select(0, rows.to(index.device()));
+        images = augmenter_->train_batch_share(train_images_.index_select(0, index), count, rows);
+        labels = train_labels_.index_select(0, index);
+      } else {
+        images = augmenter_->train_batch(train_images_.index_select(0, index));
+        labels = train_labels_.index_select(0, index);
+      }
       if (config_.channels_last) images = images.contiguous(at::MemoryFormat::ChannelsLast);
       progress.lambda = schedule_.at(progress.epoch, step, steps, config_.epochs);
-      const auto out = training_step_ ? graphed_step(images, labels, progress.lambda)
-                                      : ordinary_step(images, labels, progress.lambda);
-      loss_sum += out.loss.detach().to(torch::kFloat64) * static_cast<double>(index.size(0));
+      const auto out = training_step_  ? graphed_step(images, labels, progress.lambda)
+                       : communicator_ ? data_parallel_step(images, labels, progress.lambda)
+                                       : ordinary_step(images, labels, progress.lambda);
+      loss_sum += out.loss.detach().to(torch::kFloat64) * static_cast<double>(labels.size(0));
       wrong += out.logits.detach().argmax(1).ne(labels).sum();
       if ((step + 1) % kDivergenceCheckInterval == 0) check_loss(out.loss.item<double>(), progress.epoch, step);
 
-      const int signal = options_.stop_signal ? options_.stop_signal->load() : 0;
+      const int signal = agreed_stop_signal();
       if (signal != 0 && step + 1 < steps) {
         progress.step = step + 1;
-        progress.loss_sum = loss_sum.item<double>();
-        progress.wrong = wrong.item<int64_t>();
+        const auto partial = summed({loss_sum.item<double>(), static_cast<double>(wrong.item<int64_t>())});
+        progress.loss_sum = partial[0];
+        progress.wrong = static_cast<int64_t>(partial[1]);
         progress.train_seconds += std::chrono::duration<double>(Clock::now() - train_started).count();
         stop(signal, progress, /*checkpointed=*/false);
       }
@@ -304,10 +443,13 @@ class Run {
     const double train_seconds =
         progress.train_seconds + std::chrono::duration<double>(Clock::now() - train_started).count();
 
+    const auto totals = summed({loss_sum.item<double>(), static_cast<double>(wrong.item<int64_t>())});
+    share_rank0_buffers();
+
     EpochMetrics m;
     m.epoch = progress.epoch + 1;
-    m.train_loss = loss_sum.item<double>() / static_cast<double>(n);
-    m.train_error = 100.0 * static_cast<double>(wrong.item<int64_t>()) / static_cast<double>(n);
+    m.train_loss = totals[0] / static_cast<double>(used);
+    m.train_error = 100.0 * totals[1] / static_cast<double>(used);
     check_loss(m.train_loss, progress.epoch, steps - 1);
     const auto test = test_images_.defined() ? error_rates(test_images_, test_labels_)
                       : test_folder_         ? folder_error_rates(*test_folder_)
@@ -318,7 +460,7 @@ class Run {
     m.lambda = progress.lambda;
     m.lr = lr;
     m.seconds = progress.train_seconds + std::chrono::duration<double>(Clock::now() - started).count();
-    m.images_per_second = static_cast<double>(n) / train_seconds;
+    m.images_per_second = static_cast<double>(used) / train_seconds;
     return m;
   }
 
@@ -329,8 +471,8 @@ class Run {
   }
 
   [[noreturn]] void stop(int signal, const Progress& progress, bool checkpointed) {
+    if (!checkpointed) save_checkpoint(progress);
     if (run_dir_) {
-      if (!checkpointed) save_checkpoint(progress);
       run_dir_->mark_interrupted(signal);
       run_dir_->append_event({{"event", "interrupted"}, {"signal", signal}, {"epoch", progress.epoch}, {"step", progress.step}});
     }
@@ -349,6 +491,25 @@ class Run {
     wrong[1] += top.eq(labels.unsqueeze(1)).any(1).logical_not().sum();
   }
 
+  torch::Tensor summed_counts(const torch::Tensor& wrong) {
+    if (!communicator_) return wrong;
+    auto counts = wrong.cpu().to(torch::kFloat64);
+    communicator_->all_reduce_sum(counts);
+    return counts.to(torch::kInt64);
+  }
+
+  // This rank's images of an epoch in order, global batch by global batch (image folders).
+  std::vector<int64_t> share_of_order(const torch::Tensor& order, int64_t n) const {
+    const auto all = to_vector(order);
+    if (!communicator_) return all;
+    std::vector<int64_t> share;
+    for (int64_t step = 0, steps = steps_per_epoch(n); step < steps; ++step) {
+      const int64_t count = global_batch_count(n, step);
+      for (int64_t i = world_.rank; i < count; i += world_.size) share.push_back(all[static_cast<size_t>(step * config_.batch_size + i)]);
+    }
+    return share;
+  }
+
   static ErrorRates rates_of(const torch::Tensor& wrong, int64_t n) {
     const auto counts = wrong.cpu();
     const auto percent = [n](int64_t count) { return 100.0 * static_cast<double>(count) / static_cast<double>(n); };
@@ -360,15 +521,18 @@ class Run {
     model_->eval();
     auto wrong = torch::zeros({2}, torch::TensorOptions().dtype(torch::kInt64).device(device_));
     const int64_t n = labels.size(0);
+    // Data parallel: each rank counts its contiguous share of the images, and the counts are summed.
+    const int64_t first = n * world_.rank / world_.size;
+    const int64_t last = n * (world_.rank + 1) / world_.size;
     compat::CudaAutocastGuard autocast(config_.precision == "bf16");
-    for (int64_t start = 0; start < n; start += kEvalBatch) {
-      const auto count = std::min(kEvalBatch, n - start);
+    for (int64_t start = first; start < last; start += kEvalBatch) {
+      const auto count = std::min(kEvalBatch, last - start);
       auto batch = augmenter_->eval_batch(images.narrow(0, start, count));
       if (config_.channels_last) batch = batch.contiguous(at::MemoryFormat::ChannelsLast);
       count_errors(model_->forward(batch), labels.narrow(0, start, count), wrong);
     }
     model_->train();
-    return rates_of(wrong, n);
+    return rates_of(summed_counts(wrong), n);
   }
 
   // --- image folders (ImageNet): decoded batch by batch on worker threads ---------------------
@@ -384,7 +548,7 @@ class Run {
   // Each image's crop and flip come from (seed, epoch, its index): the same for any thread count.
   data::ImageLoaderOptions loader_options(bool train, int64_t epoch) const {
     data::ImageLoaderOptions options;
-    options.batch_size = train ? config_.batch_size : std::min<int64_t>(config_.batch_size, 256);
+    options.batch_size = train ? config_.batch_size / world_.size : std::min<int64_t>(config_.batch_size, 256);
     options.train = train && config_.augment == "standard";
     options.seed = mix(config_.seed, kImageLoaderStream);
     options.epoch = epoch;
@@ -409,9 +573,9 @@ class Run {
   ErrorRates folder_error_rates(const data::ImageFolder& folder) {
     torch::NoGradGuard no_grad;
     model_->eval();
-    std::vector<int64_t> all(static_cast<size_t>(folder.size()));
-    std::iota(all.begin(), all.end(), int64_t{0});
-    data::ImageBatchLoader loader(folder, std::move(all), loader_options(false, 0));
+    std::vector<int64_t> share;  // data parallel: every ranks-th image from this rank's on
+    for (int64_t i = world_.rank; i < folder.size(); i += world_.size) share.push_back(i);
+    data::ImageBatchLoader loader(folder, std::move(share), loader_options(false, 0));
     auto wrong = torch::zeros({2}, torch::TensorOptions().dtype(torch::kInt64).device(device_));
     compat::CudaAutocastGuard autocast(config_.precision == "bf16");
     for (int64_t b = 0; b < loader.batches(); ++b) {
@@ -420,36 +584,60 @@ class Run {
       count_errors(model_->forward(images), labels, wrong);
     }
     model_->train();
-    return rates_of(wrong, folder.size());
+    return rates_of(summed_counts(wrong), folder.size());
   }
 
   // --- checkpoints ---------------------------------------------------------------------------
 
   CheckpointParts checkpoint_parts() {
     return {*model_, *optimizer_, estimator_ ? &*estimator_ : nullptr, comparison_ ? &*comparison_ : nullptr,
-            *augmenter_};
+            *augmenter_, torch::Tensor(), world_.rank};
   }
 
+  // Data parallel: called by every rank (the generators are gathered); rank 0 writes.
   void save_checkpoint(const Progress& progress) {
-    nlohmann::json meta = {{"config", to_json(config_)},   {"epoch", progress.epoch},
+    auto parts = checkpoint_parts();
+    if (communicator_) {
+      auto generator = at::detail::getDefaultCPUGenerator();
+      torch::Tensor state;
+      {
+        std::lock_guard<std::mutex> lock(generator.mutex());
+        state = generator.get_state();
+      }
+      parts.rank_cpu_rng = communicator_->all_gather(state);
+    }
+    if (!run_dir_) return;
+    nlohmann::json meta = {{"config", to_json(config_)},   {"epoch", progress.epoch}, {"ranks", world_.size},
                            {"step", progress.step},        {"loss_sum", progress.loss_sum},
                            {"wrong", progress.wrong},      {"lambda", progress.lambda},
                            {"train_seconds", progress.train_seconds}, {"history", nlohmann::json::array()}};
     for (const auto& m : result_.epochs) meta["history"].push_back(to_json(m));
-    run_dir_->write_checkpoint(serialize_checkpoint(meta, checkpoint_parts()));
+    run_dir_->write_checkpoint(serialize_checkpoint(meta, parts));
   }
 
   void load_checkpoint(Progress& progress) {
-    const auto path = run_dir_->file("checkpoint.pt");
+    const auto path = run_dir_ ? run_dir_->file("checkpoint.pt") : std::string("rank 0's checkpoint.pt");
+    auto parts = checkpoint_parts();
+    parts.rank = world_.rank;
     // The meta is read (and a checkpoint of another config refused) before any state is restored.
-    restore_checkpoint(run_dir_->read_checkpoint(), checkpoint_parts(), path, [&](const nlohmann::json& meta) {
+    restore_checkpoint(checkpoint_payload(), parts, path, [&](const nlohmann::json& meta) {
       check_same_config(meta.at("config"), path);
+      const int64_t ranks = meta.value("ranks", int64_t{1});
+      if (ranks != world_.size) {
+        throw CheckpointError(fmt::format("{}: written by a run of {} rank(s), this one has {}: resume with ranks {} (each "
+                                          "rank's share of a batch and its generator depend on it)",
+                                          path, ranks, world_.size, ranks));
+      }
       progress.epoch = meta.at("epoch").get<int64_t>();
       progress.step = meta.at("step").get<int64_t>();
       progress.loss_sum = meta.at("loss_sum").get<double>();
       progress.wrong = meta.at("wrong").get<int64_t>();
       progress.lambda = meta.at("lambda").get<double>();
       progress.train_seconds = meta.at("train_seconds").get<double>();
+      if (world_.rank != 0) {  // the partial sums are the ranks' together, kept once (by rank 0)
+        progress.loss_sum = 0;
+        progress.wrong = 0;
+      }
       for (const auto& m : meta.at("history")) result_.epochs.push_back(epoch_metrics_from_json(m));
     });
     model_->to(device_);
@@ -500,6 +688,7 @@ class Run {
 
   TrainConfig config_;
   TrainOptions options_;
+  distributed::World world_;
   torch::Device device_;
   RunDirectory* run_dir_ = nullptr;  // not owned
   int64_t num_classes_ = 0;
@@ -511,6 +700,8 @@ class Run {
   std::optional<CovarianceEstimator> estimator_;
   std::optional<ComparisonLoss> comparison_;
   std::optional<TrainingStep> training_step_;  // cuda_graph: borrows model_, optimizer_ and estimator_
+  std::unique_ptr<distributed::Communicator> communicator_;  // ranks > 1
+  std::optional<distributed::GradientReducer> reducer_;       // ranks > 1: hooks on model_'s parameters
   LambdaSchedule schedule_;
   TrainResult result_;  // the epochs completed so far
   bool logged_done_ = false;
@@ -579,7 +770,7 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
   } catch (const Interrupted&) {
     throw;
   } catch (const std::exception& e) {
-    if (run_dir != nullptr) log_failure(*run_dir, failure_of(e));
+    if (run_dir != nullptr && options.log_failures) log_failure(*run_dir, failure_of(e));
     throw;
   }
 }
@@ -592,6 +783,7 @@ Failure failure_of(const std::exception& error) {
     return {fault == events::Fault::environment ? kExitEnvironment : kExitFailed, fault, reason};
   }
   if (dynamic_cast<const ConfigError*>(&error) || dynamic_cast<const UsageError*>(&error) ||
+      dynamic_cast<const distributed::WorldError*>(&error) ||
       dynamic_cast<const std::invalid_argument*>(&error)) {
     return {kExitUsage, events::Fault::run, reason};
   }

@@ -4,6 +4,7 @@
 // log and resume. Free of LibTorch so that thin mains and the runner can include it.
 
 #include "common/run_events.h"
+#include "distributed/world.h"
 #include "train/run_directory.h"
 #include "train/train_config.h"
 
@@ -72,6 +73,12 @@ struct TrainOptions {
   const std::atomic<int>* stop_signal = nullptr;
   std::function<void(const EpochMetrics&)> on_epoch;
   std::function<void(const std::string&)> on_note;  // e.g. "resuming from epoch 3"
+  // Data parallel (config.ranks > 1): this process's place among the ranks. Only rank 0 is given a
+  // run directory; it writes events and checkpoints for all.
+  distributed::World world;
+  // With a run directory: log every failure as a `failed` record (isda-train's launcher logs the
+  // ranks' failures itself, naming the rank).
+  bool log_failures = true;
 };
 
 // Runs `config` (validated again here). Throws ConfigError for a bad config, data::DataError for

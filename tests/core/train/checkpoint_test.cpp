@@ -25,7 +25,7 @@ struct Training {
     estimator.emplace(parse_covariance_kind("full"), 10, model->feature_dim());
     augmenter.emplace(data::parse_augment_kind("standard"), data::normalization_for("fashion-mnist"), 99);
   }
-  CheckpointParts parts() { return {*model, *optimizer, &*estimator, nullptr, *augmenter}; }
+  CheckpointParts parts() { return {*model, *optimizer, &*estimator, nullptr, *augmenter, torch::Tensor(), 0}; }
 
   // One ISDA step on a batch this object's augmentation draws; returns the loss.
   double step(const torch::Tensor& images, const torch::Tensor& labels) {

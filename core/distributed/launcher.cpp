@@ -1,0 +1,217 @@
+#include "distributed/launcher.h"
+
+#include "train/run_directory.h"  // kInheritedLockVariable
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <optional>
+#include <stdexcept>
+#include <thread>
+
+extern char** environ;
+
+namespace isda::distributed {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// The marker of a rank that failed only because another one did (distributed/communicator.h):
+// the launcher reports the rank that failed first for its own reason.
+constexpr const char* kSecondaryFailure = "another rank died, hung or is unreachable";
+constexpr const char* kErrorPrefix = "isda-train: error: ";
+
+struct Rank {
+  pid_t pid = -1;
+  int stderr_fd = -1;
+  std::string pending;    // a partial line of stderr
+  std::string last_error;  // its last "isda-train: error: " line
+  std::optional<int> status;  // wait status once it exited
+};
+
+std::string signal_name(int signal_number) {
+  const char* name = ::sigabbrev_np(signal_number);
+  return name != nullptr ? std::string("SIG") + name : "signal " + std::to_string(signal_number);
+}
+
+void relay(Rank& rank, int index, std::ostream& err, bool flush_partial) {
+  char buffer[4096];
+  for (;;) {
+    const ssize_t n = ::read(rank.stderr_fd, buffer, sizeof buffer);
+    if (n <= 0) break;
+    rank.pending.append(buffer, static_cast<size_t>(n));
+  }
+  size_t newline;
+  while ((newline = rank.pending.find('\n')) != std::string::npos || (flush_partial && !rank.pending.empty())) {
+    const auto line = rank.pending.substr(0, newline);
+    rank.pending.erase(0, newline == std::string::npos ? std::string::npos : newline + 1);
+    if (line.rfind(kErrorPrefix, 0) == 0) rank.last_error = line.substr(std::strlen(kErrorPrefix));
+    if (index > 0) err << "rank " << index << ": ";
+    err << line << '\n';
+  }
+  err.flush();
+}
+
+// Runs in the child between fork and exec: async-signal-safe calls only.
+[[noreturn]] void exec_rank(const LaunchOptions& options, int rank, int stderr_write, pid_t parent, char* const* argv,
+                            char* const* envp) {
+  ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+  if (::getppid() != parent) ::_exit(128 + SIGTERM);
+  ::dup2(stderr_write, STDERR_FILENO);
+  if (rank == 0 && options.run_dir_lock_descriptor >= 0) ::fcntl(options.run_dir_lock_descriptor, F_SETFD, 0);
+  ::execve(options.binary.c_str(), argv, envp);
+  ::_exit(127);
+}
+
+}  // namespace
+
+int free_local_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw std::runtime_error(std::string("cannot open a socket: ") + std::strerror(errno));
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+    ::close(fd);
+    throw std::runtime_error(std::string("cannot find a free port: ") + std::strerror(errno));
+  }
+  ::close(fd);
+  return ntohs(address.sin_port);
+}
+
+LaunchResult launch_local_ranks(const LaunchOptions& options, std::ostream& err) {
+  const int port = free_local_port();
+  // Everything exec needs is built before the first fork.
+  std::vector<std::string> arg_strings{options.binary};
+  arg_strings.insert(arg_strings.end(), options.args.begin(), options.args.end());
+  std::vector<char*> argv;
+  for (auto& a : arg_strings) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::vector<std::string> base_env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string entry = *e;
+    const auto name = entry.substr(0, entry.find('='));
+    if (name == "RANK" || name == "WORLD_SIZE" || name == "LOCAL_RANK" || name == "MASTER_ADDR" ||
+        name == "MASTER_PORT" || name == train::kInheritedLockVariable) {
+      continue;
+    }
+    base_env.push_back(entry);
+  }
+  std::vector<std::vector<std::string>> env_strings(static_cast<size_t>(options.ranks), base_env);
+  std::vector<std::vector<char*>> envp(static_cast<size_t>(options.ranks));
+  for (int r = 0; r < options.ranks; ++r) {
+    auto& env = env_strings[static_cast<size_t>(r)];
+    env.push_back("RANK=" + std::to_string(r));
+    env.push_back("LOCAL_RANK=" + std::to_string(r));
+    env.push_back("WORLD_SIZE=" + std::to_string(options.ranks));
+    env.push_back("MASTER_ADDR=127.0.0.1");
+    env.push_back("MASTER_PORT=" + std::to_string(port));
+    if (r == 0 && options.run_dir_lock_descriptor >= 0) {
+      env.push_back(std::string(train::kInheritedLockVariable) + "=" + std::to_string(options.run_dir_lock_descriptor));
+    }
+    for (auto& e : env) envp[static_cast<size_t>(r)].push_back(e.data());
+    envp[static_cast<size_t>(r)].push_back(nullptr);
+  }
+
+  std::vector<Rank> ranks(static_cast<size_t>(options.ranks));
+  const pid_t parent = ::getpid();
+  const auto stop_all = [&](int signal_number) {
+    for (auto& rank : ranks) {
+      if (rank.pid > 0 && !rank.status) ::kill(rank.pid, signal_number);
+    }
+  };
+  for (int r = 0; r < options.ranks; ++r) {
+    int pipe_fds[2];
+    if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
+      stop_all(SIGKILL);
+      throw std::runtime_error(std::string("cannot start the ranks: ") + std::strerror(errno));
+    }
+    const pid_t pid = ::fork();
+    if (pid == 0) exec_rank(options, r, pipe_fds[1], parent, argv.data(), envp[static_cast<size_t>(r)].data());
+    ::close(pipe_fds[1]);
+    if (pid < 0) {
+      ::close(pipe_fds[0]);
+      stop_all(SIGKILL);
+      throw std::runtime_error(options.binary + ": cannot start rank " + std::to_string(r) + ": " + std::strerror(errno));
+    }
+    ::fcntl(pipe_fds[0], F_SETFL, O_NONBLOCK);
+    ranks[static_cast<size_t>(r)].pid = pid;
+    ranks[static_cast<size_t>(r)].stderr_fd = pipe_fds[0];
+  }
+
+  LaunchResult result;
+  std::optional<Clock::time_point> kill_at;
+  int forwarded = 0;
+  const auto exit_code_of = [](int status) {
+    return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+  };
+  for (;;) {
+    std::vector<pollfd> fds;
+    for (const auto& rank : ranks) {
+      if (rank.stderr_fd >= 0) fds.push_back({rank.stderr_fd, POLLIN, 0});
+    }
+    if (!fds.empty()) ::poll(fds.data(), fds.size(), 50);
+    else std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    for (size_t r = 0; r < ranks.size(); ++r) {
+      if (ranks[r].stderr_fd >= 0) relay(ranks[r], static_cast<int>(r), err, false);
+    }
+    const int signal = options.stop_signal ? options.stop_signal->load() : 0;
+    if (signal != 0 && forwarded == 0) {
+      forwarded = signal;
+      stop_all(signal);
+    }
+    bool all_done = true;
+    for (size_t r = 0; r < ranks.size(); ++r) {
+      auto& rank = ranks[r];
+      if (!rank.status) {
+        int status = 0;
+        if (::waitpid(rank.pid, &status, WNOHANG) == rank.pid) {
+          rank.status = status;
+          relay(rank, static_cast<int>(r), err, true);
+          ::close(rank.stderr_fd);
+          rank.stderr_fd = -1;
+          const int code = exit_code_of(status);
+          const bool stopped_as_asked = forwarded != 0 && code == 128 + forwarded;
+          if (code != 0 && !stopped_as_asked) {
+            // The first failure, unless it only echoes another rank's: that one's own reason wins.
+            const bool secondary = rank.last_error.find(kSecondaryFailure) != std::string::npos;
+            const bool replace = result.failed_rank < 0 ||
+                                 (!secondary && !result.killed && result.reason.find(kSecondaryFailure) != std::string::npos);
+            if (replace) {
+              result.failed_rank = static_cast<int>(r);
+              result.exit_code = code;
+              result.killed = WIFSIGNALED(status);
+              result.reason = "rank " + std::to_string(r) + ": " +
+                              (WIFSIGNALED(status) ? "killed by signal " + std::to_string(WTERMSIG(status)) + " (" +
+                                                         signal_name(WTERMSIG(status)) + ")"
+                               : rank.last_error.empty() ? "exited with status " + std::to_string(code)
+                                                         : rank.last_error);
+            }
+            if (!kill_at) {
+              kill_at = Clock::now() + options.grace;
+              stop_all(SIGTERM);
+            }
+          }
+        }
+      }
+      all_done = all_done && rank.status.has_value();
+    }
+    if (all_done) break;
+    if (kill_at && Clock::now() >= *kill_at) stop_all(SIGKILL);
+  }
+  if (result.failed_rank < 0) result.exit_code = exit_code_of(*ranks[0].status);
+  return result;
+}
+
+}  // namespace isda::distributed

@@ -1,0 +1,46 @@
+#pragma once
+// Where this process stands in a data-parallel run: its rank among `size` processes, its rank on
+// this node (which GPU it drives) and where rank 0's rendezvous store listens. Read from the usual
+// environment (MASTER_ADDR, MASTER_PORT, RANK, WORLD_SIZE, LOCAL_RANK: what isda-train's own
+// launcher and torchrun set) or from Slurm's inside an `srun` step (SLURM_PROCID, SLURM_NTASKS,
+// SLURM_LOCALID, the step's node list). Free of LibTorch.
+
+#include <functional>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+namespace isda::distributed {
+
+// A variable of the environment that is missing or malformed; what() names it and its value.
+class WorldError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct World {
+  int rank = 0;
+  int size = 1;
+  int local_rank = 0;
+  std::string master_addr = "127.0.0.1";
+  int master_port = 29500;
+  std::string source = "single process";  // "environment", "slurm" or "single process", for messages
+
+  bool distributed() const { return size > 1; }
+};
+
+// Looks a variable up; std::getenv by default, a map in tests.
+using Environment = std::function<std::optional<std::string>(const char* name)>;
+Environment process_environment();
+
+// The world this process belongs to: RANK/WORLD_SIZE when WORLD_SIZE is set, else Slurm's variables
+// when this is a task of an srun step of more than one task, else a single process. Throws
+// WorldError naming the variable for a value that is not a number or out of range, or for a
+// distributed world without MASTER_ADDR (Slurm: the first node of the step's node list).
+World world_from_environment(const Environment& environment = process_environment());
+
+// The first host of a Slurm node list: "gpu[003-004,010],login1" -> "gpu003". Throws WorldError
+// for a list that cannot be read.
+std::string first_host_of_node_list(const std::string& node_list);
+
+}  // namespace isda::distributed
