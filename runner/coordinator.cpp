@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <csignal>
@@ -83,7 +84,7 @@ bool release_orphan(const std::string& run_dir) {
 }
 
 struct Slot {
-  std::vector<std::pair<std::string, std::string>> environment;
+  std::string gpu;    // CUDA_VISIBLE_DEVICES of a worker on it: "" on a CPU slot
   std::string label;  // "cpu0", "gpu1"
 };
 
@@ -91,7 +92,7 @@ struct Active {
   std::string run_id;
   std::string run_dir;
   std::string owner;
-  size_t slot = 0;
+  std::vector<size_t> slots;  // one per rank of the run (config key `ranks`), on distinct GPUs
   std::unique_ptr<Worker> worker;
   int64_t log_start = 0;  // the event log's size at launch: this attempt's records come after it
   double last_heartbeat = 0;
@@ -110,11 +111,11 @@ class LocalSweep {
              ProgressDisplay& display)
       : o_(o), spec_(spec), store_(store), stop_requests_(stop_requests), display_(display), started_(Clock::now()) {
     if (o.gpus.empty()) {
-      for (int i = 0; i < std::max(1, o.cpu_slots); ++i) slots_.push_back({{{"CUDA_VISIBLE_DEVICES", ""}}, fmt::format("cpu{}", i)});
+      for (int i = 0; i < std::max(1, o.cpu_slots); ++i) slots_.push_back({"", fmt::format("cpu{}", i)});
     } else {
       for (const int gpu : o.gpus) {
         for (int k = 0; k < std::max(1, o.per_gpu); ++k) {
-          slots_.push_back({{{"CUDA_VISIBLE_DEVICES", std::to_string(gpu)}}, fmt::format("gpu{}", gpu)});
+          slots_.push_back({std::to_string(gpu), fmt::format("gpu{}", gpu)});
         }
       }
     }
@@ -204,18 +205,32 @@ class LocalSweep {
   // worker exists, and the run directory is claimed before that and handed to the worker, so a
   // coordinator killed at any instant leaves either no worker or one the next coordinator finds.
   void launch(std::deque<std::string>& queue) {
-    for (size_t s = 0; s < slots_.size() && !queue.empty() && !stopped(); ++s) {
-      if (busy_[s]) continue;
+    while (!queue.empty() && !stopped()) {
       const auto id = queue.front();
+      const auto info = store_.find_run(id);
+      const int ranks = ranks_of(info->config_json);
+      const auto slots = free_slots(ranks);
+      if (slots.empty()) {
+        if (ranks > distinct_slots()) {  // can never start here: say so rather than wait forever
+          queue.pop_front();
+          const auto reason = fmt::format("needs {} {} (config key ranks), isda-run has {} ({})", ranks,
+                                          o_.gpus.empty() ? "CPU slots" : "GPUs", distinct_slots(),
+                                          o_.gpus.empty() ? "--cpu-slots" : "--gpus");
+          store_.start_attempt(id, fmt::format("{}:{}", host_name(), ::getpid()));  // pending -> running -> failed
+          store_.record_failure(id, events::Fault::run, reason);
+          log(fmt::format("failed {} ({})", id, reason));
+          continue;
+        }
+        break;  // waits, in order, for enough slots to free up
+      }
       queue.pop_front();
       const auto run_dir = o_.runs_root + "/" + id;
       auto claim = claim_run_directory(id, run_dir);
       if (!claim) continue;
-      const auto info = store_.find_run(id);
       Active a;
       a.run_id = id;
       a.run_dir = run_dir;
-      a.slot = s;
+      a.slots = slots;
       a.last_epoch = info->last_epoch;
       a.owner = fmt::format("{}:{}", host_name(), ::getpid());
       a.log_start = train::RunDirectory::event_log_size(run_dir);
@@ -226,7 +241,7 @@ class LocalSweep {
             o_.worker_binary,
             std::vector<std::string>{"--config", run_dir + "/run.json", "--run-dir", run_dir, "--threads",
                                      std::to_string(threads_)},
-            slots_[s].environment, run_dir + "/worker.log", claim->descriptor());
+            worker_environment(slots), run_dir + "/worker.log", claim->descriptor());
       } catch (const std::exception& e) {
         const auto* file = dynamic_cast<const common::FileError*>(&e);
         const bool machine = file != nullptr && common::is_environment_fault(file->error_number);
@@ -244,10 +259,52 @@ class LocalSweep {
       provenance.ended = std::nan("");
       store_.record_provenance(id, provenance);
       a.last_heartbeat = now_seconds();
-      busy_[s] = true;
-      log(fmt::format("started {} on {} {}", id, slots_[s].label, what_of_run_[id]));
+      for (const auto s : slots) busy_[s] = true;
+      log(fmt::format("started {} on {} {}", id, label_of(slots), what_of_run_[id]));
       active_.push_back(std::move(a));
     }
+  }
+
+  // A run's ranks (config key `ranks`): the slots it takes, one per rank.
+  static int ranks_of(const std::string& config_json) {
+    const auto config = nlohmann::json::parse(config_json);
+    const auto it = config.find("ranks");
+    return it != config.end() && it->is_number_integer() ? std::max(1, it->get<int>()) : 1;
+  }
+
+  // How many slots a run can take at once: one per GPU (its ranks need distinct GPUs), or per CPU slot.
+  int distinct_slots() const {
+    return o_.gpus.empty() ? static_cast<int>(slots_.size()) : static_cast<int>(o_.gpus.size());
+  }
+
+  // `ranks` free slots on distinct GPUs (any free CPU slots), or none if there are not enough.
+  std::vector<size_t> free_slots(int ranks) const {
+    std::vector<size_t> chosen;
+    for (size_t s = 0; s < slots_.size() && static_cast<int>(chosen.size()) < ranks; ++s) {
+      if (busy_[s]) continue;
+      const bool same_gpu = !slots_[s].gpu.empty() && std::any_of(chosen.begin(), chosen.end(), [&](size_t c) {
+        return slots_[c].gpu == slots_[s].gpu;
+      });
+      if (!same_gpu) chosen.push_back(s);
+    }
+    if (static_cast<int>(chosen.size()) < ranks) chosen.clear();
+    return chosen;
+  }
+
+  // CUDA_VISIBLE_DEVICES: the GPUs of the slots, in order (rank r drives the r-th); "" on CPU slots.
+  std::vector<std::pair<std::string, std::string>> worker_environment(const std::vector<size_t>& slots) const {
+    std::string gpus;
+    for (const auto s : slots) {
+      if (slots_[s].gpu.empty()) continue;
+      gpus += (gpus.empty() ? "" : ",") + slots_[s].gpu;
+    }
+    return {{"CUDA_VISIBLE_DEVICES", gpus}};
+  }
+
+  std::string label_of(const std::vector<size_t>& slots) const {
+    std::string label;
+    for (const auto s : slots) label += (label.empty() ? "" : "+") + slots_[s].label;
+    return label;
   }
 
   // The run directory's lock for a new worker; an orphan that holds it is stopped first. Empty
@@ -281,7 +338,7 @@ class LocalSweep {
         continue;
       }
       finish(a, queue);
-      busy_[a.slot] = false;
+      for (const auto s : a.slots) busy_[s] = false;
       it = active_.erase(it);
     }
   }
@@ -363,7 +420,7 @@ class LocalSweep {
     p.waiting = plan_->waiting_runs;
     p.elapsed = std::chrono::duration<double>(Clock::now() - started_).count();
     for (const auto& a : active_) {
-      p.active.push_back({slots_[a.slot].label, a.run_id, what_of_run_[a.run_id], a.last_epoch, epochs_of_run_[a.run_id],
+      p.active.push_back({label_of(a.slots), a.run_id, what_of_run_[a.run_id], a.last_epoch, epochs_of_run_[a.run_id],
                           a.seconds_per_epoch});
     }
     std::vector<int64_t> pending_epochs;

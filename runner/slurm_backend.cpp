@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -81,6 +82,7 @@ std::string ResourceClass::label() const {
   if (!gres.empty()) text += "gres=" + gres + " ";
   text += fmt::format("cpus={}", cpus_per_task);
   if (!time.empty()) text += " time=" + time;
+  if (ranks > 1) text += fmt::format(" ranks={}", ranks);
   return text;
 }
 
@@ -93,6 +95,12 @@ ResourceClass resource_class_of(const nlohmann::json& config, const SlurmOptions
                           ? config["device"].get<std::string>()
                           : std::string("auto");
   if (device != "cpu") resources.gres = options.gres;
+  if (config.is_object() && config.contains("ranks") && config["ranks"].is_number_integer()) {
+    resources.ranks = std::max(1, config["ranks"].get<int>());
+  }
+  // A data-parallel run: one GPU per rank, all ranks on one node (NCCL within a node; see
+  // distributed/README.md for several nodes).
+  if (resources.ranks > 1 && !resources.gres.empty()) resources.gres = fmt::format("gpu:{}", resources.ranks);
   return resources;
 }
 
@@ -104,13 +112,14 @@ std::vector<std::string> sbatch_arguments(const SlurmOptions& options, const Res
   std::vector<std::string> args = {"--job-name=" + job_name,
                                    "--array=" + array,
                                    fmt::format("--cpus-per-task={}", resources.cpus_per_task),
-                                   "--ntasks=1",
+                                   fmt::format("--ntasks={}", resources.ranks),
                                    "--requeue",
                                    fmt::format("--signal=B:USR1@{}", options.signal_lead),
                                    "--open-mode=append",
                                    "--output=" + slurm_dir + "/" + job_name + "-%A_%a.out",
                                    "--chdir=" + slurm_dir};
   if (!resources.partition.empty()) args.push_back("--partition=" + resources.partition);
+  if (resources.ranks > 1) args.push_back(fmt::format("--ntasks-per-node={}", resources.ranks));
   if (!resources.gres.empty()) args.push_back("--gres=" + resources.gres);
   if (!resources.time.empty()) args.push_back("--time=" + resources.time);
   args.insert(args.end(), options.sbatch_args.begin(), options.sbatch_args.end());
@@ -118,7 +127,8 @@ std::vector<std::string> sbatch_arguments(const SlurmOptions& options, const Res
   return args;
 }
 
-std::string job_script(const std::string& manifest_path, const std::string& runs_root, const std::string& worker_binary) {
+std::string job_script(const std::string& manifest_path, const std::string& runs_root, const std::string& worker_binary,
+                       int ranks) {
   return fmt::format(R"(#!/bin/bash
 # Written by isda-run (runner/slurm_backend.cpp). Array task i runs the run on line i+1 of the
 # manifest; its output goes to the run directory's worker.log. SIGUSR1 (sbatch --signal=B:USR1@lead,
@@ -127,6 +137,7 @@ std::string job_script(const std::string& manifest_path, const std::string& runs
 manifest={}
 runs_root={}
 worker={}
+launch=({})
 line=$((SLURM_ARRAY_TASK_ID + 1))
 id=$(sed -n "${{line}}p" "$manifest")
 if [[ ! $id =~ ^[0-9a-zA-Z_.-]+$ ]]; then
@@ -145,7 +156,7 @@ trap '[[ -n $child ]] && kill -INT "$child"' INT
 marker=$dir/{}
 for attempt in 1 2 3; do
   rm -f "$marker"
-  "$worker" --config "$dir/run.json" --run-dir "$dir" --threads "${{SLURM_CPUS_PER_TASK:-1}}" &
+  "${{launch[@]}}" "$worker" --config "$dir/run.json" --run-dir "$dir" --threads "${{SLURM_CPUS_PER_TASK:-1}}" &
   child=$!
   wait "$child"
   code=$?
@@ -169,6 +180,7 @@ done
 exit "$code"
 )",
                      shell_quote(manifest_path), shell_quote(runs_root), shell_quote(worker_binary),
+                     ranks > 1 ? fmt::format("srun --ntasks={} --kill-on-bad-exit=1", ranks) : std::string(),
                      events::kInterruptedMarker);
 }
 
@@ -424,7 +436,7 @@ int64_t SlurmBackend::submit(int64_t sweep_id, const std::string& sweep_name, in
       const auto manifest = slurm_dir + "/" + job_name + ".runs";
       const auto script = slurm_dir + "/" + job_name + ".sh";
       write_manifest(manifest, ids);
-      write_atomically(script, job_script(manifest, root, settings.worker_binary), 0755);
+      write_atomically(script, job_script(manifest, root, settings.worker_binary, resources.ranks), 0755);
       const auto submission = store_.record_slurm_intent(sweep_id, resources.label(), manifest, job_name, ids);
       for (size_t i = begin; i < end; ++i) {
         if (runs[i].state == RunState::interrupted) store_.set_state(runs[i].id, RunState::pending);

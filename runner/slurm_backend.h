@@ -36,8 +36,9 @@ struct SlurmOptions {
 // What a run asks the scheduler for; runs with equal classes share a job array.
 struct ResourceClass {
   std::string partition, gres, time;
-  int cpus_per_task = 1;
-  std::string label() const;  // e.g. "partition=gpu gres=gpu:1 cpus=4 time=04:00:00"
+  int cpus_per_task = 1;  // per task: per rank of a data-parallel run
+  int ranks = 1;          // tasks per run (config key `ranks`): one per rank, started by srun, one GPU each
+  std::string label() const;  // e.g. "partition=gpu gres=gpu:1 cpus=4 time=04:00:00" (+ " ranks=8")
 };
 ResourceClass resource_class_of(const nlohmann::json& config, const SlurmOptions& options);
 
@@ -53,7 +54,9 @@ std::vector<std::string> sbatch_arguments(const SlurmOptions& options, const Res
 // runs isda-train in the background with its output appended to worker.log, forwards SIGUSR1 and
 // SIGTERM to it, and after a SIGUSR1 checkpoint (exit code 138) requeues its own task. Paths must
 // be absolute (the script runs on the compute nodes).
-std::string job_script(const std::string& manifest_path, const std::string& runs_root, const std::string& worker_binary);
+// With ranks > 1 the worker is started by `srun` (one task per rank, killed together when one fails).
+std::string job_script(const std::string& manifest_path, const std::string& runs_root, const std::string& worker_binary,
+                       int ranks = 1);
 
 // The manifest: one run id per line; array task i runs line i + 1. Written atomically.
 void write_manifest(const std::string& path, const std::vector<std::string>& run_ids);

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -184,6 +185,44 @@ TEST_F(IsdaRun, ABadSpecIsOneLineAndExitCode2) {
   const auto r = testing::run_process({ISDA_RUN_BINARY, dir_.file("bad.json"), "--db", dir_.file("b.db")});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.err, HasSubstr("isda-run: error: " + dir_.file("bad.json") + ": grid.model[0]: unknown model"));
+}
+
+// Data-parallel runs (ranks 2) take two CPU slots each and end with the metrics isda-train gives
+// the same run by itself; with fewer slots than ranks a run fails at once, saying why.
+TEST_F(IsdaRun, RunsDataParallelRunsOnTwoSlotsEach) {
+  std::ofstream(spec_) << nlohmann::json{
+      {"name", "ranks"},
+      {"base", {{"data_root", data_}, {"model", "resnet8"}, {"epochs", 2}, {"batch_size", 32}, {"lr", 0.05},
+                {"device", "cpu"}, {"ranks", 2}}},
+      {"grid", {{"method", {"ce", "isda"}}}},
+      {"seeds", {1}}}.dump();
+  const auto swept = testing::run_process(command("ranks"));
+  ASSERT_EQ(swept.exit_code, 0) << swept.err;
+  const auto summary = summarise(dir_.file("ranks.db"));
+  EXPECT_EQ(summary.done, 2);
+
+  auto store = results::ResultsStore::open(dir_.file("ranks.db"), results::ResultsStore::Mode::reader);
+  std::string isda_run;
+  for (const auto& run : store.runs_of_sweep(store.list_sweeps().front().id)) {
+    if (nlohmann::json::parse(run.config_json).value("method", "") == "isda") isda_run = run.id;
+  }
+  ASSERT_FALSE(isda_run.empty());
+  const auto by_hand = testing::run_process({ISDA_TRAIN_BINARY, "--config", dir_.file("ranks-runs/" + isda_run + "/run.json"),
+                                             "--threads", "1", "--run-dir", dir_.file("by-hand")});
+  ASSERT_EQ(by_hand.exit_code, 0) << by_hand.err;
+  std::vector<double> got;
+  std::ifstream events(dir_.file("by-hand/events.jsonl"));
+  for (std::string line; std::getline(events, line);) {
+    const auto record = nlohmann::json::parse(line);
+    if (record.value("event", "") == "epoch") got.push_back(record["train_loss"].get<double>());
+  }
+  EXPECT_EQ(got, summary.losses.at(isda_run));
+
+  auto one_slot = command("one-slot");
+  one_slot[std::find(one_slot.begin(), one_slot.end(), "--cpu-slots") - one_slot.begin() + 1] = "1";
+  const auto refused = testing::run_process(one_slot);
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_THAT(refused.err, HasSubstr("needs 2 CPU slots (config key ranks), isda-run has 1 (--cpu-slots)"));
 }
 
 }  // namespace

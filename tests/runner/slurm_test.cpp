@@ -128,6 +128,26 @@ TEST(SlurmSubmission, SbatchArgumentsCarryArrayResourcesSignalAndPassthrough) {
   EXPECT_THAT(sbatch_arguments(options, cpu, "n", 1, "/d", "/d/s.sh"), Not(Contains(HasSubstr("--gres"))));
 }
 
+// A data-parallel run (config key ranks): one task per rank on one node, a GPU each, in its own
+// array; the job script starts the worker through srun.
+TEST(SlurmSubmission, ADataParallelRunAsksForATaskAndAGpuPerRank) {
+  SlurmOptions options;
+  options.gres = "gpu:1";
+  const auto resources = resource_class_of({{"device", "auto"}, {"ranks", 8}}, options);
+  EXPECT_EQ(resources.ranks, 8);
+  EXPECT_EQ(resources.label(), "gres=gpu:8 cpus=1 ranks=8");
+  const auto args = sbatch_arguments(options, resources, "n", 2, "/d", "/d/s.sh");
+  EXPECT_THAT(args, Contains("--ntasks=8"));
+  EXPECT_THAT(args, Contains("--ntasks-per-node=8"));
+  EXPECT_THAT(args, Contains("--gres=gpu:8"));
+  EXPECT_NE(resources.label(), resource_class_of({{"device", "auto"}}, options).label());
+  const auto cpu = resource_class_of({{"device", "cpu"}, {"ranks", 2}}, options);
+  EXPECT_THAT(sbatch_arguments(options, cpu, "n", 1, "/d", "/d/s.sh"), Contains("--ntasks=2"));
+  EXPECT_THAT(sbatch_arguments(options, cpu, "n", 1, "/d", "/d/s.sh"), Not(Contains(HasSubstr("--gres"))));
+  EXPECT_THAT(job_script("/d/m.runs", "/runs", "/bin/isda-train", 8), HasSubstr("launch=(srun --ntasks=8 --kill-on-bad-exit=1)"));
+  EXPECT_THAT(job_script("/d/m.runs", "/runs", "/bin/isda-train"), HasSubstr("launch=()"));
+}
+
 TEST(SlurmSubmission, ManifestRoundTripsAndJobNamesAreUnique) {
   testing::ScratchDir dir;
   write_manifest(dir.file("m.runs"), {"aaaa000000000001", "aaaa000000000002"});
