@@ -15,6 +15,8 @@
 #include <algorithm>
 #include <chrono>
 #include <exception>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <ostream>
 #include <sstream>
@@ -75,10 +77,15 @@ struct Timing {
 // One rank's steps; `communicator` null for a single process. The first step is a warm-up.
 Timing rank_steps(const Options& o, int ranks, distributed::Communicator* communicator) {
   torch::set_num_threads(std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / ranks));
-  torch::manual_seed(0);
-  models::ModelOptions model_options;
-  model_options.num_classes = o.classes;
-  auto model = models::make_model(o.model, model_options);
+  std::shared_ptr<models::Classifier> model;
+  {
+    static std::mutex generator;  // ranks are threads here: one global generator, the same weights
+    std::lock_guard<std::mutex> lock(generator);
+    torch::manual_seed(0);
+    models::ModelOptions model_options;
+    model_options.num_classes = o.classes;
+    model = models::make_model(o.model, model_options);
+  }
   torch::optim::SGD sgd(model->parameters(), torch::optim::SGDOptions(0.01).momentum(0.9));
   std::optional<distributed::GradientReducer> reducer;
   if (communicator) {

@@ -82,9 +82,14 @@ TEST(GradientReducer, AveragesEveryParameterOverTheRanks) {
   torch::nn::Sequential reference(torch::nn::Linear(5, 4), torch::nn::Tanh(), torch::nn::Linear(4, 3));
   torch::nn::functional::cross_entropy(reference->forward(x), y).backward();
 
-  run_ranks([&](Communicator& c) {
+  // Each rank's copy made here: the threads would race on the global generator.
+  std::vector<torch::nn::Sequential> models;
+  for (int r = 0; r < kRanks; ++r) {
     torch::manual_seed(4);
-    torch::nn::Sequential model(torch::nn::Linear(5, 4), torch::nn::Tanh(), torch::nn::Linear(4, 3));
+    models.emplace_back(torch::nn::Linear(5, 4), torch::nn::Tanh(), torch::nn::Linear(4, 3));
+  }
+  run_ranks([&](Communicator& c) {
+    auto& model = models[static_cast<size_t>(c.rank())];
     auto unused = torch::zeros({2}, torch::requires_grad());
     auto parameters = model->parameters();
     parameters.push_back(unused);
