@@ -658,14 +658,16 @@ std::vector<Calibration> ResultsStore::calibrations() {
 
 std::vector<EpochTiming> ResultsStore::epoch_timings() {
   Statement query(impl_->db,
-                  "SELECT r.id, r.config_json, coalesce(p.gpu_model, ''), avg(e.seconds), count(*) FROM runs r "
+                  "SELECT r.id, r.config_json, coalesce(p.gpu_model, ''), avg(e.seconds), count(*), "
+                  "CASE WHEN r.state = 'done' AND p.ended IS NOT NULL AND p.started IS NOT NULL "
+                  "THEN p.ended - p.started - sum(e.seconds) END FROM runs r "
                   "JOIN epochs e ON e.run_id = r.id LEFT JOIN provenance p ON p.run_id = r.id "
                   "WHERE e.seconds > 0 GROUP BY r.id ORDER BY r.id",
                   "read the runs' epoch times");
   std::vector<EpochTiming> rows;
   while (query.step()) {
     rows.push_back({query.column_text(0), query.column_text(1), query.column_text(2), query.column_double(3),
-                    query.column_int(4)});
+                    query.column_int(4), query.column_double(5)});
   }
   return rows;
 }

@@ -10,6 +10,7 @@
 #include "results/sqlite.h"
 
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -133,6 +134,9 @@ struct EpochTiming {
   std::string gpu_model;  // from its provenance; empty on the CPU or when unknown
   double seconds_per_epoch = 0;
   int64_t epochs = 0;  // epochs behind the mean
+  // A done run's time outside its epochs (process start, data loading, the last checkpoint): its
+  // provenance's ended - started less the sum of its epoch times; NaN when not known.
+  double overhead_seconds = std::numeric_limits<double>::quiet_NaN();
 };
 
 // What an event log says, for the coordinator to set the run's state.

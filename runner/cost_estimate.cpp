@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <ostream>
 
@@ -69,8 +70,8 @@ bool CostModel::runs_on_gpu(const train::TrainConfig& config) const {
 
 std::optional<EpochCost> CostModel::measured(const train::TrainConfig& config, const EpochImages& images,
                                              bool same_method) const {
-  double seconds_per_unit = 0;
-  int64_t runs = 0;
+  double seconds_per_unit = 0, overhead = 0;
+  int64_t runs = 0, overheads = 0;
   for (size_t i = 0; i < timings_.size(); ++i) {
     const auto& other = timing_configs_[i];
     if (other.model != config.model || (other.method == config.method) != same_method) continue;
@@ -79,10 +80,15 @@ std::optional<EpochCost> CostModel::measured(const train::TrainConfig& config, c
     if (!other_images || other_images->resolution != images.resolution || work_units(*other_images) <= 0) continue;
     seconds_per_unit += timings_[i].seconds_per_epoch / work_units(*other_images);
     ++runs;
+    if (!std::isnan(timings_[i].overhead_seconds)) {
+      overhead += std::max(0.0, timings_[i].overhead_seconds);
+      ++overheads;
+    }
   }
   if (runs == 0) return std::nullopt;
   const auto method = same_method ? config.method : "another method";
   return EpochCost{seconds_per_unit / static_cast<double>(runs) * work_units(images),
+                   overheads > 0 ? overhead / static_cast<double>(overheads) : 0.0,
                    fmt::format("measured: {} run{} of {} ({})", runs, runs == 1 ? "" : "s", config.model, method)};
 }
 
@@ -100,7 +106,7 @@ std::optional<EpochCost> CostModel::calibrated(const train::TrainConfig& config,
   if (best == nullptr) return std::nullopt;
   const double seconds = static_cast<double>(images.train) / best->train_images_per_second +
                          static_cast<double>(images.evaluated) / best->test_images_per_second;
-  return EpochCost{seconds, fmt::format("calibrated: {} ({}, {}, {} px, batch {})", best->device, best->method,
+  return EpochCost{seconds, 0.0, fmt::format("calibrated: {} ({}, {}, {} px, batch {})", best->device, best->method,
                                         best->precision, best->resolution, best->batch_size)};
 }
 
@@ -131,7 +137,7 @@ StageEstimate estimate_stage(const std::string& name, const std::vector<RunToEst
       continue;
     }
     stage.sources.insert(cost->source);
-    durations.push_back(cost->seconds * static_cast<double>(run.epochs_left));
+    durations.push_back(cost->seconds * static_cast<double>(run.epochs_left) + cost->run_overhead);
     stage.device_seconds += durations.back();
   }
   std::sort(durations.rbegin(), durations.rend());  // longest first
@@ -166,7 +172,7 @@ void print_estimates(const std::vector<StageEstimate>& stages, const std::string
     sources.insert(stage.sources.begin(), stage.sources.end());
     models.insert(stage.models_without_cost.begin(), stage.models_without_cost.end());
   }
-  const bool none_known = unknown == runs;
+  const bool none_known = runs > 0 && unknown == runs;
   out << fmt::format("  total: {} runs, {} epochs, device time {}, wall time {}{}\n", runs, epochs,
                      none_known ? "unknown" : format_duration(device), none_known ? "unknown" : format_duration(wall),
                      unknown > 0 ? fmt::format(" (without {} runs of unknown cost)", unknown) : "");

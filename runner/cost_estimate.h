@@ -29,7 +29,8 @@ struct EpochImages {
 std::optional<EpochImages> epoch_images(const train::TrainConfig& config);
 
 struct EpochCost {
-  double seconds = 0;  // per epoch
+  double seconds = 0;       // per epoch
+  double run_overhead = 0;  // per run, outside its epochs (start, data loading); 0 from a calibration
   std::string source;  // "measured: 3 runs of resnet8 (isda)", "calibrated: cpu: ... (isda, fp32, 2 threads)"
 };
 
