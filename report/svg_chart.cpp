@@ -216,7 +216,8 @@ std::string render_svg_intervals(const IntervalChart& chart) {
   const Range x = padded(x_range);
   const int left = chart.label_width, top = kMarginTop;
   const int right = chart.width - kMarginRight;
-  const int bottom = top + kRowHeight * static_cast<int>(std::max<size_t>(1, chart.entries.size())) + 8;
+  constexpr int kMinimumPlotHeight = 90;  // a chart of one or two rows still reads as a chart
+  const int bottom = top + std::max(kMinimumPlotHeight, kRowHeight * static_cast<int>(chart.entries.size()) + 8);
   const int height = bottom + kMarginBottom;
   const Frame frame(x, Range{0, 1}, left, top, right, bottom);
 
