@@ -185,9 +185,8 @@ ComparisonGrid comparison_grid(const TableReport& report) {
   return grid;
 }
 
-std::string comparison_interval_text(const Comparison& comparison, const Notation& notation) {
+std::string comparison_interval_text(const Comparison& comparison) {
   const auto& welch = comparison.ours;
-  (void)notation;
   switch (welch.status) {
     case WelchStatus::no_data: return "";
     case WelchStatus::too_few_seeds: return format_signed(welch.difference) + " (n=1)";
@@ -225,8 +224,7 @@ std::string seeds_advice_text(const Comparison& comparison) {
   return "";
 }
 
-std::vector<std::string> comparison_legend_lines(const TableReport& report, const Notation& notation) {
-  (void)report;
+std::vector<std::string> comparison_legend_lines(const Notation& notation) {
   return {
       fmt::format("{} [95% CI]: our mean difference (row or column minus its baseline) with Welch's 95% confidence "
                   "interval; p: Welch's two-sided t-test; (n=1): a cell with a single seed has no interval; (no spread): "

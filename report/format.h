@@ -64,7 +64,7 @@ bool has_comparisons(const TableReport& report);
 ComparisonGrid comparison_grid(const TableReport& report);
 // "-0.30 [-0.55, -0.05]"; "-0.30 (n=1)" without an interval for a single seed; "+0.00 (no spread)"
 // when neither cell varies; "" when a side has no result.
-std::string comparison_interval_text(const Comparison& comparison, const Notation& notation);
+std::string comparison_interval_text(const Comparison& comparison);
 // "0.031", "<0.001", or "" without a test.
 std::string p_value_text(const WelchResult& welch);
 // The paper's difference with ✓ (inside our interval) or ✗ (outside); "" where the paper has none.
@@ -72,7 +72,7 @@ std::string paper_difference_text(const Comparison& comparison, const Notation& 
 // Seeds per cell for 80% power: "7", ">1000", "2" (no spread), "n<2" (spread unknown), "".
 std::string seeds_advice_text(const Comparison& comparison);
 // What the comparison grid's columns mean.
-std::vector<std::string> comparison_legend_lines(const TableReport& report, const Notation& notation);
+std::vector<std::string> comparison_legend_lines(const Notation& notation);
 // A footnote for every cell whose metric averages epochs from before the last learning-rate drop.
 std::vector<std::string> epoch_range_lines(const TableReport& report, const Notation& notation);
 

@@ -195,7 +195,7 @@ void write_comparisons(std::ostream& out, const TableReport& table) {
       const char* agreement = comparison->agreement == Comparison::Agreement::consistent     ? " within"
                               : comparison->agreement == Comparison::Agreement::inconsistent ? " outside"
                                                                                              : "";
-      out << "<td class=\"ours\">" << (significant ? "<b>" : "") << escaped(comparison_interval_text(*comparison, kPlainNotation))
+      out << "<td class=\"ours\">" << (significant ? "<b>" : "") << escaped(comparison_interval_text(*comparison))
           << (significant ? "</b>" : "") << "</td><td class=\"n\">" << escaped(p_value_text(comparison->ours))
           << "</td><td class=\"diff" << agreement << "\">" << escaped(paper_difference_text(*comparison, kPlainNotation))
           << "</td><td class=\"n\">" << escaped(seeds_advice_text(*comparison)) << "</td>";
@@ -203,7 +203,7 @@ void write_comparisons(std::ostream& out, const TableReport& table) {
     out << "</tr>\n";
   }
   out << "</tbody>\n</table>\n";
-  auto legend = comparison_legend_lines(table, kPlainNotation);
+  auto legend = comparison_legend_lines(kPlainNotation);
   legend.push_back("bold: p < 0.05");
   write_list(out, "legend", legend);
   out << "<div class=\"charts\">\n";

@@ -215,7 +215,7 @@ std::vector<std::vector<CellParts>> comparison_parts(const TableReport& table, c
       const auto& comparison = table.cells[r][c].comparison;
       CellParts parts;
       if (comparison) {
-        parts[0] = {comparison_interval_text(*comparison, notation)};
+        parts[0] = {comparison_interval_text(*comparison)};
         parts[1] = {p_value_text(comparison->ours)};
         parts[2] = {paper_difference_text(*comparison, notation)};
         parts[3] = {seeds_advice_text(*comparison)};
@@ -245,7 +245,7 @@ std::string render_table_terminal(const TableReport& table, bool ansi) {
     const auto grid = comparison_grid(table);
     out << "\nAgainst the baseline (Welch)\n\n"
         << terminal_grid(grid.layout, comparison_parts(table, grid, kPlainNotation), kComparisonHeaders, false) << '\n';
-    for (const auto& line : comparison_legend_lines(table, kPlainNotation)) out << line << '\n';
+    for (const auto& line : comparison_legend_lines(kPlainNotation)) out << line << '\n';
   }
   return out.str();
 }
@@ -309,7 +309,7 @@ std::string render_table_markdown(const TableReport& table) {
       out << markdown_row(cells);
     }
     out << '\n';
-    for (const auto& line : comparison_legend_lines(table, kMarkdownNotation)) out << "- " << line << '\n';
+    for (const auto& line : comparison_legend_lines(kMarkdownNotation)) out << "- " << line << '\n';
   }
   return out.str();
 }
