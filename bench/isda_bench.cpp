@@ -1,5 +1,6 @@
 // isda-bench: side-by-side benchmarks of the suite. All logic is in the bench sources.
 #include "augment_bench.h"
+#include "calibrate_bench.h"
 #include "data_parallel_bench.h"
 #include "gpu_bench.h"
 #include "head_bench.h"
@@ -24,6 +25,7 @@ int main(int argc, char** argv) {
   if (what == "augment-step") return isda::bench::run_augment_step_bench(args, std::cout, std::cerr);
   if (what == "sweep") return isda::bench::run_sweep_bench(args, std::cout, std::cerr);
   if (what == "data-parallel") return isda::bench::run_data_parallel_bench(args, std::cout, std::cerr);
+  if (what == "calibrate") return isda::bench::run_calibrate_bench(args, std::cout, std::cerr);
   std::cerr << "usage: isda-bench head [--classes C] [--dim A] [--batch N] [--steps S] [--device cpu|cuda]\n"
                "       isda-bench models [--device cpu|cuda] [--models a,b] [--batch N] [--steps S] [--classes C]\n"
                "       isda-bench augment [--device cpu|cuda] [--batch N] [--steps S]\n"
@@ -35,6 +37,8 @@ int main(int argc, char** argv) {
                "       isda-bench augment-step [--model M] [--batch N] [--steps S] [--device cpu|cuda] [--precision fp32|bf16]\n"
                "       isda-bench sweep [--runs N] [--seeds S]\n"
                "       isda-bench data-parallel [--model M] [--ranks 1,2] [--batch N] [--steps S] [--method ce|isda]\n"
-               "                                [--image-size S] [--classes C] [--sync-bn true]\n";
+               "                                [--image-size S] [--classes C] [--sync-bn true]\n"
+               "       isda-bench calibrate [--models a,b] [--methods ce,isda] [--precisions fp32,bf16] [--dataset cifar10]\n"
+               "                            [--batch N] [--steps S] [--warmup W] [--threads N] [--device auto|cpu|cuda] [--db PATH]\n";
   return what.empty() || what == "--help" ? 0 : 2;
 }

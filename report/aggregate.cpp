@@ -38,6 +38,12 @@ Cell aggregate_cell(const std::vector<const RunResult*>& runs, const Metric& met
     if (std::isnan(value)) ++cell.done_without_metric;
     values.push_back(value);
   }
+  for (const auto* run : runs) {
+    if (run->state == results::RunState::done && run->finals) {
+      cell.early = early_epochs(run->config, metric);
+      break;
+    }
+  }
   cell.ours = summarize(values);
   cell.status = cell.ours.n > 0 ? CellStatus::results : CellStatus::no_results;
   compare_with_paper(cell);
@@ -76,6 +82,48 @@ Curve curve_of(const std::string& label, const std::vector<const RunResult*>& ru
   return curve;
 }
 
+Sample sample_of(const Cell& cell) {
+  if (cell.status != CellStatus::results) return {};
+  return {cell.ours.n, cell.ours.mean, cell.ours.std};
+}
+
+Comparison compare(const Cell& cell, const Cell& baseline, size_t baseline_row, size_t baseline_column) {
+  Comparison comparison;
+  comparison.baseline_row = baseline_row;
+  comparison.baseline_column = baseline_column;
+  comparison.ours = welch_difference(sample_of(cell), sample_of(baseline));
+  if (cell.paper && baseline.paper) comparison.paper_difference = cell.paper->mean - baseline.paper->mean;
+  const bool paper_known = !std::isnan(comparison.paper_difference);
+  if (comparison.ours.status == WelchStatus::ok && paper_known) {
+    const bool inside = comparison.ours.low <= comparison.paper_difference + 1e-12 &&
+                        comparison.paper_difference <= comparison.ours.high + 1e-12;
+    comparison.agreement = inside ? Comparison::Agreement::consistent : Comparison::Agreement::inconsistent;
+  }
+  comparison.seeds_target_is_paper = paper_known;
+  const double target = paper_known ? comparison.paper_difference : comparison.ours.difference;
+  const bool spread_known = cell.ours.n >= 2 && baseline.ours.n >= 2 && cell.status == CellStatus::results &&
+                            baseline.status == CellStatus::results;
+  if (comparison.ours.status == WelchStatus::no_data) return comparison;  // nothing measured to advise on
+  comparison.seeds = spread_known ? seeds_for_power(target, cell.ours.std, baseline.ours.std)
+                     : std::isnan(target) || target == 0 ? SeedsAdvice{PowerStatus::no_target, 0}
+                                                         : SeedsAdvice{PowerStatus::no_spread_known, 0};
+  return comparison;
+}
+
+void compare_with_baselines(const TableLayout& layout, std::vector<std::vector<Cell>>& cells) {
+  if (layout.baseline_axis == BaselineAxis::none) return;
+  for (size_t r = 0; r < layout.rows.size(); ++r) {
+    for (size_t c = 0; c < layout.columns.size(); ++c) {
+      const bool by_row = layout.baseline_axis == BaselineAxis::rows;
+      const auto& baseline = layout.baseline_of[by_row ? r : c];
+      if (!baseline) continue;
+      const size_t base_row = by_row ? *baseline : r;
+      const size_t base_column = by_row ? c : *baseline;
+      cells[r][c].comparison = compare(cells[r][c], cells[base_row][base_column], base_row, base_column);
+    }
+  }
+}
+
 results::StateCounts count_all(const SweepData& sweep) {
   std::vector<const RunResult*> all;
   for (const auto& run : sweep.runs) all.push_back(&run);
@@ -105,6 +153,31 @@ SweepData load_sweep(results::ResultsStore& store, const results::SweepInfo& swe
     if (found != finals.end()) run.finals = found->second;
   }
   return data;
+}
+
+std::optional<EarlyEpochs> early_epochs(const json& config, const Metric& metric) {
+  if (metric.name.rfind("last10_", 0) != 0) return std::nullopt;
+  const auto epochs_found = config.find("epochs");
+  if (epochs_found == config.end() || !epochs_found->is_number_integer()) return std::nullopt;
+  const int64_t epochs = epochs_found->get<int64_t>();
+  const int64_t averaged = std::min<int64_t>(10, epochs);
+  if (epochs < 2) return std::nullopt;
+  const EarlyEpochs range{epochs - averaged + 1, epochs, 0, false};
+  if (config.value("lr_schedule", std::string("step")) == "cosine") {
+    return averaged > 1 ? std::optional<EarlyEpochs>(EarlyEpochs{range.first, range.last, 0, true}) : std::nullopt;
+  }
+  if (config.value("lr_gamma", 0.1) == 1.0) return std::nullopt;
+  const int64_t early = config.value("lr_decay_early", false) ? 1 : 0;
+  int64_t last_drop = 0;  // 0-based epoch from which the final learning rate applies
+  const auto milestones = config.find("lr_milestones");
+  if (milestones == config.end() || !milestones->is_array()) return std::nullopt;
+  for (const auto& milestone : *milestones) {
+    if (!milestone.is_number_integer()) continue;
+    const int64_t epoch = milestone.get<int64_t>() - early;
+    if (epoch >= 1 && epoch <= epochs - 1) last_drop = std::max(last_drop, epoch);
+  }
+  if (last_drop == 0 || epochs - averaged >= last_drop) return std::nullopt;
+  return EarlyEpochs{range.first, range.last, last_drop + 1, false};
 }
 
 Summary summarize(const std::vector<double>& values) {
@@ -198,6 +271,7 @@ TableReport aggregate_table(const TableLayout& layout, const SweepData& sweep) {
     report.cells.push_back(std::move(cells));
   }
   mark_best_per_column(report.cells, layout.columns.size());
+  compare_with_baselines(layout, report.cells);
   return report;
 }
 

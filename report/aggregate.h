@@ -5,6 +5,7 @@
 
 #include "report/layout.h"
 #include "report/metrics.h"
+#include "report/statistics.h"
 #include "results/store.h"
 
 #include <nlohmann/json.hpp>
@@ -67,6 +68,30 @@ enum class CellStatus {
   mixed,       // the runs differ in more than the seed: not averaged
 };
 
+// A cell against its baseline cell (layout.baseline_of): Δ = cell - baseline.
+struct Comparison {
+  size_t baseline_row = 0, baseline_column = 0;
+  WelchResult ours;            // Welch 95% interval and two-sided p-value of our difference
+  double paper_difference = std::numeric_limits<double>::quiet_NaN();  // NaN unless the paper has both
+  // Ours is consistent with the paper's difference when the paper's lies inside our 95% interval.
+  enum class Agreement { unknown, consistent, inconsistent } agreement = Agreement::unknown;
+  // Seeds per cell for 80% power (two-sided, 5%) to detect the paper's difference (ours where the
+  // paper has none) with our observed standard deviations.
+  SeedsAdvice seeds;
+  bool seeds_target_is_paper = false;
+};
+
+// A cell whose metric averages the last epochs of its runs (last10_*) over a range that starts
+// before the learning rate's last drop (step schedules) or while it still falls (cosine): what the
+// table must say in a footnote. Epochs are 1-based.
+struct EarlyEpochs {
+  int64_t first = 0, last = 0;  // the averaged epochs
+  int64_t last_drop = 0;        // the first epoch at the final learning rate (0 for cosine)
+  bool cosine = false;
+};
+// For a run config and a final metric: the averaged range when it starts before the last drop.
+std::optional<EarlyEpochs> early_epochs(const nlohmann::json& config, const Metric& metric);
+
 struct Cell {
   CellStatus status = CellStatus::no_results;
   Summary ours;
@@ -78,6 +103,8 @@ struct Cell {
   // |difference| <= 2 sigma, sigma the paper's std, or ours where the paper gives none.
   bool within_two_std = false;
   bool best = false;  // lowest mean of its column among cells with results
+  std::optional<Comparison> comparison;  // set when the layout gives this cell a baseline
+  std::optional<EarlyEpochs> early;      // from the cell's first done run
 };
 
 struct TableReport {

@@ -141,6 +141,139 @@ std::vector<std::string> problem_lines(const TableReport& report, const Notation
   return lines;
 }
 
+bool has_comparisons(const TableReport& report) {
+  for (const auto& row : report.cells) {
+    for (const auto& cell : row) {
+      if (cell.comparison) return true;
+    }
+  }
+  return false;
+}
+
+namespace {
+
+// "ISDA − Basic", with the baseline's group when it is another.
+template <typename Item>
+std::string compared_label(const Item& item, const Item& baseline) {
+  const auto base = baseline.group == item.group || baseline.group.empty() ? baseline.label
+                                                                            : baseline.group + " " + baseline.label;
+  return item.label + " − " + base;
+}
+
+}  // namespace
+
+ComparisonGrid comparison_grid(const TableReport& report) {
+  const auto& layout = report.layout;
+  ComparisonGrid grid;
+  grid.layout.id = layout.id;
+  grid.layout.title = layout.title;
+  const bool by_row = layout.baseline_axis == BaselineAxis::rows;
+  for (size_t r = 0; r < layout.rows.size(); ++r) {
+    if (by_row && !layout.baseline_of[r]) continue;
+    grid.rows.push_back(r);
+    auto row = layout.rows[r];
+    if (by_row) row.label = compared_label(row, layout.rows[*layout.baseline_of[r]]);
+    grid.layout.rows.push_back(row);
+  }
+  for (size_t c = 0; c < layout.columns.size(); ++c) {
+    if (!by_row && !layout.baseline_of[c]) continue;
+    grid.columns.push_back(c);
+    auto column = layout.columns[c];
+    if (!by_row) column.label = compared_label(column, layout.columns[*layout.baseline_of[c]]);
+    grid.layout.columns.push_back(column);
+  }
+  return grid;
+}
+
+std::string comparison_interval_text(const Comparison& comparison) {
+  const auto& welch = comparison.ours;
+  switch (welch.status) {
+    case WelchStatus::no_data: return "";
+    case WelchStatus::too_few_seeds: return format_signed(welch.difference) + " (n=1)";
+    case WelchStatus::zero_variance: return format_signed(welch.difference) + " (no spread)";
+    case WelchStatus::ok: break;
+  }
+  return fmt::format("{} [{}, {}]", format_signed(welch.difference), format_signed(welch.low), format_signed(welch.high));
+}
+
+std::string p_value_text(const WelchResult& welch) {
+  if (welch.status != WelchStatus::ok) return "";
+  if (welch.p_value < 0.001) return "<0.001";
+  return fmt::format("{:.3f}", welch.p_value);
+}
+
+std::string paper_difference_text(const Comparison& comparison, const Notation& notation) {
+  if (std::isnan(comparison.paper_difference)) return "";
+  const auto text = format_signed(comparison.paper_difference);
+  switch (comparison.agreement) {
+    case Comparison::Agreement::consistent: return text + " " + notation.check;
+    case Comparison::Agreement::inconsistent: return text + " " + notation.cross;
+    case Comparison::Agreement::unknown: break;
+  }
+  return text;
+}
+
+std::string seeds_advice_text(const Comparison& comparison) {
+  switch (comparison.seeds.status) {
+    case PowerStatus::ok: return std::to_string(comparison.seeds.seeds);
+    case PowerStatus::beyond_limit: return fmt::format(">{}", comparison.seeds.seeds);
+    case PowerStatus::no_spread: return "2";
+    case PowerStatus::no_spread_known: return "n<2";
+    case PowerStatus::no_target: break;
+  }
+  return "";
+}
+
+std::vector<std::string> comparison_legend_lines(const Notation& notation) {
+  return {
+      fmt::format("{} [95% CI]: our mean difference (row or column minus its baseline) with Welch's 95% confidence "
+                  "interval; p: Welch's two-sided t-test; (n=1): a cell with a single seed has no interval; (no spread): "
+                  "no variation in either cell",
+                  notation.delta),
+      fmt::format("paper {}: the paper's difference; {} when it lies inside our interval (consistent), {} when not",
+                  notation.delta, notation.check, notation.cross),
+      fmt::format("seeds: seeds per cell for 80% power (Welch, two-sided, 5%) to detect the paper's {} (ours where "
+                  "the paper has none) at our observed standard deviations; n<2: a cell needs 2 seeds to estimate one",
+                  notation.delta),
+  };
+}
+
+std::vector<std::string> epoch_range_lines(const TableReport& report, const Notation& notation) {
+  // One line per distinct range, naming its cells.
+  std::vector<std::pair<std::string, std::vector<std::string>>> groups;
+  for (size_t r = 0; r < report.cells.size(); ++r) {
+    for (size_t c = 0; c < report.cells[r].size(); ++c) {
+      const auto& early = report.cells[r][c].early;
+      if (!early || report.cells[r][c].status != CellStatus::results) continue;
+      const auto& metric = report.layout.columns[c].metric;
+      const auto text =
+          early->cosine
+              ? fmt::format("{} averages epochs {}-{} of a cosine schedule, whose learning rate still falls in them",
+                            metric, early->first, early->last)
+              : fmt::format("{} averages epochs {}-{}, from before the learning rate's last drop (at epoch {}): "
+                            "it mixes epochs trained at different rates",
+                            metric, early->first, early->last, early->last_drop);
+      auto found = std::find_if(groups.begin(), groups.end(), [&](const auto& g) { return g.first == text; });
+      if (found == groups.end()) {
+        groups.push_back({text, {}});
+        found = groups.end() - 1;
+      }
+      found->second.push_back(cell_name(report.layout, r, c));
+    }
+  }
+  std::vector<std::string> lines;
+  size_t cells = 0;  // with results
+  for (const auto& row : report.cells) {
+    for (const auto& cell : row) cells += cell.status == CellStatus::results;
+  }
+  for (const auto& [text, names] : groups) {
+    const auto where = names.size() == cells ? std::string("every cell with results")
+                                             : fmt::format("{}", fmt::join(names, "; "));
+    lines.push_back(notation.escape(fmt::format("{} ({})", text, where)));
+  }
+  return lines;
+}
+
 std::vector<int64_t> summary_epochs(const FigureReport& figure, size_t count) {
   std::set<int64_t> all;
   for (const auto& curve : figure.curves) {

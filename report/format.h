@@ -17,6 +17,7 @@ struct Notation {
   const char* le;          // "less or equal" in the legend
   const char* sigma;
   std::string (*escape)(const std::string&);  // for labels, keys and values taken from the store
+  const char* cross = "✗";  // the paper's difference lies outside our interval
 };
 
 std::string no_escape(const std::string& text);
@@ -52,6 +53,28 @@ std::vector<std::string> legend_lines(const TableReport& report, const Notation&
                                       const std::string& best_marking);
 // One line per cell that could not be averaged.
 std::vector<std::string> problem_lines(const TableReport& report, const Notation& notation);
+
+// The comparisons with the baseline as a grid of their own: the compared rows (baseline axis rows)
+// or columns (axis columns) only, labelled "ISDA − Basic"; `rows`/`columns` index the report's.
+struct ComparisonGrid {
+  TableLayout layout;
+  std::vector<size_t> rows, columns;
+};
+bool has_comparisons(const TableReport& report);
+ComparisonGrid comparison_grid(const TableReport& report);
+// "-0.30 [-0.55, -0.05]"; "-0.30 (n=1)" without an interval for a single seed; "+0.00 (no spread)"
+// when neither cell varies; "" when a side has no result.
+std::string comparison_interval_text(const Comparison& comparison);
+// "0.031", "<0.001", or "" without a test.
+std::string p_value_text(const WelchResult& welch);
+// The paper's difference with ✓ (inside our interval) or ✗ (outside); "" where the paper has none.
+std::string paper_difference_text(const Comparison& comparison, const Notation& notation);
+// Seeds per cell for 80% power: "7", ">1000", "2" (no spread), "n<2" (spread unknown), "".
+std::string seeds_advice_text(const Comparison& comparison);
+// What the comparison grid's columns mean.
+std::vector<std::string> comparison_legend_lines(const Notation& notation);
+// A footnote for every cell whose metric averages epochs from before the last learning-rate drop.
+std::vector<std::string> epoch_range_lines(const TableReport& report, const Notation& notation);
 
 // The epochs a compact figure summary shows: at most `count`, evenly spread, first and last included.
 std::vector<int64_t> summary_epochs(const FigureReport& figure, size_t count);

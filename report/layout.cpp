@@ -111,7 +111,7 @@ std::optional<PaperValue> paper_value_of(const json& entry, const Where& where) 
 }
 
 TableColumn column_of(const json& source, const Where& where, const std::string& table_metric) {
-  check_keys(source, where, {"label", "group", "metric", "match"});
+  check_keys(source, where, {"label", "group", "metric", "match", "baseline"});
   TableColumn column;
   column.label = required_label(source, where);
   column.group = optional_string(source, "group", where);
@@ -121,7 +121,7 @@ TableColumn column_of(const json& source, const Where& where, const std::string&
 }
 
 TableRow row_of(const json& source, const Where& where, size_t columns) {
-  check_keys(source, where, {"label", "group", "match", "paper"});
+  check_keys(source, where, {"label", "group", "match", "paper", "baseline"});
   TableRow row;
   row.label = required_label(source, where);
   row.group = optional_string(source, "group", where);
@@ -138,11 +138,86 @@ TableRow row_of(const json& source, const Where& where, size_t columns) {
   return row;
 }
 
+// A reference to a baseline row or column: a label (in the item's own group), or an object with
+// "group" and/or "label" (a missing one is the item's own).
+struct BaselineReference {
+  std::optional<std::string> group;
+  std::optional<std::string> label;
+};
+
+BaselineReference reference_of(const json& value, const Where& where) {
+  if (value.is_string() && !value.get<std::string>().empty()) return {std::nullopt, value.get<std::string>()};
+  if (value.is_object()) {
+    check_keys(value, where, {"group", "label"});
+    if (value.empty()) where.fail("expected \"group\" and/or \"label\"");
+    BaselineReference reference;
+    if (value.contains("group")) reference.group = optional_string(value, "group", where);
+    if (value.contains("label")) reference.label = optional_string(value, "label", where);
+    return reference;
+  }
+  where.fail(fmt::format("expected a label or {{\"group\": ..., \"label\": ...}}, got {}", value.dump()));
+}
+
+// Resolves each item's baseline reference (its own, else the table's) to an index.
+template <typename Item>
+std::vector<std::optional<size_t>> resolve_baselines(const std::vector<Item>& items, const json& source,
+                                                     const char* key, const std::optional<BaselineReference>& shared,
+                                                     const Where& table_where) {
+  std::vector<std::optional<size_t>> resolved(items.size());
+  for (size_t i = 0; i < items.size(); ++i) {
+    const auto at = table_where.key(key).index(i);
+    const auto own = source[i].find("baseline");
+    const bool has_own = own != source[i].end();
+    if (!has_own && !shared) continue;  // neither compared nor named as anyone's baseline by itself
+    const auto where = has_own ? at.key("baseline") : table_where.key("baseline");
+    const auto reference = has_own ? reference_of(*own, where) : *shared;
+    const auto group = reference.group.value_or(items[i].group);
+    const auto label = reference.label.value_or(items[i].label);
+    std::vector<size_t> found;
+    for (size_t j = 0; j < items.size(); ++j) {
+      if (items[j].group == group && items[j].label == label) found.push_back(j);
+    }
+    const auto name = group.empty() ? fmt::format("\"{}\"", label) : fmt::format("\"{}\" in group \"{}\"", label, group);
+    if (found.empty()) where.fail(fmt::format("no {} {} (the baseline of {}[{}] \"{}\")", key == std::string("rows") ? "row" : "column", name, key, i, items[i].label));
+    if (found.size() > 1) where.fail(fmt::format("{} {}s are {}: the baseline is ambiguous", found.size(), key == std::string("rows") ? "row" : "column", name));
+    if (found.front() != i) resolved[i] = found.front();
+  }
+  return resolved;
+}
+
+void parse_baselines(const json& table, const Where& where, TableLayout& layout) {
+  std::optional<BaselineReference> shared;
+  const auto found = table.find("baseline");
+  if (found != table.end()) {
+    const auto at = where.key("baseline");
+    check_keys(*found, at, {"row", "column"});
+    if (found->size() != 1) at.fail("expected exactly one of \"row\" or \"column\"");
+    layout.baseline_axis = found->contains("row") ? BaselineAxis::rows : BaselineAxis::columns;
+    shared = reference_of(found->begin().value(), at.key(found->begin().key()));
+  }
+  const auto declares_own = [](const json& items) {
+    return std::any_of(items.begin(), items.end(), [](const json& item) { return item.contains("baseline"); });
+  };
+  const bool rows_own = declares_own(table["rows"]);
+  const bool columns_own = declares_own(table["columns"]);
+  if ((rows_own && columns_own) || (rows_own && layout.baseline_axis == BaselineAxis::columns) ||
+      (columns_own && layout.baseline_axis == BaselineAxis::rows)) {
+    where.key("baseline").fail("a table compares either rows or columns with a baseline, not both");
+  }
+  if (layout.baseline_axis == BaselineAxis::none) {
+    if (!rows_own && !columns_own) return;
+    layout.baseline_axis = rows_own ? BaselineAxis::rows : BaselineAxis::columns;
+  }
+  layout.baseline_of = layout.baseline_axis == BaselineAxis::rows
+                           ? resolve_baselines(layout.rows, table["rows"], "rows", shared, where)
+                           : resolve_baselines(layout.columns, table["columns"], "columns", shared, where);
+}
+
 }  // namespace
 
 TableLayout parse_table_layout(const json& table, const std::string& context) {
   const Where where(context, "table");
-  check_keys(table, where, {"id", "title", "note", "metric", "match", "columns", "rows"});
+  check_keys(table, where, {"id", "title", "note", "metric", "match", "columns", "rows", "baseline"});
   TableLayout layout;
   layout.id = id_of(table, where);
   layout.title = optional_string(table, "title", where);
@@ -158,6 +233,7 @@ TableLayout parse_table_layout(const json& table, const std::string& context) {
   for (size_t i = 0; i < rows.size(); ++i) {
     layout.rows.push_back(row_of(rows[i], where.key("rows").index(i), layout.columns.size()));
   }
+  parse_baselines(table, where, layout);
   return layout;
 }
 

@@ -25,6 +25,12 @@ struct PaperValue {
   double std = std::numeric_limits<double>::quiet_NaN();
 };
 
+// Which cell a cell is compared with (Δ = cell - baseline, Welch): the baseline row of its column, or
+// the baseline column of its row. Declared by the table's `baseline` ({"row": REF} or {"column": REF})
+// and overridden by a row's or column's own `baseline` (REF); REF is a label (in the item's group) or
+// {"group": G, "label": L} (a missing one is the item's own). experiments/README.md.
+enum class BaselineAxis { none, rows, columns };
+
 struct TableColumn {
   std::string label;
   std::string group;   // spanning header over consecutive columns with the same group; may be empty
@@ -47,6 +53,10 @@ struct TableLayout {
   nlohmann::json match = nlohmann::json::object();
   std::vector<TableColumn> columns;
   std::vector<TableRow> rows;
+  BaselineAxis baseline_axis = BaselineAxis::none;
+  // Per row (axis rows) or column (axis columns): the index of its baseline; nullopt for a baseline
+  // itself. Empty when the axis is none.
+  std::vector<std::optional<size_t>> baseline_of;
 };
 
 struct FigureSeries {

@@ -37,20 +37,47 @@ const char* status_name(CellStatus status) {
   return "";
 }
 
+// The fields after `detail`: the comparison with the baseline and the averaged epochs.
+std::vector<std::string> comparison_fields(const TableReport& table, const Cell& cell) {
+  std::vector<std::string> fields(11);
+  if (cell.comparison) {
+    const auto& comparison = *cell.comparison;
+    const auto& welch = comparison.ours;
+    fields[0] = cell_name(table.layout, comparison.baseline_row, comparison.baseline_column);
+    fields[1] = csv_number(welch.difference);
+    fields[2] = csv_number(welch.low);
+    fields[3] = csv_number(welch.high);
+    fields[4] = csv_number(welch.df);
+    fields[5] = std::isnan(welch.p_value) ? "" : fmt::format("{:.6f}", welch.p_value);
+    fields[6] = csv_number(comparison.paper_difference);
+    if (comparison.agreement != Comparison::Agreement::unknown) {
+      fields[7] = comparison.agreement == Comparison::Agreement::consistent ? "1" : "0";
+    }
+    fields[8] = seeds_advice_text(comparison);
+  }
+  if (cell.early && cell.status == CellStatus::results) {
+    fields[9] = fmt::format("{}-{}", cell.early->first, cell.early->last);
+    fields[10] = cell.early->cosine ? "cosine" : std::to_string(cell.early->last_drop);
+  }
+  return fields;
+}
+
 }  // namespace
 
 std::string render_tables_csv(const std::vector<TableReport>& tables) {
   std::ostringstream out;
   out << csv_line({"table", "sweep_id", "sweep", "row_group", "row", "column_group", "column", "metric", "status",
                    "mean", "sample_std", "n", "runs", "done", "running", "pending", "interrupted", "failed",
-                   "paper_mean", "paper_std", "difference", "within_2_std", "best", "detail"});
+                   "paper_mean", "paper_std", "difference", "within_2_std", "best", "detail", "baseline", "baseline_difference",
+                   "ci95_low", "ci95_high", "welch_df", "p_value", "paper_baseline_difference", "consistent_with_paper",
+                   "seeds_for_80_power", "averaged_epochs", "last_lr_drop_epoch"});
   for (const auto& table : tables) {
     const auto& layout = table.layout;
     for (size_t r = 0; r < layout.rows.size(); ++r) {
       for (size_t c = 0; c < layout.columns.size(); ++c) {
         const auto& cell = table.cells[r][c];
         const bool comparable = !std::isnan(cell.difference);
-        out << csv_line({layout.id, std::to_string(table.sweep.id), table.sweep.name, layout.rows[r].group,
+        std::vector<std::string> fields = {layout.id, std::to_string(table.sweep.id), table.sweep.name, layout.rows[r].group,
                          layout.rows[r].label, layout.columns[c].group, layout.columns[c].label,
                          layout.columns[c].metric, status_name(cell.status), csv_number(cell.ours.mean),
                          csv_number(cell.ours.std), std::to_string(cell.ours.n), std::to_string(cell.counts.total()),
@@ -59,7 +86,10 @@ std::string render_tables_csv(const std::vector<TableReport>& tables) {
                          std::to_string(cell.counts.failed), csv_number(cell.paper ? cell.paper->mean : NAN),
                          csv_number(cell.paper ? cell.paper->std : NAN), csv_number(cell.difference),
                          comparable ? (cell.within_two_std ? "1" : "0") : "", cell.best ? "1" : "0",
-                         cell.status == CellStatus::results ? "" : ours_text(cell, kPlainNotation)});
+                         cell.status == CellStatus::results ? "" : ours_text(cell, kPlainNotation)};
+        const auto more = comparison_fields(table, cell);
+        fields.insert(fields.end(), more.begin(), more.end());
+        out << csv_line(fields);
       }
     }
   }

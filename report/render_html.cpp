@@ -25,7 +25,7 @@ table.results tbody th { text-align: left; font-weight: normal; }
 table.results tr.row-group th { font-style: italic; font-weight: bold; background: #f4f4f4; }
 td.ours, td.n, td.paper { text-align: right; } td.ours { border-left: 1px solid #ccc; }
 td.missing { color: #888; font-style: italic; text-align: left; }
-td.diff.within { color: #1a7f37; } td.paper { color: #555; }
+td.diff.within { color: #1a7f37; } td.diff.outside { color: #b00020; } td.paper { color: #555; }
 ul.legend, p.sweep { color: #555; font-size: 0.9em; } ul.problems { color: #b00020; }
 div.charts { display: flex; flex-wrap: wrap; gap: 1em; } svg.chart { background: #fafafa; border: 1px solid #ddd; }
 figure.run { margin: 0; width: 390px; } figure.run figcaption { font-size: 0.8em; color: #555; min-height: 2.4em; }
@@ -170,6 +170,66 @@ void write_run_curves(std::ostream& out, const std::vector<RunCurves>& runs) {
   out << "</div>\n</details>\n";
 }
 
+// The comparison grid as a table, and one interval plot of Δ per compared column.
+void write_comparisons(std::ostream& out, const TableReport& table) {
+  const auto grid = comparison_grid(table);
+  out << "<h3>Against the baseline: differences with Welch's 95% confidence intervals</h3>\n"
+      << "<table class=\"results comparisons\">\n<thead>\n<tr><th class=\"corner\" rowspan=\"2\"></th>";
+  for (const auto& column : grid.layout.columns) {
+    const auto name = column.group.empty() ? column.label : column.group + " · " + column.label;
+    out << "<th colspan=\"4\">" << escaped(name) << "</th>";
+  }
+  out << "</tr>\n<tr>";
+  for (size_t c = 0; c < grid.columns.size(); ++c) out << "<th>Δ [95% CI]</th><th>p</th><th>paper Δ</th><th>seeds</th>";
+  out << "</tr>\n</thead>\n<tbody>\n";
+  for (size_t i = 0; i < grid.rows.size(); ++i) {
+    const auto& row = grid.layout.rows[i];
+    out << "<tr><th scope=\"row\">" << escaped(row.group.empty() ? row.label : row.group + " · " + row.label) << "</th>";
+    for (const auto c : grid.columns) {
+      const auto& comparison = table.cells[grid.rows[i]][c].comparison;
+      if (!comparison) {
+        out << "<td></td><td></td><td></td><td></td>";
+        continue;
+      }
+      const bool significant = comparison->ours.status == WelchStatus::ok && comparison->ours.p_value < 0.05;
+      const char* agreement = comparison->agreement == Comparison::Agreement::consistent     ? " within"
+                              : comparison->agreement == Comparison::Agreement::inconsistent ? " outside"
+                                                                                             : "";
+      out << "<td class=\"ours\">" << (significant ? "<b>" : "") << escaped(comparison_interval_text(*comparison))
+          << (significant ? "</b>" : "") << "</td><td class=\"n\">" << escaped(p_value_text(comparison->ours))
+          << "</td><td class=\"diff" << agreement << "\">" << escaped(paper_difference_text(*comparison, kPlainNotation))
+          << "</td><td class=\"n\">" << escaped(seeds_advice_text(*comparison)) << "</td>";
+    }
+    out << "</tr>\n";
+  }
+  out << "</tbody>\n</table>\n";
+  auto legend = comparison_legend_lines(kPlainNotation);
+  legend.push_back("bold: p < 0.05");
+  write_list(out, "legend", legend);
+  out << "<div class=\"charts\">\n";
+  for (size_t k = 0; k < grid.columns.size(); ++k) {
+    const auto& column = grid.layout.columns[k];
+    IntervalChart chart;
+    chart.title = "Δ " + (column.group.empty() ? column.label : column.group + " · " + column.label);
+    chart.x_label = "difference from the baseline (" + std::string(find_metric(column.metric)->description) + ")";
+    chart.reference_label = "paper Δ";
+    for (size_t i = 0; i < grid.rows.size(); ++i) {
+      const auto& row = grid.layout.rows[i];
+      const auto& comparison = table.cells[grid.rows[i]][grid.columns[k]].comparison;
+      IntervalEntry entry{row.group.empty() ? row.label : row.group + " · " + row.label, NAN, NAN, NAN, NAN};
+      if (comparison) {
+        entry.value = comparison->ours.difference;
+        entry.low = comparison->ours.low;
+        entry.high = comparison->ours.high;
+        entry.reference = comparison->paper_difference;
+      }
+      chart.entries.push_back(entry);
+    }
+    out << render_svg_intervals(chart);
+  }
+  out << "</div>\n";
+}
+
 void write_table_section(std::ostream& out, const HtmlTableSection& section) {
   const auto& table = section.table;
   out << "<section class=\"table\" id=\"" << section_id("table", table.layout.id) << "\">\n<h2>"
@@ -178,8 +238,10 @@ void write_table_section(std::ostream& out, const HtmlTableSection& section) {
   write_table(out, table);
   auto legend = legend_lines(table, kPlainNotation, "in bold");
   if (!table.layout.note.empty()) legend.push_back("note: " + table.layout.note);
+  for (const auto& line : epoch_range_lines(table, kPlainNotation)) legend.push_back("epochs: " + line);
   write_list(out, "legend", legend);
   write_list(out, "problems", problem_lines(table, kPlainNotation));
+  if (has_comparisons(table)) write_comparisons(out, table);
   if (!section.curves.empty()) {
     const auto& metric = *section.curves.front().metric;
     out << "<h3>" << escaped(std::string(metric.description))

@@ -9,7 +9,10 @@
 namespace isda::report {
 namespace {
 
-constexpr size_t kParts = 4;  // ours, n, paper, difference under each paper column
+// Under each paper column: ours, n, paper, difference; and, in a table with a baseline, our
+// difference from the baseline with its 95% interval.
+constexpr size_t kParts = 4;
+constexpr size_t kPartsWithBaseline = 5;
 
 std::string latex_escape(const std::string& text) {
   std::string escaped;
@@ -28,12 +31,12 @@ std::string latex_escape(const std::string& text) {
   return escaped;
 }
 
-const Notation kLatexNotation = {"$\\pm$", "\\checkmark", "$\\Delta$", "$\\le$", "$\\sigma$", latex_escape};
+const Notation kLatexNotation = {"$\\pm$", "\\checkmark", "$\\Delta$", "$\\le$", "$\\sigma$", latex_escape, "$\\times$"};
 
 // Column numbers (1-based, the row labels are column 1) of paper column `c`'s parts.
-size_t first_part_column(size_t c) { return 2 + c * kParts; }
+size_t first_part_column(size_t c, size_t parts) { return 2 + c * parts; }
 
-void write_column_groups(std::ostream& out, const TableLayout& layout) {
+void write_column_groups(std::ostream& out, const TableLayout& layout, size_t parts) {
   bool any = false;
   for (const auto& column : layout.columns) any = any || !column.group.empty();
   if (!any) return;
@@ -45,10 +48,10 @@ void write_column_groups(std::ostream& out, const TableLayout& layout) {
            layout.columns[last + 1].group == layout.columns[c].group) {
       ++last;
     }
-    const auto span = (last - c + 1) * kParts;
+    const auto span = (last - c + 1) * parts;
     cells += fmt::format(" & \\multicolumn{{{}}}{{c}}{{{}}}", span, latex_escape(layout.columns[c].group));
     if (!layout.columns[c].group.empty()) {
-      rules += fmt::format(" \\cmidrule(lr){{{}-{}}}", first_part_column(c), first_part_column(last) + kParts - 1);
+      rules += fmt::format(" \\cmidrule(lr){{{}-{}}}", first_part_column(c, parts), first_part_column(last, parts) + parts - 1);
     }
     c = last + 1;
   }
@@ -56,20 +59,41 @@ void write_column_groups(std::ostream& out, const TableLayout& layout) {
   if (!rules.empty()) out << "    " << rules.substr(1) << '\n';
 }
 
-void write_header(std::ostream& out, const TableLayout& layout) {
-  write_column_groups(out, layout);
+void write_header(std::ostream& out, const TableLayout& layout, size_t part_count) {
+  write_column_groups(out, layout, part_count);
   std::string labels;
   std::string rules;
   std::string parts;
   for (size_t c = 0; c < layout.columns.size(); ++c) {
-    labels += fmt::format(" & \\multicolumn{{{}}}{{c}}{{{}}}", kParts, latex_escape(layout.columns[c].label));
-    rules += fmt::format(" \\cmidrule(lr){{{}-{}}}", first_part_column(c), first_part_column(c) + kParts - 1);
+    labels += fmt::format(" & \\multicolumn{{{}}}{{c}}{{{}}}", part_count, latex_escape(layout.columns[c].label));
+    rules += fmt::format(" \\cmidrule(lr){{{}-{}}}", first_part_column(c, part_count),
+                         first_part_column(c, part_count) + part_count - 1);
     parts += " & ours & $n$ & paper & $\\Delta$";
+    if (part_count == kPartsWithBaseline) parts += " & $\\Delta_{\\mathrm{base}}$ [95\\% CI]";
   }
   out << "    " << labels << " \\\\\n    " << rules.substr(1) << "\n    " << parts << " \\\\\n    \\midrule\n";
 }
 
-std::string row_cells(const std::vector<Cell>& cells) {
+std::string latex_signed(double value) { return "$" + format_signed(value) + "$"; }
+
+// "$-0.30$ [$-0.55$, $-0.05$]$^{*}$\checkmark": * when p < 0.05, the mark when the paper's difference
+// lies inside our interval ($\times$ when outside).
+std::string latex_comparison(const Comparison& comparison) {
+  const auto& welch = comparison.ours;
+  switch (welch.status) {
+    case WelchStatus::no_data: return "";
+    case WelchStatus::too_few_seeds: return latex_signed(welch.difference) + " ($n{=}1$)";
+    case WelchStatus::zero_variance: return latex_signed(welch.difference) + " (no spread)";
+    case WelchStatus::ok: break;
+  }
+  auto text = fmt::format("{} [{}, {}]", latex_signed(welch.difference), latex_signed(welch.low), latex_signed(welch.high));
+  if (welch.p_value < 0.05) text += "$^{*}$";
+  if (comparison.agreement == Comparison::Agreement::consistent) text += " \\checkmark";
+  if (comparison.agreement == Comparison::Agreement::inconsistent) text += " $\\times$";
+  return text;
+}
+
+std::string row_cells(const std::vector<Cell>& cells, size_t parts) {
   std::string text;
   for (const auto& cell : cells) {
     const auto ours = ours_text(cell, kLatexNotation);
@@ -77,6 +101,7 @@ std::string row_cells(const std::vector<Cell>& cells) {
     text += " & " + seeds_text(cell);
     text += " & " + format_paper(cell.paper, kLatexNotation);
     text += " & " + difference_text(cell, kLatexNotation);
+    if (parts == kPartsWithBaseline) text += " & " + (cell.comparison ? latex_comparison(*cell.comparison) : std::string());
   }
   return text;
 }
@@ -85,16 +110,17 @@ std::string row_cells(const std::vector<Cell>& cells) {
 
 std::string render_table_latex(const TableReport& table) {
   const auto& layout = table.layout;
-  const size_t width = 1 + layout.columns.size() * kParts;
+  const size_t parts = has_comparisons(table) ? kPartsWithBaseline : kParts;
+  const size_t width = 1 + layout.columns.size() * parts;
   std::ostringstream out;
   out << "% " << layout.title << "\n% regenerated by isda-report from "
       << sweep_line(table.sweep, table.counts, kPlainNotation) << "\n% needs \\usepackage{booktabs} and "
       << "\\usepackage{amssymb} (for \\checkmark)\n";
   out << "\\begin{table}[htbp]\n  \\centering\n  \\caption{" << latex_escape(layout.title) << "}\n  \\label{tab:isda-"
       << latex_escape(layout.id) << "}\n  \\begin{tabular}{l";
-  for (size_t c = 0; c < layout.columns.size(); ++c) out << "rrrl";
+  for (size_t c = 0; c < layout.columns.size(); ++c) out << (parts == kPartsWithBaseline ? "rrrll" : "rrrl");
   out << "}\n    \\toprule\n";
-  write_header(out, layout);
+  write_header(out, layout, parts);
   bool grouped_rows = false;
   for (const auto& row : layout.rows) grouped_rows = grouped_rows || !row.group.empty();
   for (size_t r = 0; r < layout.rows.size(); ++r) {
@@ -103,11 +129,17 @@ std::string render_table_latex(const TableReport& table) {
       if (r > 0) out << "    \\midrule\n";
       out << fmt::format("    \\multicolumn{{{}}}{{l}}{{\\textit{{{}}}}} \\\\\n", width, latex_escape(row.group));
     }
-    out << "    " << (grouped_rows ? "\\quad " : "") << latex_escape(row.label) << row_cells(table.cells[r]) << " \\\\\n";
+    out << "    " << (grouped_rows ? "\\quad " : "") << latex_escape(row.label) << row_cells(table.cells[r], parts) << " \\\\\n";
   }
   out << "    \\bottomrule\n  \\end{tabular}\n  \\par\\smallskip\n  {\\footnotesize\n";
   for (const auto& line : legend_lines(table, kLatexNotation, "in bold")) out << "  " << line << "\\par\n";
   if (!layout.note.empty()) out << "  note: " << latex_escape(layout.note) << "\\par\n";
+  for (const auto& line : epoch_range_lines(table, kLatexNotation)) out << "  epochs: " << line << "\\par\n";
+  if (parts == kPartsWithBaseline) {
+    out << "  $\\Delta_{\\mathrm{base}}$: our mean difference from the baseline with Welch's 95\\% interval; "
+           "$^{*}$: $p < 0.05$ (Welch, two-sided); \\checkmark: the paper's difference lies inside our interval, "
+           "$\\times$: it does not; $n{=}1$: a single seed gives no interval\\par\n";
+  }
   for (const auto& line : problem_lines(table, kLatexNotation)) out << "  problem: " << line << "\\par\n";
   out << "  }\n\\end{table}\n";
   return out.str();

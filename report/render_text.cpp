@@ -11,7 +11,10 @@ namespace isda::report {
 namespace {
 
 constexpr size_t kParts = 4;  // each paper column shows: ours, n, paper, difference
-constexpr std::array<const char*, kParts> kPartHeaders = {"ours", "n", "paper", "Δ"};
+using PartHeaders = std::array<const char*, kParts>;
+constexpr PartHeaders kPartHeaders = {"ours", "n", "paper", "Δ"};
+// The comparison grid under a table with a baseline: each compared cell against its baseline.
+constexpr PartHeaders kComparisonHeaders = {"Δ [95% CI]", "p", "paper Δ", "seeds"};
 constexpr char kColumnSeparator[] = " | ";
 constexpr char kPartSeparator[] = "  ";
 
@@ -88,10 +91,10 @@ bool has_row_groups(const TableLayout& layout) {
 // Column widths of the terminal table: each paper column's parts, widened to fit its headers.
 class TerminalGrid {
  public:
-  TerminalGrid(const TableLayout& layout, const std::vector<std::vector<CellParts>>& rows) {
+  TerminalGrid(const TableLayout& layout, const std::vector<std::vector<CellParts>>& rows, const PartHeaders& headers) {
     widths_.assign(layout.columns.size(), {});
     for (size_t c = 0; c < layout.columns.size(); ++c) {
-      for (size_t p = 0; p < kParts; ++p) widths_[c][p] = display_width(kPartHeaders[p]);
+      for (size_t p = 0; p < kParts; ++p) widths_[c][p] = display_width(headers[p]);
     }
     for (const auto& row : rows) {
       for (size_t c = 0; c < row.size(); ++c) {
@@ -125,7 +128,8 @@ class TerminalGrid {
   std::vector<std::array<size_t, kParts>> widths_;
 };
 
-std::string terminal_header(const TableLayout& layout, const TerminalGrid& grid, size_t label_width) {
+std::string terminal_header(const TableLayout& layout, const TerminalGrid& grid, size_t label_width,
+                            const PartHeaders& headers) {
   std::ostringstream out;
   if (has_column_groups(layout)) {
     std::string line = std::string(label_width, ' ');
@@ -139,7 +143,7 @@ std::string terminal_header(const TableLayout& layout, const TerminalGrid& grid,
     labels += kColumnSeparator + padded(layout.columns[c].label, grid.block(c));
     parts += kColumnSeparator;
     for (size_t p = 0; p < kParts; ++p) {
-      parts += padded(kPartHeaders[p], grid.part(c, p)) + (p + 1 < kParts ? kPartSeparator : "");
+      parts += padded(headers[p], grid.part(c, p)) + (p + 1 < kParts ? kPartSeparator : "");
     }
     rule += "-+-" + std::string(grid.block(c), '-');
   }
@@ -151,6 +155,7 @@ void write_legend(std::ostream& out, const TableReport& table, const std::string
                   const std::string& bullet) {
   for (const auto& line : legend_lines(table, kPlainNotation, best_marking)) out << bullet << line << '\n';
   if (!table.layout.note.empty()) out << bullet << "note: " << table.layout.note << '\n';
+  for (const auto& line : epoch_range_lines(table, kPlainNotation)) out << bullet << "epochs: " << line << '\n';
   for (const auto& line : problem_lines(table, kPlainNotation)) out << bullet << "problem: " << line << '\n';
 }
 
@@ -171,23 +176,20 @@ std::string markdown_row(const std::vector<std::string>& cells) {
 
 }  // namespace
 
-std::string render_table_terminal(const TableReport& table, bool ansi) {
-  const auto& layout = table.layout;
+namespace {
+
+// The header and rows of a grid of cells (the table, or its comparison grid).
+std::string terminal_grid(const TableLayout& layout, const std::vector<std::vector<CellParts>>& rows,
+                          const PartHeaders& headers, bool ansi) {
   const bool grouped_rows = has_row_groups(layout);
   const std::string indent = grouped_rows ? "  " : "";
-  std::vector<std::vector<CellParts>> rows;
   size_t label_width = 0;
-  for (size_t r = 0; r < layout.rows.size(); ++r) {
-    std::vector<CellParts> row;
-    for (const auto& cell : table.cells[r]) row.push_back(parts_of(cell, ansi));
-    rows.push_back(std::move(row));
-    label_width = std::max({label_width, display_width(indent + layout.rows[r].label), display_width(layout.rows[r].group)});
+  for (const auto& row : layout.rows) {
+    label_width = std::max({label_width, display_width(indent + row.label), display_width(row.group)});
   }
-  const TerminalGrid grid(layout, rows);
-
+  const TerminalGrid grid(layout, rows, headers);
   std::ostringstream out;
-  out << layout.title << '\n' << sweep_line(table.sweep, table.counts, kPlainNotation) << "\n\n";
-  out << terminal_header(layout, grid, label_width);
+  out << terminal_header(layout, grid, label_width, headers);
   for (size_t r = 0; r < rows.size(); ++r) {
     const auto& group = layout.rows[r].group;
     if (grouped_rows && (r == 0 || layout.rows[r - 1].group != group)) out << group << '\n';
@@ -200,8 +202,51 @@ std::string render_table_terminal(const TableReport& table, bool ansi) {
     }
     out << trim_right(line) << '\n';
   }
-  out << '\n';
+  return out.str();
+}
+
+// The comparison grid's cells, as text parts.
+std::vector<std::vector<CellParts>> comparison_parts(const TableReport& table, const ComparisonGrid& grid,
+                                                     const Notation& notation) {
+  std::vector<std::vector<CellParts>> rows;
+  for (const auto r : grid.rows) {
+    std::vector<CellParts> row;
+    for (const auto c : grid.columns) {
+      const auto& comparison = table.cells[r][c].comparison;
+      CellParts parts;
+      if (comparison) {
+        parts[0] = {comparison_interval_text(*comparison)};
+        parts[1] = {p_value_text(comparison->ours)};
+        parts[2] = {paper_difference_text(*comparison, notation)};
+        parts[3] = {seeds_advice_text(*comparison)};
+      }
+      row.push_back(parts);
+    }
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+}  // namespace
+
+std::string render_table_terminal(const TableReport& table, bool ansi) {
+  const auto& layout = table.layout;
+  std::vector<std::vector<CellParts>> rows;
+  for (size_t r = 0; r < layout.rows.size(); ++r) {
+    std::vector<CellParts> row;
+    for (const auto& cell : table.cells[r]) row.push_back(parts_of(cell, ansi));
+    rows.push_back(std::move(row));
+  }
+  std::ostringstream out;
+  out << layout.title << '\n' << sweep_line(table.sweep, table.counts, kPlainNotation) << "\n\n";
+  out << terminal_grid(layout, rows, kPartHeaders, ansi) << '\n';
   write_legend(out, table, ansi ? "in bold" : "marked *", "");
+  if (has_comparisons(table)) {
+    const auto grid = comparison_grid(table);
+    out << "\nAgainst the baseline (Welch)\n\n"
+        << terminal_grid(grid.layout, comparison_parts(table, grid, kPlainNotation), kComparisonHeaders, false) << '\n';
+    for (const auto& line : comparison_legend_lines(kPlainNotation)) out << line << '\n';
+  }
   return out.str();
 }
 
@@ -240,7 +285,32 @@ std::string render_table_markdown(const TableReport& table) {
   out << '\n';
   for (const auto& line : legend_lines(table, kMarkdownNotation, "in bold")) out << "- " << line << '\n';
   if (!layout.note.empty()) out << "- note: " << markdown_escape(layout.note) << '\n';
+  for (const auto& line : epoch_range_lines(table, kMarkdownNotation)) out << "- epochs: " << line << '\n';
   for (const auto& line : problem_lines(table, kMarkdownNotation)) out << "- problem: " << line << '\n';
+  if (has_comparisons(table)) {
+    const auto grid = comparison_grid(table);
+    out << "\nAgainst the baseline (Welch):\n\n";
+    std::vector<std::string> head = {""};
+    std::vector<std::string> align = {":---"};
+    for (const auto& column : grid.layout.columns) {
+      const auto name = column.group.empty() ? column.label : column.group + " " + column.label;
+      head.push_back(markdown_escape(name) + " Δ [95% CI]");
+      head.insert(head.end(), {"p", "paper Δ", "seeds"});
+      align.insert(align.end(), {"---:", "---:", "---:", "---:"});
+    }
+    out << markdown_row(head) << markdown_row(align);
+    const auto parts = comparison_parts(table, grid, kMarkdownNotation);
+    for (size_t i = 0; i < grid.rows.size(); ++i) {
+      const auto& row = grid.layout.rows[i];
+      std::vector<std::string> cells = {markdown_escape(row.group.empty() ? row.label : row.group + " " + row.label)};
+      for (const auto& cell : parts[i]) {
+        for (const auto& part : cell) cells.push_back(part.text);
+      }
+      out << markdown_row(cells);
+    }
+    out << '\n';
+    for (const auto& line : comparison_legend_lines(kMarkdownNotation)) out << "- " << line << '\n';
+  }
   return out.str();
 }
 

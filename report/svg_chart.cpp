@@ -204,4 +204,75 @@ std::string render_svg_chart(const Chart& chart) {
   return out.str();
 }
 
+std::string render_svg_intervals(const IntervalChart& chart) {
+  constexpr int kRowHeight = 22;
+  Range x_range;
+  x_range.add(0);  // zero, the baseline, is always in view
+  for (const auto& entry : chart.entries) {
+    for (const double v : {entry.value, entry.low, entry.high, entry.reference}) {
+      if (!std::isinf(v)) x_range.add(v);
+    }
+  }
+  const Range x = padded(x_range);
+  const int left = chart.label_width, top = kMarginTop;
+  const int right = chart.width - kMarginRight;
+  constexpr int kMinimumPlotHeight = 90;  // a chart of one or two rows still reads as a chart
+  const int bottom = top + std::max(kMinimumPlotHeight, kRowHeight * static_cast<int>(chart.entries.size()) + 8);
+  const int height = bottom + kMarginBottom;
+  const Frame frame(x, Range{0, 1}, left, top, right, bottom);
+
+  std::ostringstream out;
+  out << fmt::format(R"(<svg class="chart intervals" xmlns="http://www.w3.org/2000/svg" width="{}" height="{}" )"
+                     R"(viewBox="0 0 {} {}" role="img" font-family="sans-serif" font-size="11">)",
+                     chart.width, height, chart.width, height)
+      << '\n'
+      << "<title>" << xml_escape(chart.title) << "</title>\n"
+      << fmt::format(R"(<text class="chart-title" x="8" y="18" font-size="13" font-weight="bold">{}</text>)",
+                     xml_escape(chart.title))
+      << '\n'
+      << fmt::format(R"(<rect class="plot" x="{}" y="{}" width="{}" height="{}" fill="#ffffff" stroke="#999999"/>)",
+                     left, top, right - left, bottom - top)
+      << '\n';
+  const auto ticks = nice_ticks(x.low, x.high, 6);
+  const double step = ticks.size() > 1 ? ticks[1] - ticks[0] : 1;
+  for (const double tick : ticks) {
+    const double px = frame.px(tick);
+    out << fmt::format(R"(<line x1="{:.1f}" y1="{}" x2="{:.1f}" y2="{}" stroke="{}"/>)", px, top, px, bottom,
+                       tick == 0 ? "#555555" : "#e6e6e6")
+        << fmt::format(R"(<text x="{:.1f}" y="{}" text-anchor="middle">{}</text>)", px, bottom + 16,
+                       tick_label(tick, step))
+        << '\n';
+  }
+  out << fmt::format(R"(<text class="axis-label" x="{}" y="{}" text-anchor="middle">{}</text>)", (left + right) / 2,
+                     bottom + 34, xml_escape(chart.x_label))
+      << '\n';
+  for (size_t i = 0; i < chart.entries.size(); ++i) {
+    const auto& entry = chart.entries[i];
+    const double y = top + 4 + kRowHeight * (static_cast<double>(i) + 0.5);
+    out << fmt::format(R"(<text x="{}" y="{:.1f}" text-anchor="end" dominant-baseline="middle">{}</text>)", left - 6, y,
+                       xml_escape(entry.label));
+    if (!std::isnan(entry.low) && !std::isnan(entry.high)) {
+      out << fmt::format(R"(<line class="interval" x1="{:.1f}" y1="{:.1f}" x2="{:.1f}" y2="{:.1f}" stroke="{}" stroke-width="2"/>)",
+                         frame.px(entry.low), y, frame.px(entry.high), y, kColors[0]);
+    }
+    if (!std::isnan(entry.value)) {
+      out << fmt::format(R"(<circle class="point" cx="{:.1f}" cy="{:.1f}" r="3.5" fill="{}"/>)", frame.px(entry.value), y,
+                         kColors[0]);
+    }
+    if (!std::isnan(entry.reference)) {
+      const double px = frame.px(entry.reference);
+      out << fmt::format(R"(<path class="reference" d="M{:.1f},{:.1f} l5,5 l-5,5 l-5,-5 z" fill="none" stroke="{}" stroke-width="1.5"/>)",
+                         px, y - 5, kColors[1]);
+    }
+    out << '\n';
+  }
+  const int legend_y = bottom + 34;
+  out << fmt::format(R"(<circle cx="12" cy="{}" r="3.5" fill="{}"/><text x="20" y="{}" dominant-baseline="middle">ours, 95% CI</text>)",
+                     legend_y, kColors[0], legend_y)
+      << fmt::format(R"(<path d="M{},{} l5,5 l-5,5 l-5,-5 z" fill="none" stroke="{}" stroke-width="1.5"/><text x="{}" y="{}" dominant-baseline="middle">{}</text>)",
+                     110, legend_y - 5, kColors[1], 120, legend_y, xml_escape(chart.reference_label))
+      << "\n</svg>\n";
+  return out.str();
+}
+
 }  // namespace isda::report

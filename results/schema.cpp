@@ -159,6 +159,24 @@ ALTER TABLE runs ADD COLUMN failures INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE runs ADD COLUMN fault TEXT NOT NULL DEFAULT '';
 UPDATE runs SET failures = attempts, fault = 'run' WHERE state = 'failed';
 )sql"},
+      // isda-bench calibrate: training and test throughput per (device, model, resolution, method,
+      // precision), from which isda-run --dry-run estimates a sweep's device time before it runs.
+      {8, "calibrations: images per second per device, model, resolution, method, precision", R"sql(
+CREATE TABLE calibrations (
+  device                 TEXT NOT NULL,
+  model                  TEXT NOT NULL,
+  resolution             INTEGER NOT NULL,
+  method                 TEXT NOT NULL,
+  precision              TEXT NOT NULL,
+  batch_size             INTEGER NOT NULL,
+  threads                INTEGER NOT NULL,
+  train_images_per_second REAL NOT NULL CHECK (train_images_per_second > 0),
+  test_images_per_second  REAL NOT NULL CHECK (test_images_per_second > 0),
+  steps                  INTEGER NOT NULL,
+  measured               REAL NOT NULL,
+  PRIMARY KEY (device, model, resolution, method, precision)
+);
+)sql"},
   };
   return list;
 }

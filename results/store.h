@@ -10,6 +10,7 @@
 #include "results/sqlite.h"
 
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -108,6 +109,34 @@ struct Lambda0Choice {
   std::string metric;     // what was minimised, e.g. last10_validation_error
   std::string evidence;   // JSON: per candidate, the search runs' ids and metric values and their mean
   double decided = 0;
+};
+
+// A throughput measured by `isda-bench calibrate` (schema 8): one per (device, model, resolution,
+// method, precision); a new measurement replaces the old.
+struct Calibration {
+  std::string device;  // "cuda: NVIDIA H200" or "cpu: <model name> (N threads)"
+  std::string model;
+  int64_t resolution = 0;  // image side in pixels
+  std::string method;      // ce | isda (the training step measured)
+  std::string precision;   // fp32 | bf16
+  int64_t batch_size = 0;
+  int64_t threads = 0;
+  double train_images_per_second = 0;  // training steps (forward, loss, backward, SGD)
+  double test_images_per_second = 0;   // evaluation (forward only)
+  int64_t steps = 0;                   // measured steps
+  double measured = 0;                 // Unix seconds
+};
+
+// A run's measured epochs (for cost estimates): its config and mean seconds per epoch.
+struct EpochTiming {
+  std::string run_id;
+  std::string config_json;
+  std::string gpu_model;  // from its provenance; empty on the CPU or when unknown
+  double seconds_per_epoch = 0;
+  int64_t epochs = 0;  // epochs behind the mean
+  // A done run's time outside its epochs (process start, data loading, the last checkpoint): its
+  // provenance's ended - started less the sum of its epoch times; NaN when not known.
+  double overhead_seconds = std::numeric_limits<double>::quiet_NaN();
 };
 
 // What an event log says, for the coordinator to set the run's state.
@@ -216,6 +245,13 @@ class ResultsStore {
   // Records a sweep's lambda0 choice for a group; a group already decided keeps its first choice
   // (returned), so a rerun never changes a choice that final runs were started with.
   Lambda0Choice record_lambda0_choice(int64_t sweep_id, const Lambda0Choice& choice);
+
+  // Calibrations (schema 8): record upserts by its key; calibrations lists them all, by key.
+  // StoreError for a non-positive throughput.
+  void record_calibration(const Calibration& calibration);
+  std::vector<Calibration> calibrations();
+  // Every run with at least one epoch whose time was logged, with its mean seconds per epoch.
+  std::vector<EpochTiming> epoch_timings();
 
   // Queries.
   std::vector<SweepInfo> list_sweeps();

@@ -5,6 +5,7 @@
 #include "common/run_events.h"
 #include "common/system.h"
 #include "results/store.h"
+#include "runner/cost_estimate.h"
 #include "runner/gpu_use.h"
 #include "runner/progress.h"
 #include "runner/spec.h"
@@ -129,7 +130,9 @@ class LocalSweep {
   // none is left or a stop is requested.
   void run(const SweepPlan& plan) {
     plan_ = &plan;
+    config_of_run_.clear();  // the previous stage's plan is gone
     for (const auto& run : plan.runs) {
+      config_of_run_[run.id] = &run.config;
       epochs_of_run_[run.id] = run.config.epochs;
       what_of_run_[run.id] = run.varying;
     }
@@ -423,13 +426,49 @@ class LocalSweep {
       p.active.push_back({label_of(a.slots), a.run_id, what_of_run_[a.run_id], a.last_epoch, epochs_of_run_[a.run_id],
                           a.seconds_per_epoch});
     }
-    std::vector<int64_t> pending_epochs;
-    for (const auto& id : queue) pending_epochs.push_back(epochs_of_run_[id]);
-    const int64_t typical_epochs = epochs_of_run_.empty() ? 0 : epochs_of_run_.begin()->second;
-    const double seconds_per_epoch = epoch_seconds_count_ > 0 ? epoch_seconds_sum_ / epoch_seconds_count_ : 0;
-    p.eta = estimate_eta(p, pending_epochs, typical_epochs, seconds_per_epoch, slots_.size());
+    p.eta = eta(queue);
     p.gpu_use = gpu_use_;
     return p;
+  }
+
+  // Seconds per epoch of a run: its own last epoch's once it has one, else the cost model's estimate
+  // (runner/cost_estimate.h: earlier runs of the same model, or a calibration), else the mean epoch
+  // of this sweep so far; 0 when none is known.
+  double seconds_per_epoch_of(const std::string& id, double measured) {
+    if (measured > 0) return measured;
+    const auto now = Clock::now();
+    if (!cost_model_ || now - cost_model_built_ > std::chrono::seconds(60)) {  // takes in the epochs since
+      cost_model_.emplace(CostModel::from_store(&store_, !o_.gpus.empty()));
+      cost_model_built_ = now;
+    }
+    if (const auto found = config_of_run_.find(id); found != config_of_run_.end()) {
+      if (const auto cost = cost_model_->epoch_cost(*found->second)) return cost->seconds;
+    }
+    return epoch_seconds_count_ > 0 ? epoch_seconds_sum_ / static_cast<double>(epoch_seconds_count_) : 0;
+  }
+
+  // The ETA: the running runs' rest, then the queue in order on the slot that frees first, then the
+  // runs waiting for their lambda0; negative when a run's epoch time is unknown.
+  double eta(const std::deque<std::string>& queue) {
+    std::vector<double> loads(slots_.size(), 0.0);
+    for (const auto& a : active_) {
+      const double seconds = seconds_per_epoch_of(a.run_id, a.seconds_per_epoch);
+      if (!(seconds > 0)) return -1;
+      loads[a.slot] = seconds * static_cast<double>(std::max<int64_t>(0, epochs_of_run_[a.run_id] - a.last_epoch));
+    }
+    std::vector<double> runs;
+    double known = 0;
+    for (const auto& id : queue) {
+      const double seconds = seconds_per_epoch_of(id, 0);
+      if (!(seconds > 0)) return -1;
+      runs.push_back(seconds * static_cast<double>(epochs_of_run_[id]));
+      known += runs.back();
+    }
+    if (plan_->waiting_runs > 0) {  // like the runs known so far, on average
+      if (runs.empty()) return -1;
+      for (int64_t i = 0; i < plan_->waiting_runs; ++i) runs.push_back(known / static_cast<double>(queue.size()));
+    }
+    return list_schedule(loads, runs);
   }
 
   void refresh_display(const std::deque<std::string>& queue) {
@@ -465,6 +504,9 @@ class LocalSweep {
   int threads_ = 1;
   std::vector<Active> active_;
   std::map<std::string, int64_t> epochs_of_run_;
+  std::map<std::string, const train::TrainConfig*> config_of_run_;  // into *plan_
+  std::optional<CostModel> cost_model_;
+  Clock::time_point cost_model_built_{};
   std::map<std::string, std::string> what_of_run_;
   Clock::time_point started_;
   Clock::time_point last_gpu_query_{};
@@ -483,6 +525,7 @@ class LocalSweep {
 int list_plan(const SweepOptions& o, const Spec& spec, std::vector<PlannedRun> expanded, std::ostream& out) {
   std::optional<results::ResultsStore> store;
   if (std::filesystem::exists(o.db_path)) store = results::ResultsStore::open(o.db_path, results::ResultsStore::Mode::reader);
+  const auto final_runs = expanded;  // what the final stage runs, also while its lambda0 is undecided
   const auto plan =
       plan_sweep(spec, std::move(expanded), o.profile, store ? &*store : nullptr, o.runs_root, /*dry_run=*/true);
   out << fmt::format("{}: sweep {}: {} runs{} (profile {})\n", o.spec_path, plan.name, plan.runs.size() + plan.waiting_runs,
@@ -493,6 +536,7 @@ int list_plan(const SweepOptions& o, const Spec& spec, std::vector<PlannedRun> e
     out << fmt::format("{}  {:<11} {}\n", run.id, info ? results::to_string(info->state) : "new", run.varying);
   }
   for (const auto& note : plan.notes) out << note << '\n';
+  print_sweep_estimate(o, spec, plan, final_runs, store ? &*store : nullptr, out);
   return 0;
 }
 

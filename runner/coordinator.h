@@ -21,6 +21,7 @@ struct SweepOptions {
   int cpu_slots = 1;
   int threads_per_worker = 0;         // CPU threads per worker; 0: cores / slots
   bool dry_run = false;
+  int slurm_array_limit = -1;         // --dry-run with --backend slurm: its --array-limit (0: none); -1 local
   bool live_display = true;           // redraw a progress block when stderr is a terminal
 };
 

@@ -246,6 +246,7 @@ int run_command(const std::vector<std::string>& args, std::ostream& out, std::os
       }
     }
     if (!parsed.gpus_given) o.gpus = parse_gpus("all");
+    if (parsed.backend == "slurm") o.slurm_array_limit = slurm.array_limit;  // --dry-run: its slots
     return run_sweep(o, g_stop_requests, out, err);
   } catch (const UsageError& e) {
     return fail(kExitUsage, e.what());

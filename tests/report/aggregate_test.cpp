@@ -204,5 +204,80 @@ TEST(Aggregate, LabelsEachRunByWhatVariesInItsSweep) {
   EXPECT_EQ(curves[0].epochs, &sweep.runs[0].epochs);
 }
 
+TEST(Aggregate, ComparesEachCellWithItsBaselineByWelch) {
+  SweepData sweep;
+  const double ce[] = {7.3, 7.4, 7.5};    // mean 7.4, std 0.1
+  const double isda[] = {7.0, 7.1, 7.2};  // mean 7.1, std 0.1
+  for (int seed = 0; seed < 3; ++seed) {
+    sweep.runs.push_back(run({{"method", "ce"}, {"seed", seed}}, RunState::done, ce[seed]));
+    sweep.runs.push_back(run({{"method", "isda"}, {"seed", seed}}, RunState::done, isda[seed]));
+  }
+  const auto layout = parse_table_layout(
+      {{"id", "q"},
+       {"baseline", {{"row", "Basic"}}},
+       {"columns", {{{"label", "C10"}}}},
+       {"rows", {{{"label", "Basic"}, {"match", {{"method", "ce"}}}, {"paper", {{7.39, 0.10}}}},
+                 {{"label", "ISDA"}, {"match", {{"method", "isda"}}}, {"paper", {{7.09, 0.12}}}}}}},
+      "sweep q");
+  const auto report = aggregate_table(layout, sweep);
+  EXPECT_FALSE(report.cells[0][0].comparison.has_value());
+  ASSERT_TRUE(report.cells[1][0].comparison.has_value());
+  const auto& comparison = *report.cells[1][0].comparison;
+  EXPECT_EQ(comparison.baseline_row, 0u);
+  EXPECT_NEAR(comparison.ours.difference, -0.3, 1e-9);
+  EXPECT_NEAR(comparison.ours.df, 4, 1e-9);  // equal n = 3 and equal std: 2 (n - 1)
+  // se = 0.1 sqrt(2/3); t(0.975, 4) = 2.7764.
+  EXPECT_NEAR(comparison.ours.high - comparison.ours.difference, 2.776445 * 0.1 * std::sqrt(2.0 / 3.0), 1e-5);
+  EXPECT_LT(comparison.ours.p_value, 0.05);
+  EXPECT_NEAR(comparison.paper_difference, -0.30, 1e-9);
+  EXPECT_EQ(comparison.agreement, Comparison::Agreement::consistent);
+  EXPECT_TRUE(comparison.seeds_target_is_paper);
+  EXPECT_EQ(comparison.seeds.status, PowerStatus::ok);
+
+  // A paper difference far outside our interval is inconsistent.
+  auto shifted = layout;
+  shifted.rows[1].paper[0] = PaperValue{9.0, 0.1};
+  EXPECT_EQ(aggregate_table(shifted, sweep).cells[1][0].comparison->agreement, Comparison::Agreement::inconsistent);
+}
+
+TEST(Aggregate, AComparisonWithOneSeedHasADifferenceAndNoInterval) {
+  SweepData sweep;
+  sweep.runs.push_back(run({{"method", "ce"}, {"seed", 0}}, RunState::done, 7.4));
+  sweep.runs.push_back(run({{"method", "isda"}, {"seed", 0}}, RunState::done, 7.0));
+  const auto layout = parse_table_layout(
+      {{"id", "q"},
+       {"baseline", {{"row", "Basic"}}},
+       {"columns", {{{"label", "C10"}}}},
+       {"rows", {{{"label", "Basic"}, {"match", {{"method", "ce"}}}}, {{"label", "ISDA"}, {"match", {{"method", "isda"}}}}}}},
+      "sweep q");
+  const auto& comparison = *aggregate_table(layout, sweep).cells[1][0].comparison;
+  EXPECT_EQ(comparison.ours.status, WelchStatus::too_few_seeds);
+  EXPECT_NEAR(comparison.ours.difference, -0.4, 1e-9);
+  EXPECT_EQ(comparison.agreement, Comparison::Agreement::unknown);
+  EXPECT_EQ(comparison.seeds.status, PowerStatus::no_spread_known);
+}
+
+TEST(Aggregate, FindsLast10AveragesThatStartBeforeTheLastLearningRateDrop) {
+  const auto& last10 = *find_metric("last10_test_error");
+  // 5 epochs, drop from 0-based epoch 3: the average covers epochs 1-5, the final rate starts at 4.
+  auto early = early_epochs({{"epochs", 5}, {"lr_schedule", "step"}, {"lr_milestones", {3}}}, last10);
+  ASSERT_TRUE(early.has_value());
+  EXPECT_EQ(early->first, 1);
+  EXPECT_EQ(early->last, 5);
+  EXPECT_EQ(early->last_drop, 4);
+  // The paper's ResNet recipe: 160 epochs, drops at 80 and 120: epochs 151-160 are all after them.
+  EXPECT_FALSE(early_epochs({{"epochs", 160}, {"lr_milestones", {80, 120}}}, last10).has_value());
+  // A drop 5 epochs from the end; the authors' early decay moves it one epoch earlier.
+  early = early_epochs({{"epochs", 30}, {"lr_milestones", {15, 25}}}, last10);
+  ASSERT_TRUE(early.has_value());
+  EXPECT_EQ(early->last_drop, 26);
+  EXPECT_EQ(early->first, 21);
+  EXPECT_FALSE(early_epochs({{"epochs", 30}, {"lr_milestones", {21}}, {"lr_decay_early", true}}, last10).has_value());
+  // Milestones past the end never happen; cosine always still falls; other metrics are not averages.
+  EXPECT_FALSE(early_epochs({{"epochs", 5}, {"lr_milestones", {5, 9}}}, last10).has_value());
+  EXPECT_TRUE(early_epochs({{"epochs", 1800}, {"lr_schedule", "cosine"}}, last10)->cosine);
+  EXPECT_FALSE(early_epochs({{"epochs", 5}, {"lr_milestones", {3}}}, *find_metric("final_test_error")).has_value());
+}
+
 }  // namespace
 }  // namespace isda::report

@@ -18,7 +18,8 @@ using results::RunState;
 
 inline json run_config(const std::string& dataset, const std::string& method, const std::string& covariance, int seed) {
   return {{"model", "wrn28_10"}, {"dataset", dataset}, {"method", method}, {"covariance", covariance},
-          {"holdout", false},    {"epochs", 3},         {"lr", 0.1},        {"seed", seed}};
+          {"holdout", false},    {"epochs", 3},         {"lr", 0.1},        {"seed", seed},
+          {"lr_milestones", {2}}};
 }
 
 inline json with(json config, const std::string& key, const json& value) {
@@ -38,6 +39,7 @@ inline json table5_layout(const std::string& title) {
           {"note", "WRN-28-10, smoke profile: 3 epochs"},
           {"metric", "last10_test_error"},
           {"match", {{"holdout", false}}},
+          {"baseline", {{"row", "Basic"}}},
           {"columns", {{{"label", "CIFAR-10"}, {"match", {{"dataset", "cifar10"}}}},
                        {{"label", "CIFAR-100"}, {"match", {{"dataset", "cifar100"}}}}}},
           {"rows",

@@ -55,6 +55,7 @@ constexpr char kRenderCheck[] = R"(<script>
     best: all('table.results td.best b').map(function (b) { return b.textContent; }),
     charts: charts.length,
     charts_laid_out: charts.filter(function (s) { var r = s.getBoundingClientRect(); return r.width > 300 && r.height > 150; }).length,
+    intervals_drawn: all('svg.intervals line.interval').filter(function (l) { return l.getBBox().width > 5; }).length,
     lines: lines.length,
     lines_drawn: lines.filter(drawn).length,
     bands: bands.length,
@@ -120,12 +121,16 @@ TEST_F(ReportHtmlBrowser, RendersTheTablesAndCurves) {
   const auto start = dom.find('>', begin) + 1;
   const auto result = nlohmann::json::parse(dom.substr(start, dom.find("</pre>", start) - start));
 
-  EXPECT_EQ(result["tables"], 2) << result;  // Table 3 and Table 5
-  EXPECT_EQ(result["tables_laid_out"], 2) << result;
-  EXPECT_EQ(result["cells"], (3 * 3 + 4 * 2) * 4) << result;  // 4 parts per cell
+  EXPECT_EQ(result["tables"], 3) << result;  // Table 3, Table 5 and Table 5 against its baseline
+  EXPECT_EQ(result["tables_laid_out"], 3) << result;
+  // 4 parts per cell; the comparison grid: 3 rows against Basic x 2 columns.
+  EXPECT_EQ(result["cells"], (3 * 3 + 4 * 2 + 3 * 2) * 4) << result;
   EXPECT_EQ(result["best"], nlohmann::json({"3.70", "6.35 ± 0.07", "27.70", "18.40", "3.56 ± 0.06"})) << result;
-  // Table 5: 2 columns; Table 3: 3 columns x 2 row groups; Figure 2; 31 runs with epochs.
-  EXPECT_EQ(result["charts"], 2 + 6 + 1 + 31) << result;
+  // Table 5: 2 columns and 2 interval plots of Δ; Table 3: 3 columns x 2 row groups; Figure 2; 31
+  // runs with epochs.
+  EXPECT_EQ(result["charts"], 2 + 2 + 6 + 1 + 31) << result;
+  // The interval plots: Identity and ISDA on CIFAR-10 have an interval (the others have none).
+  EXPECT_EQ(result["intervals_drawn"], 2) << result;
   EXPECT_EQ(result["charts_laid_out"], result["charts"]) << result;
   EXPECT_GT(result["lines"].get<int>(), 40) << result;
   EXPECT_EQ(result["lines_drawn"], result["lines"]) << result;

@@ -6,6 +6,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 
 namespace isda::report {
 namespace {
@@ -151,6 +154,81 @@ TEST(Layout, OrdersIdsAsAReaderExpects) {
   EXPECT_FALSE(id_less("10", "2"));
   EXPECT_TRUE(id_less("5", "5a"));
   EXPECT_TRUE(id_less("5a", "5b"));
+}
+
+TEST(Layout, ATableBaselineNamesARowPerGroupOrAColumn) {
+  auto table = minimal_table();
+  table["baseline"] = {{"row", "Basic"}};
+  auto layout = parse_table_layout(table, "sweep t");
+  EXPECT_EQ(layout.baseline_axis, BaselineAxis::rows);
+  ASSERT_EQ(layout.baseline_of.size(), 2u);
+  EXPECT_FALSE(layout.baseline_of[0].has_value());  // the baseline itself
+  EXPECT_EQ(layout.baseline_of[1], std::optional<size_t>(0));
+
+  // Table 1's shape: methods in columns, grouped by data set; "Basic" of the column's own group.
+  json columns = json::array();
+  for (const char* group : {"CIFAR-10", "CIFAR-100"}) {
+    for (const char* label : {"Basic", "ISDA"}) columns.push_back({{"label", label}, {"group", group}});
+  }
+  table = {{"id", "1"}, {"columns", columns}, {"rows", {{{"label", "ResNet-32"}}}}, {"baseline", {{"column", "Basic"}}}};
+  layout = parse_table_layout(table, "sweep t");
+  EXPECT_EQ(layout.baseline_axis, BaselineAxis::columns);
+  EXPECT_EQ(layout.baseline_of[1], std::optional<size_t>(0));
+  EXPECT_EQ(layout.baseline_of[3], std::optional<size_t>(2));
+  // Table 4's shape: the same label in the group "Basic".
+  table["baseline"] = {{"column", {{"group", "CIFAR-10"}}}};
+  layout = parse_table_layout(table, "sweep t");
+  EXPECT_FALSE(layout.baseline_of[0].has_value());
+  EXPECT_EQ(layout.baseline_of[2], std::optional<size_t>(0));
+  EXPECT_EQ(layout.baseline_of[3], std::optional<size_t>(1));
+}
+
+TEST(Layout, ARowOrColumnMayNameItsOwnBaseline) {
+  json table = {{"id", "2"},
+                {"columns", {{{"label", "Cutout"}}, {{"label", "Cutout + ISDA"}, {"baseline", "Cutout"}},
+                             {{"label", "AA"}}, {{"label", "AA + ISDA"}, {"baseline", "AA"}}}},
+                {"rows", {{{"label", "WRN"}}}}};
+  const auto layout = parse_table_layout(table, "sweep t");
+  EXPECT_EQ(layout.baseline_axis, BaselineAxis::columns);
+  EXPECT_FALSE(layout.baseline_of[0].has_value());
+  EXPECT_EQ(layout.baseline_of[1], std::optional<size_t>(0));
+  EXPECT_FALSE(layout.baseline_of[2].has_value());
+  EXPECT_EQ(layout.baseline_of[3], std::optional<size_t>(2));
+}
+
+TEST(Layout, BadBaselinesAreOneLineNamingThePath) {
+  auto table = minimal_table();
+  table["baseline"] = {{"row", "Plain"}};
+  EXPECT_EQ(error_of(table), "sweep table5: table.baseline: no row \"Plain\" (the baseline of rows[0] \"Basic\")");
+  table["baseline"] = {{"row", "Basic"}, {"column", "CIFAR-10"}};
+  EXPECT_EQ(error_of(table), "sweep table5: table.baseline: expected exactly one of \"row\" or \"column\"");
+  table["baseline"] = {{"rows", "Basic"}};
+  EXPECT_THAT(error_of(table), HasSubstr("table.baseline.rows: unknown key (known: row, column)"));
+  table["baseline"] = {{"row", 3}};
+  EXPECT_EQ(error_of(table), "sweep table5: table.baseline.row: expected a label or {\"group\": ..., \"label\": ...}, got 3");
+  table.erase("baseline");
+  table["rows"][1]["baseline"] = "Basic";
+  table["columns"][1]["baseline"] = "CIFAR-10";
+  EXPECT_EQ(error_of(table), "sweep table5: table.baseline: a table compares either rows or columns with a baseline, not both");
+  table["columns"][1].erase("baseline");
+  table["rows"][0]["label"] = "ISDA";  // two rows now share the label
+  table["rows"][1]["baseline"] = "ISDA";
+  EXPECT_EQ(error_of(table), "sweep table5: table.rows[1].baseline: 2 rows are \"ISDA\": the baseline is ambiguous");
+}
+
+TEST(Layout, EveryShippedSpecHasAValidLayoutAndTheTablesHaveABaseline) {
+  size_t tables = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(ISDA_EXPERIMENTS_DIR)) {
+    if (entry.path().extension() != ".json") continue;
+    std::ifstream in(entry.path());
+    std::stringstream text;
+    text << in.rdbuf();
+    const auto layouts = parse_layouts(text.str(), entry.path().filename().string());  // throws on a bad one
+    if (!layouts.table) continue;
+    ++tables;
+    EXPECT_NE(layouts.table->baseline_axis, BaselineAxis::none) << entry.path();
+  }
+  EXPECT_GE(tables, 7u);
 }
 
 }  // namespace

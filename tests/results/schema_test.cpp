@@ -208,7 +208,7 @@ INSERT INTO runs (id, config_json, state, attempts, created, updated)
                "seed a version 6 store");
   }
   auto store = ResultsStore::open(path);
-  EXPECT_EQ(store.schema_version(), 7);
+  EXPECT_EQ(store.schema_version(), current_schema_version());
   EXPECT_EQ(store.find_run("r1")->failures, 0);
   EXPECT_EQ(store.find_run("r2")->failures, 2);
   EXPECT_EQ(store.find_run("r2")->fault, "run");
@@ -236,6 +236,41 @@ TEST(Schema, ANewStoreHasLargePagesAndAnOldOneKeepsItsOwn) {
   }
   Database db(dir.file("old.db"));
   EXPECT_EQ(pragma(db, "page_size"), 4096);
+}
+
+// Version 8 adds calibrations: a version 7 store gains the table, empty, and keeps its runs.
+TEST(Schema, CalibrationsAreRecordedReplacedByTheirKeyAndRefusedWhenNotPositive) {
+  ScratchDir dir;
+  const auto path = dir.file("isda.db");
+  {
+    Database db(path);
+    migrate(db, 7);
+    db.execute("INSERT INTO runs (id, config_json, state, created, updated) VALUES ('r1', '{}', 'done', 0, 0)",
+               "seed a version 7 store");
+  }
+  auto store = ResultsStore::open(path);
+  EXPECT_TRUE(store.find_run("r1").has_value());
+  EXPECT_TRUE(store.calibrations().empty());
+  Calibration c{"cpu: test (2 threads)", "resnet8", 28, "isda", "fp32", 64, 2, 400, 2000, 5, 0};
+  store.record_calibration(c);
+  c.train_images_per_second = 500;
+  store.record_calibration(c);  // the same key: replaced
+  c.method = "ce";
+  store.record_calibration(c);
+  const auto rows = store.calibrations();
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].method, "ce");
+  EXPECT_EQ(rows[1].method, "isda");
+  EXPECT_DOUBLE_EQ(rows[1].train_images_per_second, 500);
+  EXPECT_EQ(rows[1].resolution, 28);
+  EXPECT_GT(rows[1].measured, 0);
+  c.test_images_per_second = 0;
+  try {
+    store.record_calibration(c);
+    FAIL() << "a zero throughput was recorded";
+  } catch (const StoreError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("images per second must be positive, got 500 and 0"));
+  }
 }
 
 }  // namespace

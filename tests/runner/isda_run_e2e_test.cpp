@@ -17,6 +17,10 @@
 #include <fstream>
 #include <map>
 #include <random>
+#include <regex>
+#include <cctype>
+#include <iostream>
+#include <fmt/format.h>
 #include <thread>
 
 namespace isda {
@@ -83,6 +87,72 @@ TEST_F(IsdaRun, DryRunListsTheRunsWithTheirIds) {
   const auto status = testing::run_process({ISDA_RUN_BINARY, "status", "--db", dir_.file("a.db")});
   EXPECT_THAT(status.out, HasSubstr("e2e"));
   EXPECT_THAT(status.out, HasSubstr("4 done"));
+}
+
+// "3m05s" / "42s" / "2h07m" -> seconds (format_duration's output).
+double seconds_of(const std::string& text) {
+  double total = 0, number = 0;
+  for (const char c : text) {
+    if (std::isdigit(static_cast<unsigned char>(c))) {
+      number = number * 10 + (c - '0');
+      continue;
+    }
+    total += number * (c == 'd' ? 86400 : c == 'h' ? 3600 : c == 'm' ? 60 : 1);
+    number = 0;
+  }
+  return total;
+}
+
+// The dry-run estimate against a sweep actually run: a first sweep leaves measured epochs in the
+// store, then another sweep of the same model is estimated and run on 2 CPU slots. The ratio
+// estimate / actual is printed (and recorded as a test property); the bound is loose because the
+// machine may be shared.
+TEST_F(IsdaRun, DryRunEstimatesTheWallTimeOfASweepFromEarlierRuns) {
+  const auto write_spec = [&](const std::string& path, const std::string& name, const nlohmann::json& seeds) {
+    std::ofstream(path) << nlohmann::json{
+        {"name", name},
+        {"base", {{"data_root", data_}, {"model", "resnet8"}, {"epochs", 3}, {"batch_size", 32}, {"lr", 0.05},
+                  {"lr_milestones", {2}}, {"augment", "none"}, {"train_limit", 384}, {"test_limit", 100}}},
+        {"grid", {{"method", {"ce", "isda"}}}},
+        {"seeds", seeds}}.dump();
+  };
+  const auto first = dir_.file("first.json"), second = dir_.file("second.json");
+  write_spec(first, "estimate-first", {1});
+  write_spec(second, "estimate-second", {2, 3, 4});
+  const std::vector<std::string> common = {"--db", dir_.file("e.db"), "--runs-dir", dir_.file("e-runs"), "--gpus", "none",
+                                           "--cpu-slots", "2", "--threads", "1", "--worker", ISDA_TRAIN_BINARY};
+  const auto with = [&](std::vector<std::string> head, const std::vector<std::string>& tail) {
+    head.insert(head.end(), tail.begin(), tail.end());
+    return head;
+  };
+  // Nothing measured yet: the model is named, not guessed.
+  const auto blind = testing::run_process(with({ISDA_RUN_BINARY, second, "--dry-run"}, common));
+  ASSERT_EQ(blind.exit_code, 0) << blind.err;
+  EXPECT_THAT(blind.out, HasSubstr("device time unknown"));
+  EXPECT_THAT(blind.out, HasSubstr("no calibration or measured epochs for resnet8 at 28 px (isda)"));
+
+  ASSERT_EQ(testing::run_process(with({ISDA_RUN_BINARY, first}, common)).exit_code, 0);
+  const auto dry = testing::run_process(with({ISDA_RUN_BINARY, second, "--dry-run"}, common));
+  ASSERT_EQ(dry.exit_code, 0) << dry.err;
+  EXPECT_THAT(dry.out, HasSubstr("estimate (2 CPU slots):"));
+  EXPECT_THAT(dry.out, HasSubstr("from measured: 1 run of resnet8 (isda)"));
+  std::smatch match;
+  ASSERT_TRUE(std::regex_search(dry.out, match, std::regex("total: 6 runs, 18 epochs, device time (\\S+), wall time (\\S+)\n")))
+      << dry.out;
+  const double estimate = seconds_of(match[2].str());
+
+  const auto start = std::chrono::steady_clock::now();
+  const auto run = testing::run_process(with({ISDA_RUN_BINARY, second}, common));
+  const double actual = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const double ratio = estimate / actual;
+  std::cout << fmt::format("estimate {:.0f} s, actual {:.1f} s, estimate/actual {:.2f}\n", estimate, actual, ratio);
+  RecordProperty("estimate_over_actual", fmt::format("{:.2f}", ratio));
+  EXPECT_GT(ratio, 0.3);
+  EXPECT_LT(ratio, 3.0);
+  // Done runs cost nothing any more.
+  const auto after = testing::run_process(with({ISDA_RUN_BINARY, second, "--dry-run"}, common));
+  EXPECT_THAT(after.out, HasSubstr("total: 0 runs, 0 epochs"));
 }
 
 // The paper's protocol in one command: the hold-out search runs first, lambda0 is chosen and

@@ -1,0 +1,111 @@
+// The cost model behind isda-run --dry-run's estimates and the progress ETA.
+#include "runner/cost_estimate.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+namespace isda::runner {
+namespace {
+
+using ::testing::HasSubstr;
+
+train::TrainConfig config(const std::string& model, const std::string& method, const std::string& dataset = "cifar10") {
+  train::TrainConfig c;
+  c.model = model;
+  c.method = method;
+  c.dataset = dataset;
+  c.device = "cpu";
+  c.epochs = 10;
+  return c;
+}
+
+results::EpochTiming timing(const train::TrainConfig& c, double seconds_per_epoch, const std::string& gpu = "") {
+  return {"r", train::to_json(c).dump(), gpu, seconds_per_epoch, 3};
+}
+
+results::Calibration calibration(const std::string& model, const std::string& method, double train, double test,
+                                 const std::string& device = "cpu: test (2 threads)") {
+  return {device, model, 32, method, "fp32", 128, 2, train, test, 5, 100};
+}
+
+TEST(CostEstimate, CountsTheImagesOfAnEpochFromTheDataSetAndItsLimits) {
+  auto c = config("resnet32", "ce");
+  auto images = epoch_images(c);
+  ASSERT_TRUE(images.has_value());
+  EXPECT_EQ(images->resolution, 32);
+  EXPECT_EQ(images->train, 50000);
+  EXPECT_EQ(images->evaluated, 10000);
+  c.holdout = true;  // 45,000 trained on; 10,000 tested and 5,000 validated
+  images = epoch_images(c);
+  EXPECT_EQ(images->train, 45000);
+  EXPECT_EQ(images->evaluated, 15000);
+  c.train_limit = 1000;
+  c.test_limit = 2000;
+  images = epoch_images(c);
+  EXPECT_EQ(images->train, 1000);
+  EXPECT_EQ(images->evaluated, 4000);
+  EXPECT_EQ(epoch_images(config("resnet8", "ce", "fashion-mnist"))->resolution, 28);
+  EXPECT_FALSE(epoch_images(config("resnet50", "ce", "folder")).has_value());
+}
+
+TEST(CostEstimate, ACalibrationGivesTrainingAndTestTime) {
+  const CostModel model({calibration("resnet32", "isda", 500, 2500)}, {}, false);
+  const auto cost = model.epoch_cost(config("resnet32", "isda"));
+  ASSERT_TRUE(cost.has_value());
+  EXPECT_DOUBLE_EQ(cost->seconds, 50000.0 / 500 + 10000.0 / 2500);  // 104 s
+  EXPECT_THAT(cost->source, HasSubstr("calibrated: cpu: test (2 threads) (isda, fp32, 32 px"));
+  // Another method's calibration stands in when there is no other; a GPU one never does for the CPU.
+  EXPECT_DOUBLE_EQ(model.epoch_cost(config("resnet32", "ce"))->seconds, 104);
+  const CostModel gpu_only({calibration("resnet32", "isda", 5000, 25000, "cuda: NVIDIA H200")}, {}, false);
+  EXPECT_FALSE(gpu_only.epoch_cost(config("resnet32", "isda")).has_value());
+  auto on_gpu = config("resnet32", "isda");
+  on_gpu.device = "auto";
+  EXPECT_DOUBLE_EQ(CostModel({calibration("resnet32", "isda", 5000, 25000, "cuda: NVIDIA H200")}, {}, true)
+                       .epoch_cost(on_gpu)->seconds,
+                   10.4);
+  EXPECT_FALSE(model.epoch_cost(config("wrn28_10", "isda")).has_value());  // a model without either: none
+}
+
+TEST(CostEstimate, MeasuredEpochsOfTheSameModelComeFirstScaledByTheImages) {
+  auto small = config("resnet32", "isda");
+  small.train_limit = 5000;
+  small.test_limit = 3000;  // 5,000 + 3,000 / 3 = 6,000 units in 12 s: 2 ms per unit
+  const CostModel model({calibration("resnet32", "isda", 500, 2500)}, {timing(small, 12.0)}, false);
+  const auto cost = model.epoch_cost(config("resnet32", "isda"));  // 50,000 + 10,000 / 3 units
+  ASSERT_TRUE(cost.has_value());
+  EXPECT_NEAR(cost->seconds, 0.002 * (50000 + 10000 / 3.0), 1e-9);
+  EXPECT_EQ(cost->source, "measured: 1 run of resnet32 (isda)");
+  // A run on a GPU is no evidence for one on the CPU.
+  const CostModel gpu_runs({}, {timing(small, 1.0, "NVIDIA H200")}, false);
+  EXPECT_FALSE(gpu_runs.epoch_cost(config("resnet32", "isda")).has_value());
+}
+
+TEST(CostEstimate, AStageSpreadsItsRunsOverTheSlotsAndNamesModelsWithoutACost) {
+  const CostModel model({calibration("resnet32", "isda", 500, 2500)}, {}, false);
+  const auto a = config("resnet32", "isda");
+  const auto b = config("wrn28_10", "isda");
+  const auto stage = estimate_stage("final runs", {{&a, 10}, {&a, 10}, {&a, 5}, {&b, 10}}, model, 2);
+  EXPECT_EQ(stage.runs, 4);
+  EXPECT_EQ(stage.epochs, 35);
+  EXPECT_DOUBLE_EQ(stage.device_seconds, 104.0 * 25);
+  EXPECT_DOUBLE_EQ(stage.wall_seconds, 104.0 * 15);  // 10 + 5 epochs on one slot, 10 on the other
+  EXPECT_EQ(stage.runs_without_cost, 1);
+  EXPECT_THAT(stage.models_without_cost, ::testing::ElementsAre("wrn28_10 at 32 px (isda)"));
+  std::ostringstream out;
+  print_estimates({stage}, "2 CPU slots", out);
+  EXPECT_THAT(out.str(), HasSubstr("estimate (2 CPU slots):\n  final runs: 4 runs, 35 epochs, device time 43m20s, wall time "
+                                   "26m00s (without 1 runs of unknown cost)"));
+  EXPECT_THAT(out.str(), HasSubstr("no calibration or measured epochs for wrn28_10 at 32 px (isda): run isda-bench "
+                                   "calibrate --models wrn28_10"));
+}
+
+TEST(CostEstimate, ListScheduleStartsEachRunOnTheSlotThatFreesFirst) {
+  EXPECT_DOUBLE_EQ(list_schedule({0, 0}, {}), 0);
+  EXPECT_DOUBLE_EQ(list_schedule({30, 0}, {20, 20}), 40);  // 0 -> 20 -> 40 on slot 2; slot 1 ends at 30
+  EXPECT_DOUBLE_EQ(list_schedule({}, {5, 5}), 10);
+}
+
+}  // namespace
+}  // namespace isda::runner
