@@ -103,7 +103,7 @@ TEST(IsdaRunTwoStage, ChoosesLambda0OnTheHoldOutThenRunsTheFinalRunsWithIt) {
   const auto r = testing::run_process({ISDA_RUN_BINARY, spec, "--db", db, "--runs-dir", dir.file("runs"), "--gpus", "none",
                                        "--cpu-slots", "2", "--threads", "1", "--worker", ISDA_TRAIN_BINARY});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_THAT(r.err, HasSubstr("1 more after the lambda0 search"));
+  EXPECT_THAT(r.err, HasSubstr("1 more after the runs they depend on"));
   EXPECT_THAT(r.err, HasSubstr("lambda0 for {\"dataset\":\"fashion-mnist\",\"model\":\"resnet8\"}: "));
 
   auto store = results::ResultsStore::open(db, results::ResultsStore::Mode::reader);
