@@ -75,7 +75,10 @@ DiscriminatorImpl::DiscriminatorImpl(const GanShape& shape) : shape_(shape) {
   const int64_t ups = upsamplings(shape);
   const int64_t side = start_size(shape);
   body_ = nn::Sequential();
-  body_->push_back(nn::Conv2d(nn::Conv2dOptions(shape.channels, shape.width, 4).stride(2).padding(1)));
+  // CGAN: the one-hot label enters as `classes` constant planes beside the image's channels, so that
+  // every layer can condition on it (a label joined only at the logit could add a bias per class).
+  const int64_t label_planes = shape.kind == GanKind::kCgan ? shape.classes : 0;
+  body_->push_back(nn::Conv2d(nn::Conv2dOptions(shape.channels + label_planes, shape.width, 4).stride(2).padding(1)));
   body_->push_back(nn::LeakyReLU(nn::LeakyReLUOptions().negative_slope(0.2)));
   int64_t channels = shape.width;
   for (int64_t i = 0; i + 1 < ups; ++i) {
@@ -87,8 +90,7 @@ DiscriminatorImpl::DiscriminatorImpl(const GanShape& shape) : shape_(shape) {
   body_->push_back(nn::Flatten());
   register_module("body", body_);
   const int64_t features = channels * side * side;
-  const int64_t label_inputs = shape.kind == GanKind::kCgan ? shape.classes : 0;
-  adversarial_ = register_module("adversarial", nn::Linear(features + label_inputs, 1));
+  adversarial_ = register_module("adversarial", nn::Linear(features, 1));
   if (shape.kind == GanKind::kAcgan || shape.kind == GanKind::kInfogan) {
     classes_ = register_module("classes", nn::Linear(features, shape.classes));
   }
@@ -96,14 +98,14 @@ DiscriminatorImpl::DiscriminatorImpl(const GanShape& shape) : shape_(shape) {
 }
 
 DiscriminatorOutput DiscriminatorImpl::forward(const torch::Tensor& images, const torch::Tensor& labels) {
-  const auto features = body_->forward(images);
-  DiscriminatorOutput out;
+  torch::Tensor input = images;
   if (shape_.kind == GanKind::kCgan) {
-    const auto one_hot = torch::one_hot(labels, shape_.classes).to(features.dtype());
-    out.adversarial = adversarial_->forward(torch::cat({features, one_hot}, 1)).squeeze(1);
-  } else {
-    out.adversarial = adversarial_->forward(features).squeeze(1);
+    const auto planes = torch::one_hot(labels, shape_.classes).to(images.dtype()).view({-1, shape_.classes, 1, 1});
+    input = torch::cat({images, planes.expand({-1, -1, images.size(2), images.size(3)})}, 1);
   }
+  const auto features = body_->forward(input);
+  DiscriminatorOutput out;
+  out.adversarial = adversarial_->forward(features).squeeze(1);
   if (classes_) out.class_logits = classes_->forward(features);
   if (codes_) out.code_means = codes_->forward(features);
   return out;

@@ -5,9 +5,10 @@
 //   Generator: input (N, D) -> Linear -> (4w, 4, 4) [32x32] or (2w, 7, 7) [28x28], BatchNorm, ReLU ->
 //              ConvTranspose 4x4 stride 2 (halving the channels, BatchNorm, ReLU) up to size / 2 ->
 //              ConvTranspose 4x4 stride 2 to C channels -> tanh: images in [-1, 1].
-//   Discriminator: Conv 4x4 stride 2 C -> w, LeakyReLU 0.2 -> Conv 4x4 stride 2 doubling, BatchNorm,
+//   Discriminator: [CGAN: the one-hot label as constant planes beside the image's channels] Conv 4x4
+//              stride 2 to w, LeakyReLU 0.2 -> Conv 4x4 stride 2 doubling, BatchNorm,
 //              LeakyReLU 0.2 down to 4x4 [32] or 7x7 [28] -> flattened features F, then the heads:
-//              adversarial logit Linear(F [+ classes for CGAN's one-hot label], 1); ACGAN's class
+//              adversarial logit Linear(F, 1); ACGAN's class
 //              logits Linear(F, classes); infoGAN's Q: categorical logits Linear(F, classes) and the
 //              means of the continuous codes Linear(F, continuous) (unit variance).
 
@@ -62,7 +63,7 @@ struct DiscriminatorOutput {
 class DiscriminatorImpl : public torch::nn::Module {
  public:
   explicit DiscriminatorImpl(const GanShape& shape);
-  // `labels` (N) int64 are read by CGAN only (its one-hot joins the features before the logit).
+  // `labels` (N) int64 are read by CGAN only (its one-hot planes join the image's channels).
   DiscriminatorOutput forward(const torch::Tensor& images, const torch::Tensor& labels = {});
   // The parameters of infoGAN's Q head (trained with the generator), empty for the other kinds.
   std::vector<torch::Tensor> q_parameters();

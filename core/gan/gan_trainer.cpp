@@ -1,6 +1,7 @@
 #include "gan/gan_trainer.h"
 
 #include "data/datasets.h"
+#include "data/png.h"
 #include "gan/gan_losses.h"
 #include "gan/generated_images.h"
 #include "support/run_environment.h"
@@ -25,6 +26,8 @@ constexpr double kExplodingLoss = 1e4;
 // The run's random streams, derived from its seed (epoch e's order uses salt kOrderStream + e).
 constexpr uint64_t kNoiseStream = 0x9a7;    // noise, sampled labels and codes (its state is checkpointed)
 constexpr uint64_t kOrderStream = 0x0de7;
+constexpr uint64_t kSampleGridSeed = 0x5a3;  // the noise of samples.png
+constexpr int64_t kSamplesPerClass = 10;
 
 uint64_t mix(uint64_t seed, uint64_t salt) {  // splitmix64 of the pair, as train/trainer.cpp derives its streams
   uint64_t z = seed + 0x9e3779b97f4a7c15ULL * (salt + 1);
@@ -139,6 +142,9 @@ class GeneratorRun {
       progress = Progress{progress.epoch + 1};
       if (run_dir_) {
         save_checkpoint(progress);
+        // What the generator makes now, one row per class, always from the same noise (sampling
+        // changes no state, so resume is unaffected).
+        data::write_png(run_dir_->file(kSampleGridFile), sample_grid(*bank_, kSamplesPerClass, kSampleGridSeed));
         run_dir_->append_event(event_of(metrics));
       }
       if (options_.on_epoch) options_.on_epoch(metrics);

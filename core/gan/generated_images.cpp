@@ -1,5 +1,6 @@
 #include "gan/generated_images.h"
 
+#include "data/preview.h"
 #include "train/run_directory.h"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -72,18 +73,39 @@ torch::Tensor generator_input(const GanShape& shape, const torch::Tensor& labels
 torch::Tensor GeneratorBank::sample(const torch::Tensor& labels, at::Generator& rng) {
   torch::NoGradGuard no_grad;
   const auto cpu_labels = labels.to(torch::kCPU);
-  const auto input = generator_input(shape_, cpu_labels, rng, device_);
-  for (auto& g : generators_) g->eval();
-  if (shape_.kind != GanKind::kWgan) return generators_.front()->forward(input);
-  auto images = torch::empty({labels.size(0), shape_.channels, shape_.size, shape_.size},
-                             torch::TensorOptions().dtype(torch::kFloat32).device(device_));
+  const int64_t n = cpu_labels.size(0);
+  auto input = generator_input(shape_, cpu_labels, rng, device_);
+  // Batch statistics, as in training (DCGAN's reference code samples so): after a few hundred
+  // steps the running averages still lag the generator. BatchNorm needs two rows for them.
+  if (n == 1) input = torch::cat({input, input}, 0);
+  // Training mode updates the running averages; they are put back, so that sampling changes nothing
+  // a checkpoint holds.
+  const auto run = [&](Generator& g) {
+    std::vector<torch::Tensor> saved;
+    for (const auto& b : g->buffers()) saved.push_back(b.clone());
+    g->train();
+    auto made = g->forward(input).narrow(0, 0, n);
+    const auto buffers = g->buffers();
+    for (size_t i = 0; i < buffers.size(); ++i) buffers[i].copy_(saved[i]);
+    return made;
+  };
+  if (shape_.kind != GanKind::kWgan) return run(generators_.front());
+  // WGAN: every class's generator sees the whole batch (its statistics); each row keeps its class's image.
+  const auto rows = cpu_labels.to(device_).view({n, 1, 1, 1});
+  torch::Tensor images;
   for (int64_t c = 0; c < shape_.classes; ++c) {
-    const auto rows = cpu_labels.eq(c).nonzero().squeeze(1);
-    if (rows.numel() == 0) continue;
-    const auto rows_device = rows.to(device_);
-    images.index_copy_(0, rows_device, generators_[static_cast<size_t>(c)]->forward(input.index_select(0, rows_device)));
+    const auto made = run(generators_[static_cast<size_t>(c)]);
+    images = c == 0 ? made : torch::where(rows.eq(c), made, images);
   }
   return images;
+}
+
+data::RgbImage sample_grid(GeneratorBank& bank, int64_t per_class, uint64_t seed) {
+  auto rng = at::detail::createCPUGenerator(seed);
+  const auto& shape = bank.shape();
+  const auto labels = torch::arange(shape.classes * per_class, torch::kInt64).floor_divide(per_class);
+  const auto pixels = to_uint8(bank.sample(labels, rng)).to(torch::kCPU).contiguous();
+  return data::tile_grid(pixels.data_ptr<uint8_t>(), shape.classes, per_class, shape.channels, shape.size, shape.size, 2);
 }
 
 torch::Tensor to_uint8(const torch::Tensor& images) {

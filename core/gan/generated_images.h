@@ -2,6 +2,7 @@
 // The generators of a generator run, and labelled images drawn from them: what a classifier with
 // "gan" mixes into its batches (train/trainer.cpp) and what a sample grid shows.
 
+#include "data/rgb_image.h"
 #include "gan/gan_networks.h"
 #include "train/train_config.h"
 
@@ -23,7 +24,8 @@ class GeneratorBank {
 
   // Images in [-1, 1] (N, channels, size, size) on the device for `labels` (N, int64, any device):
   // each from its class's generator (WGAN) or conditioned on its label (infoGAN: as its categorical
-  // code, continuous codes ~ U(-1, 1)); noise from `rng` (CPU). In eval mode, without gradients.
+  // code, continuous codes ~ U(-1, 1)); noise from `rng` (CPU). Without gradients, with BatchNorm on
+  // the batch's statistics as in training.
   torch::Tensor sample(const torch::Tensor& labels, at::Generator& rng);
 
   // The archive keys of generator i in a generator run's checkpoint.
@@ -34,6 +36,11 @@ class GeneratorBank {
   torch::Device device_;
   std::vector<Generator> generators_;
 };
+
+// `per_class` samples of each class, one row per class, drawn with noise from `seed`, each pixel 2x2:
+// the `samples.png` of a generator run (tile layout: data/preview.h).
+data::RgbImage sample_grid(GeneratorBank& bank, int64_t per_class, uint64_t seed);
+inline constexpr char kSampleGridFile[] = "samples.png";
 
 // A generator's input for `labels` (CPU int64): noise ~ N(0, I) from `rng`, then the one-hot label
 // (CGAN, ACGAN) or infoGAN's codes (the label as categorical code, then continuous codes ~ U(-1, 1),
