@@ -1,5 +1,6 @@
 // isda-bench: side-by-side benchmarks of the suite. All logic is in the bench sources.
 #include "augment_bench.h"
+#include "gan_bench.h"
 #include "gpu_bench.h"
 #include "head_bench.h"
 #include "models_bench.h"
@@ -21,6 +22,7 @@ int main(int argc, char** argv) {
   if (what == "train") return isda::bench::run_train_bench(args, std::cout, std::cerr);
   if (what == "isda-cost") return isda::bench::run_isda_cost_bench(args, std::cout, std::cerr);
   if (what == "augment-step") return isda::bench::run_augment_step_bench(args, std::cout, std::cerr);
+  if (what == "gan") return isda::bench::run_gan_bench(args, std::cout, std::cerr);
   if (what == "sweep") return isda::bench::run_sweep_bench(args, std::cout, std::cerr);
   std::cerr << "usage: isda-bench head [--classes C] [--dim A] [--batch N] [--steps S] [--device cpu|cuda]\n"
                "       isda-bench models [--device cpu|cuda] [--models a,b] [--batch N] [--steps S] [--classes C]\n"
@@ -31,6 +33,8 @@ int main(int argc, char** argv) {
                "       isda-bench isda-cost [--classes C] [--dim A] [--batch N] [--state-dtype float64|float32] [--model M]\n"
                "                            [--image-size S] [--steps S] [--device cpu|cuda] [--precision fp32|bf16]\n"
                "       isda-bench augment-step [--model M] [--batch N] [--steps S] [--device cpu|cuda] [--precision fp32|bf16]\n"
-               "       isda-bench sweep [--runs N] [--seeds S]\n";
+               "       isda-bench sweep [--runs N] [--seeds S]\n"
+               "       isda-bench gan [--kinds wgan,cgan,acgan,infogan] [--model M] [--dataset cifar10] [--data-root DIR]\n"
+               "                      [--images N] [--width W] [--device cpu|cuda] [--threads N]\n";
   return what.empty() || what == "--help" ? 0 : 2;
 }
