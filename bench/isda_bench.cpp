@@ -2,6 +2,7 @@
 #include "augment_bench.h"
 #include "calibrate_bench.h"
 #include "data_parallel_bench.h"
+#include "gan_bench.h"
 #include "gpu_bench.h"
 #include "head_bench.h"
 #include "models_bench.h"
@@ -23,6 +24,7 @@ int main(int argc, char** argv) {
   if (what == "train") return isda::bench::run_train_bench(args, std::cout, std::cerr);
   if (what == "isda-cost") return isda::bench::run_isda_cost_bench(args, std::cout, std::cerr);
   if (what == "augment-step") return isda::bench::run_augment_step_bench(args, std::cout, std::cerr);
+  if (what == "gan") return isda::bench::run_gan_bench(args, std::cout, std::cerr);
   if (what == "sweep") return isda::bench::run_sweep_bench(args, std::cout, std::cerr);
   if (what == "data-parallel") return isda::bench::run_data_parallel_bench(args, std::cout, std::cerr);
   if (what == "calibrate") return isda::bench::run_calibrate_bench(args, std::cout, std::cerr);
@@ -39,6 +41,9 @@ int main(int argc, char** argv) {
                "       isda-bench data-parallel [--model M] [--ranks 1,2] [--batch N] [--steps S] [--method ce|isda]\n"
                "                                [--image-size S] [--classes C] [--sync-bn true]\n"
                "       isda-bench calibrate [--models a,b] [--methods ce,isda] [--precisions fp32,bf16] [--dataset cifar10]\n"
-               "                            [--batch N] [--steps S] [--warmup W] [--threads N] [--device auto|cpu|cuda] [--db PATH]\n";
+               "                            [--batch N] [--steps S] [--warmup W] [--threads N] [--device auto|cpu|cuda] [--db PATH]\n"
+
+               "       isda-bench gan [--kinds wgan,cgan,acgan,infogan] [--model M] [--dataset cifar10] [--data-root DIR]\n"
+               "                      [--images N] [--width W] [--device cpu|cuda] [--threads N]\n";
   return what.empty() || what == "--help" ? 0 : 2;
 }

@@ -142,6 +142,7 @@ SweepData load_sweep(results::ResultsStore& store, const results::SweepInfo& swe
     run.config = json::parse(info.config_json, nullptr, /*allow_exceptions=*/false);
     if (!run.config.is_object()) run.config = json::object();  // matches nothing
     run.state = info.state;
+    run.run_dir = info.run_dir;
     if (run.state == results::RunState::done) done_ids.push_back(run.id);
     if (with_epochs) run.epochs = store.epochs_of(run.id);
     data.runs.push_back(std::move(run));
@@ -203,6 +204,10 @@ bool config_matches(const json& config, const std::vector<const json*>& matches)
   for (const auto* match : matches) {
     for (const auto& item : match->items()) {
       const auto found = config.find(item.key());
+      if (item.value().is_null()) {  // null: the run's config has no such key (an optional key at its default)
+        if (found != config.end()) return false;
+        continue;
+      }
       if (found == config.end() || *found != item.value()) return false;
     }
   }
@@ -332,6 +337,17 @@ std::vector<RunCurves> run_curves(const SweepData& sweep) {
     curves.push_back({run.id, label.empty() ? run.id : label, run.state, &run.epochs});
   }
   return curves;
+}
+
+std::vector<GeneratorSamples> generator_samples(const SweepData& sweep) {
+  std::vector<GeneratorSamples> samples;
+  for (const auto& run : sweep.runs) {
+    const auto task = run.config.find("task");
+    if (task == run.config.end() || !task->is_string() || run.run_dir.empty()) continue;
+    samples.push_back({run.id, task->get<std::string>() + " on " + run.config.value("dataset", std::string("?")),
+                       run.state, run.run_dir + "/samples.png"});
+  }
+  return samples;
 }
 
 }  // namespace isda::report

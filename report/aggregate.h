@@ -24,6 +24,7 @@ struct RunResult {
   results::RunState state = results::RunState::pending;
   std::optional<results::FinalRow> finals;  // present once the run is done
   std::vector<results::EpochRow> epochs;    // empty unless loaded
+  std::string run_dir;                      // where its worker writes (may be empty)
 };
 
 struct SweepData {
@@ -154,5 +155,15 @@ struct RunCurves {
   const std::vector<results::EpochRow>* epochs = nullptr;  // owned by the SweepData
 };
 std::vector<RunCurves> run_curves(const SweepData& sweep);
+
+// The generator runs of a sweep (a config with "task", core/gan) and the PNG grid of samples each
+// leaves in its run directory (`samples.png`, one row per class), for the HTML report to link.
+struct GeneratorSamples {
+  std::string id;
+  std::string label;  // e.g. "cgan on cifar10"
+  results::RunState state = results::RunState::pending;
+  std::string png_path;
+};
+std::vector<GeneratorSamples> generator_samples(const SweepData& sweep);
 
 }  // namespace isda::report

@@ -28,6 +28,7 @@ struct HtmlTableSection {
   TableReport table;
   std::vector<FigureReport> curves;  // Figure 2-style, from table_curves()
   std::vector<RunCurves> runs;       // point into a SweepData that must outlive the rendering
+  std::vector<GeneratorSamples> generators;  // the sweep's generator runs, whose sample grids are linked
 };
 struct HtmlFigureSection {
   FigureReport figure;

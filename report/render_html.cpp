@@ -230,6 +230,18 @@ void write_comparisons(std::ostream& out, const TableReport& table) {
   out << "</div>\n";
 }
 
+// Links to each generator run's sample grid (a PNG in its run directory, not embedded: the page
+// fetches nothing).
+void write_generator_samples(std::ostream& out, const std::vector<GeneratorSamples>& generators) {
+  if (generators.empty()) return;
+  out << "<h3>Generator runs: samples, one row per class</h3>\n<ul class=\"generators\">\n";
+  for (const auto& g : generators) {
+    out << "<li>" << escaped(g.label) << " (run " << escaped(g.id) << ", " << escaped(results::to_string(g.state))
+        << "): <a href=\"" << (g.png_path.rfind('/', 0) == 0 ? "file://" : "") << escaped(g.png_path) << "\">" << escaped(g.png_path) << "</a></li>\n";
+  }
+  out << "</ul>\n";
+}
+
 void write_table_section(std::ostream& out, const HtmlTableSection& section) {
   const auto& table = section.table;
   out << "<section class=\"table\" id=\"" << section_id("table", table.layout.id) << "\">\n<h2>"
@@ -250,6 +262,7 @@ void write_table_section(std::ostream& out, const HtmlTableSection& section) {
     out << "</div>\n";
   }
   write_run_curves(out, section.runs);
+  write_generator_samples(out, section.generators);
   out << "</section>\n";
 }
 

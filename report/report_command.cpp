@@ -314,7 +314,8 @@ std::string render_html_report(const Options& o, const Selection& selection, Swe
   report.store_path = o.db;
   for (const auto& [sweep, layout] : selection.tables) {
     const auto& data = cache.get(sweep);
-    report.tables.push_back({aggregate_table(layout, data), table_curves(layout, data, curve_metric), run_curves(data)});
+    report.tables.push_back({aggregate_table(layout, data), table_curves(layout, data, curve_metric), run_curves(data),
+                             generator_samples(data)});
   }
   for (const auto& [sweep, layout] : selection.figures) {
     const auto& data = cache.get(sweep);

@@ -454,7 +454,8 @@ class LocalSweep {
     for (const auto& a : active_) {
       const double seconds = seconds_per_epoch_of(a.run_id, a.seconds_per_epoch);
       if (!(seconds > 0)) return -1;
-      loads[a.slot] = seconds * static_cast<double>(std::max<int64_t>(0, epochs_of_run_[a.run_id] - a.last_epoch));
+      const double rest = seconds * static_cast<double>(std::max<int64_t>(0, epochs_of_run_[a.run_id] - a.last_epoch));
+      for (const auto slot : a.slots) loads[slot] = rest;  // a data-parallel run holds all its slots
     }
     std::vector<double> runs;
     double known = 0;
@@ -529,7 +530,7 @@ int list_plan(const SweepOptions& o, const Spec& spec, std::vector<PlannedRun> e
   const auto plan =
       plan_sweep(spec, std::move(expanded), o.profile, store ? &*store : nullptr, o.runs_root, /*dry_run=*/true);
   out << fmt::format("{}: sweep {}: {} runs{} (profile {})\n", o.spec_path, plan.name, plan.runs.size() + plan.waiting_runs,
-                     plan.waiting_runs > 0 ? fmt::format(", {} of them after the lambda0 search", plan.waiting_runs) : "",
+                     plan.waiting_runs > 0 ? fmt::format(", {} of them after the runs they depend on", plan.waiting_runs) : "",
                      o.profile.empty() ? "paper" : o.profile);
   for (const auto& run : plan.runs) {
     const auto info = store ? store->find_run(run.id) : std::nullopt;
@@ -551,7 +552,8 @@ int run_sweep(const SweepOptions& o, const std::atomic<int>& stop_requests, std:
   const bool live = o.live_display && stderr_is_terminal();
   ProgressDisplay display(err, live, live ? terminal_width() : 100);
   LocalSweep sweep(o, spec, store, stop_requests, display);
-  // Stage by stage: the lambda0 searches first; once they are done, their final runs join.
+  // Stage by stage: the prerequisite runs (lambda0 searches, generators) first; once they are done,
+  // the runs that depend on them join.
   SweepPlan plan;
   for (bool first = true;; first = false) {
     const auto previous_waiting = plan.waiting_runs;
@@ -560,7 +562,7 @@ int run_sweep(const SweepOptions& o, const std::atomic<int>& stop_requests, std:
                       /*dry_run=*/false);
     if (first) {
       display.event(fmt::format("isda-run: {}: {} runs ({} new){}", plan.name, plan.runs.size(), plan.added,
-                                plan.waiting_runs > 0 ? fmt::format(", {} more after the lambda0 search", plan.waiting_runs)
+                                plan.waiting_runs > 0 ? fmt::format(", {} more after the runs they depend on", plan.waiting_runs)
                                                       : std::string()));
     }
     for (const auto& note : plan.notes) display.event("isda-run: " + note);
@@ -573,7 +575,7 @@ int run_sweep(const SweepOptions& o, const std::atomic<int>& stop_requests, std:
   const auto counts = store.counts_by_state(plan.sweep_id);
   out << fmt::format("{}: {} done, {} failed, {} interrupted, {} pending of {} runs{}\n", plan.name, counts.done,
                      counts.failed, counts.interrupted, counts.pending, counts.total(),
-                     plan.waiting_runs > 0 ? fmt::format(" ({} more wait for the lambda0 search)", plan.waiting_runs) : "");
+                     plan.waiting_runs > 0 ? fmt::format(" ({} more wait for runs they depend on)", plan.waiting_runs) : "");
   if (sweep.stopped()) return 130;
   // 0 only when every run of the spec (under this profile) is done.
   return counts.done == counts.total() && plan.waiting_runs == 0 ? kExitOk : kExitFailed;

@@ -24,7 +24,7 @@ std::vector<std::string> render_progress(const ProgressSnapshot& p, size_t width
   const auto& c = p.counts;
   std::string head = fmt::format("{}: {}/{} done, {} running, {} failed, {} pending", p.sweep, c.done,
                                  c.total() + p.waiting, c.running, c.failed, c.pending + c.interrupted);
-  if (p.waiting > 0) head += fmt::format(", {} await lambda0", p.waiting);
+  if (p.waiting > 0) head += fmt::format(", {} waiting for runs they depend on", p.waiting);
   head += fmt::format(" | {} elapsed", format_duration(p.elapsed));
   head += p.eta >= 0 ? fmt::format(", ETA {}", format_duration(p.eta)) : std::string(", ETA ?");
   lines.push_back(head);

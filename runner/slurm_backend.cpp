@@ -520,7 +520,7 @@ int run_slurm_sweep(const SweepOptions& o, const SlurmOptions& slurm, Scheduler&
     plan = plan_sweep(spec, o.profile, &store, o.runs_root, /*dry_run=*/false);
     if (first) {
       log(fmt::format("{}: {} runs ({} new){}, Slurm backend", plan.name, plan.runs.size(), plan.added,
-                      plan.waiting_runs > 0 ? fmt::format(", {} more after the lambda0 search", plan.waiting_runs)
+                      plan.waiting_runs > 0 ? fmt::format(", {} more after the runs they depend on", plan.waiting_runs)
                                             : std::string()));
     }
     for (const auto& note : plan.notes) {
@@ -545,7 +545,7 @@ int run_slurm_sweep(const SweepOptions& o, const SlurmOptions& slurm, Scheduler&
   const auto queued = backend.queued_runs(plan.sweep_id).size();
   out << fmt::format("{}: {} done, {} running, {} failed, {} interrupted, {} pending of {} runs ({} in Slurm jobs){}\n",
                      plan.name, c.done, c.running, c.failed, c.interrupted, c.pending, c.total(), queued,
-                     plan.waiting_runs > 0 ? fmt::format(" ({} more wait for the lambda0 search)", plan.waiting_runs) : "");
+                     plan.waiting_runs > 0 ? fmt::format(" ({} more wait for runs they depend on)", plan.waiting_runs) : "");
   if (stopped) return 130;
   if (!slurm.wait) return 0;
   return c.failed > 0 || plan.waiting_runs > 0 ? 1 : 0;

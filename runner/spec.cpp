@@ -399,6 +399,30 @@ std::vector<SearchGroup> lambda0_groups(const Spec& spec, const std::vector<Plan
   return groups;
 }
 
+std::vector<GeneratorGroup> generator_groups(const Spec& spec, std::vector<PlannedRun>& final_runs) {
+  std::vector<GeneratorGroup> groups;
+  std::map<std::string, size_t> index_of_id;
+  train::CanonicalJsonWriter writer;
+  for (size_t i = 0; i < final_runs.size(); ++i) {
+    auto& run = final_runs[i];
+    if (run.config.gan.empty() || !run.config.generator_run.empty()) continue;
+    PlannedRun generator;
+    generator.config = train::generator_config(run.config);
+    generator.varying = nlohmann::json{{"task", generator.config.task}, {"dataset", generator.config.dataset},
+                                       {"stage", "generator"}}.dump();
+    finish(spec.path, generator, writer);
+    const auto [it, inserted] = index_of_id.emplace(generator.id, groups.size());
+    if (inserted) groups.push_back({generator, {}});
+    groups[it->second].final_runs.push_back(i);
+    run.config.generator_run = generator.id;
+    auto varying = nlohmann::json::parse(run.varying);
+    varying["generator_run"] = generator.id;
+    run.varying = varying.dump();
+    finish(spec.path, run, writer);
+  }
+  return groups;
+}
+
 PlannedRun with_lambda0(const PlannedRun& run, double lambda0, train::CanonicalJsonWriter& writer) {
   PlannedRun changed;
   changed.config = run.config;

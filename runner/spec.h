@@ -76,6 +76,17 @@ struct SearchGroup {
 // The groups of the spec's lambda0 search over `final_runs` (expand()'s result); empty without one.
 std::vector<SearchGroup> lambda0_groups(const Spec& spec, const std::vector<PlannedRun>& final_runs);
 
+// Runs that wait for a generator run (Table 3's generator rows): the final runs with `gan` set and no
+// `generator_run` of their own share the generator run train::generator_config derives from them.
+struct GeneratorGroup {
+  PlannedRun generator;            // the generator run ("stage": "generator" in `varying`)
+  std::vector<size_t> final_runs;  // indices into the final runs
+};
+
+// The generator groups of `final_runs`, whose runs it gives their generator run's id (`generator_run`,
+// and so a new id of their own). Throws SpecError for a derived config that is invalid.
+std::vector<GeneratorGroup> generator_groups(const Spec& spec, std::vector<PlannedRun>& final_runs);
+
 // `run` with its lambda0 set to `lambda0` (a new id); `writer` is reused across calls for speed.
 PlannedRun with_lambda0(const PlannedRun& run, double lambda0, train::CanonicalJsonWriter& writer);
 

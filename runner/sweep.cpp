@@ -104,7 +104,7 @@ void note_other_versions(SweepPlan& plan, const std::vector<results::SweepInfo>&
       "the spec of {} changed since it last ran (sweep {}): {} of its runs carried over, {} new, {} left out (their "
       "results stay in the store, under sweep {}){}",
       plan.name, newest_other->id, kept, static_cast<int64_t>(plan.runs.size()) - kept, left_out, newest_other->id,
-      plan.waiting_runs > 0 ? fmt::format("; {} more wait for their lambda0 search", plan.waiting_runs) : ""));
+      plan.waiting_runs > 0 ? fmt::format("; {} more wait for runs they depend on", plan.waiting_runs) : ""));
 }
 
 }  // namespace
@@ -122,6 +122,10 @@ SweepPlan plan_sweep(const Spec& spec, std::vector<PlannedRun> finals_planned, c
                      results::ResultsStore* store, const std::string& runs_root, bool dry_run) {
   SweepPlan plan;
   plan.name = sweep_name(spec, profile);
+  // Runs that depend on runs: each final run waits until every group it is in is resolved. A
+  // generator group is resolved when its generator run is done; a lambda0 group when its search runs
+  // are, and its choice is recorded. Their prerequisite runs run first.
+  const auto generators = generator_groups(spec, finals_planned);
   const auto groups = lambda0_groups(spec, finals_planned);
   if (!dry_run && store == nullptr) throw std::logic_error("plan_sweep: a sweep to run needs a store");
   std::vector<results::SweepInfo> same_name;  // the sweeps of this name before this call
@@ -134,31 +138,56 @@ SweepPlan plan_sweep(const Spec& spec, std::vector<PlannedRun> finals_planned, c
     plan.sweep_id = store->register_sweep(plan.name, spec.path, spec.source.dump());
   }
 
-  std::vector<std::string> search_ids;
+  struct Dependency {
+    bool resolved = false;
+    std::optional<double> lambda0;  // a lambda0 group's choice
+  };
+  std::vector<Dependency> dependencies;
+  std::vector<std::vector<size_t>> dependencies_of(finals_planned.size());
+  std::vector<std::string> prerequisite_ids;
+  for (const auto& group : generators) {
+    plan.runs.push_back(group.generator);
+    prerequisite_ids.push_back(group.generator.id);
+  }
   for (const auto& group : groups) {
     for (const auto& run : group.search_runs) {
       plan.runs.push_back(run);
-      search_ids.push_back(run.id);
+      prerequisite_ids.push_back(run.id);
     }
   }
   std::map<std::string, results::FinalRow> finals;
   if (store != nullptr) {
-    for (const auto& row : store->finals_of(search_ids)) finals[row.run_id] = row;
+    for (const auto& row : store->finals_of(prerequisite_ids)) finals[row.run_id] = row;
   }
   std::map<std::string, results::Lambda0Choice> recorded;
   if (plan.sweep_id != 0) {
     for (const auto& choice : store->lambda0_choices(plan.sweep_id)) recorded[choice.group_key] = choice;
   }
 
-  // Each final run in spec order, with its group's lambda0 when the group is decided.
-  std::vector<int> group_of(finals_planned.size(), -1);
-  std::vector<std::optional<double>> chosen(groups.size());
+  for (const auto& group : generators) {
+    Dependency dependency;
+    dependency.resolved = finals.count(group.generator.id) > 0;
+    if (!dependency.resolved) {
+      plan.notes.push_back(fmt::format("{} runs wait for their generator run {} ({} on {})", group.final_runs.size(),
+                                       group.generator.id, group.generator.config.task, group.generator.config.dataset));
+    }
+    for (const auto i : group.final_runs) dependencies_of[i].push_back(dependencies.size());
+    dependencies.push_back(dependency);
+  }
   for (size_t g = 0; g < groups.size(); ++g) {
-    for (const auto i : groups[g].final_runs) group_of[i] = static_cast<int>(g);
+    for (const auto i : groups[g].final_runs) {
+      if (!dependencies_of[i].empty()) {
+        throw SpecError(spec.path + ": lambda0_search: run " + finals_planned[i].varying +
+                        " mixes in generated images (gan); its lambda0 cannot be searched on the hold-out");
+      }
+      dependencies_of[i].push_back(dependencies.size());
+    }
+    Dependency dependency;
     const auto key = groups[g].key.dump();
     if (const auto it = recorded.find(key); it != recorded.end()) {
-      chosen[g] = it->second.lambda0;
+      dependency = {true, it->second.lambda0};
       plan.choices.push_back(it->second);
+      dependencies.push_back(dependency);
       continue;
     }
     std::string problem;
@@ -168,6 +197,7 @@ SweepPlan plan_sweep(const Spec& spec, std::vector<PlannedRun> finals_planned, c
                                ? fmt::format("{} final runs of {} wait for their lambda0 search",
                                              groups[g].final_runs.size(), key)
                                : fmt::format("lambda0 for {} cannot be chosen: {}", key, problem));
+      dependencies.push_back(dependency);
       continue;
     }
     if (dry_run) {
@@ -177,29 +207,35 @@ SweepPlan plan_sweep(const Spec& spec, std::vector<PlannedRun> finals_planned, c
       plan.notes.push_back(fmt::format("lambda0 for {}: {} (lowest mean {} of the hold-out search)", key,
                                        choice->lambda0, choice->metric));
     }
-    chosen[g] = choice->lambda0;
+    dependency = {true, choice->lambda0};
     plan.choices.push_back(*choice);
+    dependencies.push_back(dependency);
   }
-  if (groups.empty()) {
-    plan.runs = std::move(finals_planned);  // no search runs either
+  if (dependencies.empty()) {
+    plan.runs = std::move(finals_planned);  // no prerequisite runs either
   } else {
     train::CanonicalJsonWriter writer;
     for (size_t i = 0; i < finals_planned.size(); ++i) {
-      const int g = group_of[i];
-      if (g < 0) {
-        plan.runs.push_back(std::move(finals_planned[i]));
-      } else if (chosen[g]) {
-        plan.runs.push_back(with_lambda0(finals_planned[i], *chosen[g], writer));
-      } else {
+      bool ready = true;
+      std::optional<double> lambda0;
+      for (const auto d : dependencies_of[i]) {
+        ready = ready && dependencies[d].resolved;
+        if (dependencies[d].lambda0) lambda0 = dependencies[d].lambda0;
+      }
+      if (!ready) {
         ++plan.waiting_runs;
+      } else if (lambda0) {
+        plan.runs.push_back(with_lambda0(finals_planned[i], *lambda0, writer));
+      } else {
+        plan.runs.push_back(std::move(finals_planned[i]));
       }
     }
   }
 
-  // A search run can coincide with a final run (same config), and so can final runs that differed
-  // only in lambda0 once their group's choice is set: each is one run. (expand() alone never gives
-  // two runs one id.)
-  if (!groups.empty()) {
+  // A prerequisite run can coincide with a final run (same config), and so can final runs that
+  // differed only in lambda0 once their group's choice is set: each is one run. (expand() alone never
+  // gives two runs one id.)
+  if (!dependencies.empty()) {
     std::unordered_set<std::string_view> seen;
     seen.reserve(plan.runs.size());
     std::vector<PlannedRun> unique;

@@ -19,14 +19,15 @@ std::string sweep_name(const Spec& spec, const std::string& profile);
 struct SweepPlan {
   int64_t sweep_id = 0;       // 0 in a dry run of a sweep never registered
   std::string name;
-  std::vector<PlannedRun> runs;  // runnable now: lambda0-search runs first, then the final runs
+  std::vector<PlannedRun> runs;  // runnable now: generator and lambda0-search runs first, then the final runs
   int64_t added = 0;             // runs new to the store
-  int64_t waiting_runs = 0;      // final runs whose lambda0 awaits search runs that are not done
+  int64_t waiting_runs = 0;      // final runs that wait for runs not yet done (lambda0 search, generator)
   std::vector<std::string> notes;  // one line per decision or wait, for the user
   std::vector<results::Lambda0Choice> choices;
 };
 
-// Expands `spec` under `profile`. Search groups whose search runs are all done get their lambda0
+// Expands `spec` under `profile`. Runs that depend on runs are registered when these are done: final
+// runs with `gan` once their generator run (generator_groups) is done; and search groups whose search runs are all done get their lambda0
 // chosen (the lowest mean of the search metric; the first candidate on a tie) and recorded once;
 // their final runs then carry the recorded value. With `dry_run` nothing is written: the sweep is
 // looked up by name, undecided choices are only reported, and `store` may be null (no store yet).

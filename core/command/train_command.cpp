@@ -4,6 +4,7 @@
 #include "data/data_error.h"
 #include "distributed/launcher.h"
 #include "distributed/world.h"
+#include "gan/gan_trainer.h"
 #include "models/registry.h"
 #include "train/trainer.h"
 
@@ -89,7 +90,7 @@ nlohmann::json parse_value(const std::string& flag, const std::string& text, con
 }
 
 Invocation parse_args(const std::vector<std::string>& args) {
-  const auto defaults = train::to_json(train::TrainConfig{});
+  const auto defaults = train::key_defaults();
   Invocation inv;
   for (size_t i = 0; i < args.size(); ++i) {
     const auto& arg = args[i];
@@ -119,7 +120,7 @@ Invocation parse_args(const std::vector<std::string>& args) {
 }
 
 void print_help(std::ostream& out) {
-  const auto defaults = train::to_json(train::TrainConfig{});
+  const auto defaults = train::key_defaults();
   out << "usage: isda-train [--config FILE.json] [--KEY VALUE ...]\n"
          "Trains one configuration and prints one line per epoch; flags override the config file.\n\n"
          "  --config FILE      run config (JSON object with the keys below)\n"
@@ -225,10 +226,24 @@ int run_train_command(const std::vector<std::string>& args, std::ostream& out, s
     options.world = world;
     options.log_failures = !launched;
     if (lead) {
-      options.on_epoch = [&](const train::EpochMetrics& m) { out << train::format_epoch_line(m, config.epochs) << std::endl; };
+      options.on_epoch = [&](const train::EpochMetrics& m) {
+        if (config.task == "classify") {
+          out << train::format_epoch_line(m, config.epochs) << std::endl;
+        } else {
+          out << fmt::format("epoch {}/{} generator_loss {:.4f} time {:.1f}s {:.0f} img/s", m.epoch, config.epochs, m.train_loss,
+                             m.seconds, m.images_per_second)
+              << std::endl;
+        }
+      };
       options.on_note = [&](const std::string& note) { err << "isda-train: " << note << std::endl; };
     }
     training = true;
+    if (config.task != "classify") {  // a generator run (core/gan)
+      const auto result = gan::train_generator(config, options);
+      out << "result: task " << config.task << " epochs " << result.epochs.size() << " generator_loss "
+          << fmt::format("{:.4f}", result.epochs.back().train_loss) << std::endl;
+      return kExitOk;
+    }
     const auto result = train::train(config, options);
     if (!lead) return kExitOk;
     const auto percent = [](double v) { return std::isnan(v) ? std::string("n/a") : fmt::format("{:.2f}%", v); };

@@ -11,21 +11,24 @@
 namespace isda::data {
 namespace {
 
+// Tile (row, col) of `grid`: image `pixels` (C, H, W) uint8 with C of 1 or 3.
+void draw_tile(RgbImage& grid, const uint8_t* pixels, int64_t c, int64_t h, int64_t w, int64_t row, int64_t col,
+               int64_t scale) {
+  const int64_t x0 = kPreviewGap + col * (w * scale + kPreviewGap);
+  const int64_t y0 = kPreviewGap + row * (h * scale + kPreviewGap);
+  for (int64_t y = 0; y < h * scale; ++y) {
+    for (int64_t x = 0; x < w * scale; ++x) {
+      uint8_t* out = grid.at(y0 + y, x0 + x);
+      for (int64_t k = 0; k < 3; ++k) out[k] = pixels[((c == 1 ? 0 : k) * h + y / scale) * w + x / scale];
+    }
+  }
+}
+
 // (N, C, H, W) uint8 with C of 1 or 3.
 void draw_row(RgbImage& grid, const torch::Tensor& images, int64_t row, int64_t scale) {
   const auto cpu = images.to(torch::kCPU).contiguous();
   const int64_t n = cpu.size(0), c = cpu.size(1), h = cpu.size(2), w = cpu.size(3);
-  const auto pixels = cpu.accessor<uint8_t, 4>();
-  for (int64_t i = 0; i < n; ++i) {
-    const int64_t x0 = kPreviewGap + i * (w * scale + kPreviewGap);
-    const int64_t y0 = kPreviewGap + row * (h * scale + kPreviewGap);
-    for (int64_t y = 0; y < h * scale; ++y) {
-      for (int64_t x = 0; x < w * scale; ++x) {
-        uint8_t* out = grid.at(y0 + y, x0 + x);
-        for (int64_t k = 0; k < 3; ++k) out[k] = pixels[i][c == 1 ? 0 : k][y / scale][x / scale];
-      }
-    }
-  }
+  for (int64_t i = 0; i < n; ++i) draw_tile(grid, cpu.data_ptr<uint8_t>() + i * c * h * w, c, h, w, row, i, scale);
 }
 
 }  // namespace
@@ -58,6 +61,19 @@ RgbImage make_preview_grid(const PreviewOptions& options) {
     const auto augmented = augmenter.train_batch(images);
     const auto back = ((augmented * std + mean) * 255.0).round().clamp(0, 255).to(torch::kUInt8);
     draw_row(grid, back, copy, options.scale);
+  }
+  return grid;
+}
+
+RgbImage tile_grid(const uint8_t* pixels, int64_t rows, int64_t cols, int64_t channels, int64_t height, int64_t width,
+                   int64_t scale) {
+  if (scale < 1 || scale > 16) throw std::invalid_argument("scale must be in [1, 16]");
+  if (channels != 1 && channels != 3) throw std::invalid_argument("images must have 1 or 3 channels");
+  RgbImage grid(kPreviewGap + cols * (width * scale + kPreviewGap), kPreviewGap + rows * (height * scale + kPreviewGap));
+  std::fill(grid.pixels.begin(), grid.pixels.end(), uint8_t{255});
+  const int64_t size = channels * height * width;
+  for (int64_t i = 0; i < rows * cols; ++i) {
+    draw_tile(grid, pixels + i * size, channels, height, width, i / cols, i % cols, scale);
   }
   return grid;
 }

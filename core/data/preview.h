@@ -29,4 +29,11 @@ struct PreviewOptions {
 // count, copies or scale out of range.
 RgbImage make_preview_grid(const PreviewOptions& options);
 
+// A grid of `rows` x `cols` tiles laid out as make_preview_grid's, from `pixels`: rows * cols images
+// of `channels` (1: grey, replicated to RGB; 3) x `height` x `width` uint8, row-major (N, C, H, W),
+// tile i at (i / cols, i % cols). Throws std::invalid_argument for a scale out of [1, 16] or
+// channels other than 1 and 3.
+RgbImage tile_grid(const uint8_t* pixels, int64_t rows, int64_t cols, int64_t channels, int64_t height, int64_t width,
+                   int64_t scale);
+
 }  // namespace isda::data

@@ -183,8 +183,9 @@ void RunDirectory::write_checkpoint(const std::string& payload) const {
   common::write_file_atomically(file("checkpoint.pt"), framed);
 }
 
-std::string RunDirectory::read_checkpoint() const {
-  const auto path = file("checkpoint.pt");
+std::string RunDirectory::read_checkpoint() const { return read_checkpoint_file(file("checkpoint.pt")); }
+
+std::string RunDirectory::read_checkpoint_file(const std::string& path) {
   const auto bytes = common::read_file(path);
   if (bytes.size() < kHeaderBytes || std::memcmp(bytes.data(), kMagic, sizeof kMagic) != 0) {
     throw CheckpointError(path + ": not an isda-suite checkpoint");

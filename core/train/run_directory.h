@@ -99,6 +99,9 @@ class RunDirectory {
   void write_checkpoint(const std::string& payload) const;
   // The payload of the checkpoint; CheckpointError if it is truncated, corrupt or of another version.
   std::string read_checkpoint() const;
+  // The same for the checkpoint file at `path`, without claiming its directory: how a classifier
+  // reads a finished generator run that other classifiers read at the same time.
+  static std::string read_checkpoint_file(const std::string& path);
 
  private:
   std::string path_;

@@ -25,6 +25,7 @@ ConfigError error(const std::string& source, const std::string& key, const std::
 // Calls v(key, field, help) for every field: the one list from which JSON, help and parsing derive.
 template <typename Config, typename Visitor>
 void visit_fields(Config& c, Visitor&& v) {
+  v("task", c.task, "what to train: classify (a network), or a generator of Table 3: wgan (one per class), cgan, acgan, infogan (core/gan)");
   v("dataset", c.dataset, "data set: fashion-mnist, cifar10, cifar100, imagenet (JPEG folders train/ and val/)");
   v("data_root", c.data_root, "folder holding the data set files (default: the data set's standard location)");
   v("holdout", c.holdout, "train on 45,000 training images and report the error on the other 5,000 (CIFAR)");
@@ -44,6 +45,11 @@ void visit_fields(Config& c, Visitor&& v) {
   v("center_lambda", c.center_lambda, "center: weight of the centre term");
   v("center_alpha", c.center_alpha, "center: learning rate of the centres");
   v("lq_q", c.lq_q, "lq: exponent q");
+  v("gan", c.gan, "classify: mix images of a finished generator run of this kind (wgan, cgan, acgan, infogan) into each batch");
+  v("gan_epochs", c.gan_epochs, "gan: epochs of the generator run (its epochs over the training set)");
+  v("gan_width", c.gan_width, "gan: base channel count of the generator and discriminator (DCGAN: 64)");
+  v("generated_fraction", c.generated_fraction, "gan: share of generated images in each training batch");
+  v("generator_run", c.generator_run, "gan: the generator run, as its id (a directory beside --run-dir) or a directory; isda-run fills it");
   v("recipe", c.recipe, "named training recipe of the paper (resnet, se_resnet, wrn, densenet, resnext, shake_shake, pyramidnet); explicit keys override it");
   v("epochs", c.epochs, "number of epochs");
   v("batch_size", c.batch_size, "images per SGD step");
@@ -183,14 +189,64 @@ bool is_execution_key(std::string_view key) {
          key == "ranks" || key == "sync_bn" || key == "dist_timeout";
 }
 
-nlohmann::json to_json(const TrainConfig& config) {
+bool is_optional_key(std::string_view key) {
+  return key == "task" || key == "gan" || key == "gan_epochs" || key == "gan_width" || key == "generated_fraction" ||
+         key == "generator_run";
+}
+
+nlohmann::json key_defaults() {
   nlohmann::json object = nlohmann::json::object();
-  visit_fields(config, [&object](const char* key, const auto& field, const char*) { object[key] = field; });
+  const TrainConfig defaults;
+  visit_fields(defaults, [&object](const char* key, const auto& field, const char*) { object[key] = field; });
   return object;
+}
+
+nlohmann::json to_json(const TrainConfig& config) {
+  static const TrainConfig defaults;
+  nlohmann::json object = nlohmann::json::object();
+  size_t index = 0;
+  visit_fields(config, [&](const char* key, const auto& field, const char*) {
+    const size_t i = index++;
+    if (is_optional_key(key)) {
+      bool same = false;
+      visit_field(defaults, i, [&](const char*, const auto& value) {
+        if constexpr (std::is_same_v<std::decay_t<decltype(value)>, std::decay_t<decltype(field)>>) same = value == field;
+      });
+      if (same) return;
+    }
+    object[key] = field;
+  });
+  return object;
+}
+
+TrainConfig generator_config(const TrainConfig& classifier) {
+  TrainConfig g;
+  g.task = classifier.gan;
+  g.dataset = classifier.dataset;
+  g.data_root = classifier.data_root;
+  g.holdout = classifier.holdout;
+  g.split_seed = classifier.split_seed;
+  g.train_limit = classifier.train_limit;
+  g.epochs = classifier.gan_epochs;
+  g.gan_width = classifier.gan_width;
+  g.batch_size = kGeneratorBatchSize;
+  g.seed = 0;
+  g.device = classifier.device;
+  g.threads = classifier.threads;
+  g.deterministic = classifier.deterministic;
+  return g;
 }
 
 CanonicalJsonWriter::CanonicalJsonWriter() : fields_(config_keys().size()), order_(sorted_field_indices()) {
   for (size_t i = 0; i < fields_.size(); ++i) fields_[i].execution = is_execution_key(config_keys()[i].key);
+  static const TrainConfig defaults;
+  size_t index = 0;
+  visit_fields(defaults, [&](const char* key, const auto& value, const char*) {
+    auto& field = fields_[index++];
+    field.optional = is_optional_key(key);
+    const auto bytes = value_bytes(value);
+    field.default_bytes.assign(bytes.data(), bytes.size());
+  });
   // Cutting an execution key's ",key:value" out of the text leaves the identity's text; the first
   // key has no comma before it, so it must not be one of them.
   if (fields_[order_.front()].execution) {
@@ -209,7 +265,10 @@ const std::string& CanonicalJsonWriter::write(const TrainConfig& config, std::st
       return;
     }
     // Each fragment is nlohmann's own text of the key and the value: the same bytes as dump().
-    field.fragment = (first ? "" : ",") + nlohmann::json(key).dump() + ':' + nlohmann::json(value).dump();
+    const bool omitted = field.optional && bytes.size() == field.default_bytes.size() &&
+                         std::memcmp(bytes.data(), field.default_bytes.data(), bytes.size()) == 0;
+    field.fragment = omitted ? std::string()
+                             : (first ? "" : ",") + nlohmann::json(key).dump() + ':' + nlohmann::json(value).dump();
     field.value_bytes.assign(bytes.data(), bytes.size());
     field.written = true;
   });
@@ -316,6 +375,20 @@ void validate(const TrainConfig& c, const std::string& source) {
     throw error(source, "augment", "imagenet takes standard (RandomResizedCrop + flip) or none, got \"" + c.augment + "\"");
   }
   if (c.dataset == "imagenet" && c.holdout) throw error(source, "holdout", "imagenet has no hold-out (it is tested on val/)");
+  one_of("task", c.task, {"classify", "wgan", "cgan", "acgan", "infogan"});
+  if (!c.gan.empty()) one_of("gan", c.gan, {"wgan", "cgan", "acgan", "infogan"});
+  if (c.task != "classify" && !c.gan.empty()) {
+    throw error(source, "gan", "names the generator a classifier's batches use; a generator run (task \"" + c.task +
+                                   "\") takes none, got \"" + c.gan + "\"");
+  }
+  if (c.task != "classify" && c.dataset == "imagenet") {
+    throw error(source, "task", "generators train on the resident data sets (fashion-mnist, cifar10, cifar100), not imagenet");
+  }
+  if (!c.gan.empty() && c.dataset == "imagenet") throw error(source, "gan", "generated images need a resident data set, not imagenet");
+  if (!c.gan.empty() && c.cuda_graph) throw error(source, "cuda_graph", "captures fixed batches; gan adds generated images to them");
+  if (!c.generator_run.empty() && c.gan.empty()) {
+    throw error(source, "generator_run", "needs gan (the kind of generator the run " + c.generator_run + " trained)");
+  }
   one_of("method", c.method, {"ce", "isda", "large_margin", "disturb_label", "focal", "center", "lq"});
   one_of("lambda_schedule", c.lambda_schedule, {"epoch", "iteration", "constant"});
   one_of("covariance", c.covariance, {"full", "diagonal", "identity", "single"});
@@ -351,6 +424,11 @@ void validate(const TrainConfig& c, const std::string& source) {
   non_negative("train_limit", static_cast<double>(c.train_limit));
   non_negative("test_limit", static_cast<double>(c.test_limit));
   non_negative("threads", static_cast<double>(c.threads));
+  positive("gan_epochs", static_cast<double>(c.gan_epochs));
+  positive("gan_width", static_cast<double>(c.gan_width));
+  if (!(c.generated_fraction > 0 && c.generated_fraction < 1)) {
+    throw error(source, "generated_fraction", "must be in (0, 1), got " + nlohmann::json(c.generated_fraction).dump());
+  }
   probability("dropout", c.dropout);
   probability("disturb_alpha", c.disturb_alpha);
   if (!(c.center_alpha > 0 && c.center_alpha <= 1)) throw error(source, "center_alpha", "must be in (0, 1]");
@@ -370,6 +448,10 @@ void validate(const TrainConfig& c, const std::string& source) {
       throw error(source, "ranks", "data-parallel training runs the ce and isda methods only, not \"" + c.method + "\"");
     }
     if (c.cuda_graph) throw error(source, "cuda_graph", "is for one rank; with ranks > 1 the step all-reduces between ranks");
+    if (c.task != "classify") throw error(source, "ranks", "a generator run (task \"" + c.task + "\") trains on one rank");
+    if (!c.gan.empty() || !c.generator_run.empty()) {
+      throw error(source, "ranks", "generated images are mixed into one process's batches only (gan, generator_run)");
+    }
   }
   if (!c.recipe.empty() && recipes().count(c.recipe) == 0) {
     throw error(source, "recipe", unknown_recipe(c.recipe));

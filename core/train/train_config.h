@@ -19,6 +19,9 @@ class ConfigError : public std::runtime_error {
 };
 
 struct TrainConfig {
+  // What the run trains: a classifier, or (core/gan) one of the generators of the paper's Table 3.
+  std::string task = "classify";  // classify | wgan | cgan | acgan | infogan
+
   // Data.
   std::string dataset = "fashion-mnist";  // fashion-mnist | cifar10 | cifar100 | imagenet
   std::string data_root;                  // empty: the data set's default location
@@ -43,6 +46,13 @@ struct TrainConfig {
   double center_lambda = 0.003;           // center: weight of the centre term
   double center_alpha = 0.5;              // center: centre learning rate
   double lq_q = 0.7;                      // lq: exponent q
+
+  // Generated images (Table 3's generator rows; core/gan/README.md).
+  std::string gan;                  // classify: the kind of generator whose samples join each batch ("": none)
+  int64_t gan_epochs = 25;          // the generator run's epochs over the training set
+  int64_t gan_width = 64;           // the generator's and discriminator's base channel count (DCGAN: 64)
+  double generated_fraction = 0.2;  // classify with gan: share of generated images in each batch
+  std::string generator_run;        // classify with gan: the generator run's id (beside the run's directory) or directory
 
   // Optimisation.
   std::string recipe;  // a named recipe of the facts file (resnet, wrn, ...) filling the keys below
@@ -78,7 +88,22 @@ struct ConfigKey {
 // Every key with one line of help, in the order of to_json. A key's position in this list is its
 // field index below.
 const std::vector<ConfigKey>& config_keys();
-inline constexpr size_t kConfigKeyCount = 40;  // config_keys().size(), checked there
+inline constexpr size_t kConfigKeyCount = 46;  // config_keys().size(), checked there
+
+// Keys added after run ids were first pinned (task, gan, gan_epochs, gan_width, generated_fraction,
+// generator_run): a config leaves them out of its JSON (to_json, CanonicalJsonWriter, so also of its
+// run id) while they hold their default, so every earlier run keeps its id and its checkpoints.
+bool is_optional_key(std::string_view key);
+
+// Every key with its default value, optional keys included (for --help and flag types).
+nlohmann::json key_defaults();
+
+// The config of the generator run whose samples `classifier` (task classify, gan set) mixes into its
+// batches: task = its gan, its data (dataset, data_root, holdout, split_seed, train_limit), gan_epochs
+// as epochs, gan_width, batch size kGeneratorBatchSize, seed 0, its execution keys; every other key
+// at its default, so that all classifiers of one data set and generator share one generator run.
+inline constexpr int64_t kGeneratorBatchSize = 64;
+TrainConfig generator_config(const TrainConfig& classifier);
 
 // The field index of `key`, or -1 for a key that is not a config key.
 int config_key_index(std::string_view key);
@@ -115,6 +140,8 @@ class CanonicalJsonWriter {
     std::string fragment;     // ,"key":value (no comma for the first key)
     bool written = false;
     bool execution = false;   // is_execution_key
+    bool optional = false;    // is_optional_key: no fragment while the value is default_bytes
+    std::string default_bytes;
   };
   std::vector<Field> fields_;  // by field index
   std::vector<size_t> order_;  // field indices in the order of sorted keys

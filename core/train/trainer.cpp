@@ -10,6 +10,7 @@
 #include "distributed/communicator.h"
 #include "distributed/estimator_sync.h"
 #include "distributed/gradient_reducer.h"
+#include "gan/generated_images.h"
 #include "isda/isda_loss.h"
 #include "isda/lambda_schedule.h"
 #include "models/batch_norm.h"
@@ -184,6 +185,9 @@ class Run {
       o.lq_q = config.lq_q;
       comparison_.emplace(parse_loss_kind(config.method), o, num_classes_, model_->feature_dim(), device_,
                           mix(config.seed, kComparisonLossStream));
+    }
+    if (!config.gan.empty()) {  // Table 3's generator rows: a finished generator run's images join each batch
+      generated_.emplace(gan::open_generated_batches(config, run_dir ? run_dir->path() : "", device_, train_images_));
     }
     schedule_ = LambdaSchedule{parse_lambda_schedule(config.lambda_schedule), config.lambda0};
     if (config.cuda_graph) {
@@ -418,16 +422,16 @@ class Run {
         images = augmenter_->train_batch_share(train_images_.index_select(0, index), count, rows);
         labels = train_labels_.index_select(0, index);
       } else {
-        images = augmenter_->train_batch(train_images_.index_select(0, index));
-        labels = train_labels_.index_select(0, index);
+        std::tie(images, labels) = resident_batch(index, progress.epoch, step);
       }
       if (config_.channels_last) images = images.contiguous(at::MemoryFormat::ChannelsLast);
       progress.lambda = schedule_.at(progress.epoch, step, steps, config_.epochs);
       const auto out = training_step_  ? graphed_step(images, labels, progress.lambda)
                        : communicator_ ? data_parallel_step(images, labels, progress.lambda)
                                        : ordinary_step(images, labels, progress.lambda);
-      loss_sum += out.loss.detach().to(torch::kFloat64) * static_cast<double>(labels.size(0));
-      wrong += out.logits.detach().argmax(1).ne(labels).sum();
+      const int64_t real = index.size(0);  // generated images follow the real ones and are not counted
+      loss_sum += out.loss.detach().to(torch::kFloat64) * static_cast<double>(real);
+      wrong += out.logits.detach().narrow(0, 0, real).argmax(1).ne(labels.narrow(0, 0, real)).sum();
       if ((step + 1) % kDivergenceCheckInterval == 0) check_loss(out.loss.item<double>(), progress.epoch, step);
 
       const int signal = agreed_stop_signal();
@@ -462,6 +466,19 @@ class Run {
     m.seconds = progress.train_seconds + std::chrono::duration<double>(Clock::now() - started).count();
     m.images_per_second = static_cast<double>(used) / train_seconds;
     return m;
+  }
+
+  // The augmented batch of resident images `index`, with generated images appended when the run has
+  // a generator (they go through the same augmentation).
+  std::pair<torch::Tensor, torch::Tensor> resident_batch(const torch::Tensor& index, int64_t epoch, int64_t step) {
+    auto images = train_images_.index_select(0, index);
+    auto labels = train_labels_.index_select(0, index);
+    if (generated_) {
+      auto [extra_images, extra_labels] = generated_->draw(index.size(0), epoch, step);
+      images = torch::cat({images, extra_images}, 0);
+      labels = torch::cat({labels, extra_labels}, 0);
+    }
+    return {augmenter_->train_batch(images), labels};
   }
 
   void check_loss(double loss, int64_t epoch, int64_t step) const {
@@ -699,6 +716,7 @@ class Run {
   std::optional<torch::optim::SGD> optimizer_;
   std::optional<CovarianceEstimator> estimator_;
   std::optional<ComparisonLoss> comparison_;
+  std::optional<gan::GeneratedBatches> generated_;  // gan: images of a finished generator run
   std::optional<TrainingStep> training_step_;  // cuda_graph: borrows model_, optimizer_ and estimator_
   std::unique_ptr<distributed::Communicator> communicator_;  // ranks > 1
   std::optional<distributed::GradientReducer> reducer_;       // ranks > 1: hooks on model_'s parameters

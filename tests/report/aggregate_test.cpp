@@ -1,4 +1,5 @@
 #include "report/aggregate.h"
+#include "report/render.h"
 
 #include "example_store.h"
 
@@ -73,6 +74,35 @@ TEST(Aggregate, MatchesEveryKeyOfEveryMatchNumbersByValue) {
   EXPECT_FALSE(config_matches(config, {&dataset, &other}));
   EXPECT_FALSE(config_matches(config, {&missing}));
   EXPECT_TRUE(config_matches(config, {}));
+}
+
+// null in a match: the key is absent (Table 3's Basic row: runs without generated images).
+TEST(Aggregate, ANullMatchesOnlyAnAbsentKey) {
+  const json plain = {{"method", "ce"}}, with_gan = {{"method", "ce"}, {"gan", "cgan"}};
+  const json no_gan = {{"gan", nullptr}}, cgan = {{"gan", "cgan"}};
+  EXPECT_TRUE(config_matches(plain, {&no_gan}));
+  EXPECT_FALSE(config_matches(with_gan, {&no_gan}));
+  EXPECT_TRUE(config_matches(with_gan, {&cgan}));
+  EXPECT_FALSE(config_matches(plain, {&cgan}));
+}
+
+TEST(Aggregate, ListsGeneratorRunsWithTheirSampleGrids) {
+  SweepData sweep;
+  sweep.runs.push_back(run({{"task", "acgan"}, {"dataset", "cifar10"}}, RunState::done));
+  sweep.runs.back().run_dir = "results/runs/g1";
+  sweep.runs.push_back(run({{"method", "ce"}, {"gan", "acgan"}}, RunState::done, 5.0));
+  sweep.runs.back().run_dir = "results/runs/c1";
+  const auto samples = generator_samples(sweep);
+  ASSERT_EQ(samples.size(), 1u);
+  EXPECT_EQ(samples[0].label, "acgan on cifar10");
+  EXPECT_EQ(samples[0].png_path, "results/runs/g1/samples.png");
+  EXPECT_EQ(samples[0].state, RunState::done);
+  // The HTML report links each grid under its table.
+  HtmlReport report;
+  report.tables.push_back({aggregate_table(table5_layout(), table5_sweep()), {}, {}, samples});
+  const auto html = render_html(report);
+  EXPECT_NE(html.find("<a href=\"results/runs/g1/samples.png\">"), std::string::npos);
+  EXPECT_NE(html.find("acgan on cifar10 (run "), std::string::npos);
 }
 
 TEST(Aggregate, FindsTheKeyInWhichACellsRunsDiffer) {

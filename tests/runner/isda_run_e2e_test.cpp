@@ -174,7 +174,7 @@ TEST(IsdaRunTwoStage, ChoosesLambda0OnTheHoldOutThenRunsTheFinalRunsWithIt) {
   const auto r = testing::run_process({ISDA_RUN_BINARY, spec, "--db", db, "--runs-dir", dir.file("runs"), "--gpus", "none",
                                        "--cpu-slots", "2", "--threads", "1", "--worker", ISDA_TRAIN_BINARY});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_THAT(r.err, HasSubstr("1 more after the lambda0 search"));
+  EXPECT_THAT(r.err, HasSubstr("1 more after the runs they depend on"));
   EXPECT_THAT(r.err, HasSubstr("lambda0 for {\"dataset\":\"fashion-mnist\",\"model\":\"resnet8\"}: "));
 
   auto store = results::ResultsStore::open(db, results::ResultsStore::Mode::reader);
@@ -248,6 +248,86 @@ TEST_F(IsdaRun, SurvivesSigkillOfTheCoordinatorAndEqualsAnUninterruptedSweep) {
   const auto again = testing::run_process(command("killed"));
   EXPECT_EQ(again.exit_code, 0);
   EXPECT_THAT(again.err, ::testing::Not(HasSubstr("started")));
+}
+
+// Table 3's generator rows in one command: the generator run first, then the classifiers that mix
+// in its images, with the coordinator and its workers SIGKILLed in between (once the classifiers
+// have started); the rerun finishes with the store of an uninterrupted sweep.
+TEST(IsdaRunGenerators, ClassifiersRunAfterTheirGeneratorRunAcrossAKill) {
+  testing::ScratchDir dir;
+  const auto data = dir.file("data");
+  std::filesystem::create_directories(data);
+  testing::write_synthetic_fashion_mnist(data, 256, 64, 9);
+  const auto spec = dir.file("gans.json");
+  std::ofstream(spec) << nlohmann::json{
+      {"name", "gans"},
+      {"base", {{"data_root", data}, {"model", "resnet8"}, {"method", "ce"}, {"epochs", 3}, {"batch_size", 32},
+                {"lr", 0.05}, {"lr_milestones", {2}}, {"gan", "cgan"}, {"gan_epochs", 3}, {"gan_width", 8},
+                {"generated_fraction", 0.25}}},
+      {"seeds", {1, 2}}}.dump();
+  const auto command = [&](const std::string& name) {
+    return std::vector<std::string>{ISDA_RUN_BINARY, spec, "--db", dir.file(name + ".db"), "--runs-dir",
+                                    dir.file(name + "-runs"), "--gpus", "none", "--cpu-slots", "2", "--threads", "1",
+                                    "--worker", ISDA_TRAIN_BINARY};
+  };
+  const auto clean = testing::run_process(command("clean"));
+  ASSERT_EQ(clean.exit_code, 0) << clean.err;
+  EXPECT_THAT(clean.err, HasSubstr("1 runs (1 new), 2 more after the runs they depend on"));
+  EXPECT_THAT(clean.err, HasSubstr("2 runs wait for their generator run"));
+  const auto expected = summarise(dir.file("clean.db"));
+  ASSERT_EQ(expected.done, 3);
+
+  // Killed once a classifier has logged an epoch: the generator is done, the classifiers are midway.
+  const auto runs = dir.file("killed-runs");
+  const auto classifier_started = [&] {
+    if (!std::filesystem::exists(runs)) return false;
+    for (const auto& entry : std::filesystem::directory_iterator(runs)) {
+      std::ifstream config(entry.path() / "config.json");
+      std::ifstream events(entry.path() / "events.jsonl");
+      const std::string text((std::istreambuf_iterator<char>(config)), std::istreambuf_iterator<char>());
+      const std::string log((std::istreambuf_iterator<char>(events)), std::istreambuf_iterator<char>());
+      if (text.find("\"generator_run\"") != std::string::npos && log.find("\"event\":\"epoch\"") != std::string::npos) {
+        return true;
+      }
+    }
+    return false;
+  };
+  const auto pid = testing::start_process(command("killed"), dir.file("out.txt"), dir.file("err.txt"),
+                                          /*own_process_group=*/true);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(240);
+  while (!classifier_started() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(classifier_started());
+  kill(-pid, SIGKILL);
+  testing::wait_process(pid);
+  const auto finished = testing::run_process(command("killed"));
+  ASSERT_EQ(finished.exit_code, 0) << finished.err;
+  const auto got = summarise(dir.file("killed.db"));
+  EXPECT_EQ(got.done, 3);
+  EXPECT_EQ(got.losses, expected.losses);  // the generator's and the classifiers', every epoch once
+  const auto errors = [](std::map<std::string, double> last10) {  // a generator has no test error (NaN)
+    for (auto it = last10.begin(); it != last10.end();) it = std::isnan(it->second) ? last10.erase(it) : std::next(it);
+    return last10;
+  };
+  EXPECT_EQ(errors(got.last10).size(), 2u);
+  EXPECT_EQ(errors(got.last10), errors(expected.last10));
+
+  auto store = results::ResultsStore::open(dir.file("killed.db"), results::ResultsStore::Mode::reader);
+  std::string generator;
+  int classifiers = 0;
+  for (const auto& run : store.runs_of_sweep(store.list_sweeps().back().id)) {
+    const auto config = nlohmann::json::parse(run.config_json);
+    if (config.value("task", "") == "cgan") generator = run.id;
+  }
+  for (const auto& run : store.runs_of_sweep(store.list_sweeps().back().id)) {
+    const auto config = nlohmann::json::parse(run.config_json);
+    if (!config.contains("generator_run")) continue;
+    ++classifiers;
+    EXPECT_EQ(config.at("generator_run"), generator);  // its identity is part of the classifier's
+  }
+  EXPECT_EQ(classifiers, 2);
+  EXPECT_TRUE(std::filesystem::exists(runs + "/" + generator + "/samples.png"));
 }
 
 TEST_F(IsdaRun, ABadSpecIsOneLineAndExitCode2) {

@@ -48,7 +48,7 @@ TEST(Progress, TheBlockShowsStatesEpochsEtaAndGpus) {
   p.eta = 3700;
   const auto lines = render_progress(p, 200);
   ASSERT_EQ(lines.size(), 4u);
-  EXPECT_EQ(lines[0], "table5: 3/16 done, 2 running, 0 failed, 5 pending, 6 await lambda0 | 2m05s elapsed, ETA 1h01m");
+  EXPECT_EQ(lines[0], "table5: 3/16 done, 2 running, 0 failed, 5 pending, 6 waiting for runs they depend on | 2m05s elapsed, ETA 1h01m");
   EXPECT_THAT(lines[1], HasSubstr("gpu0  aaaa epoch  10/240"));
   EXPECT_THAT(lines[1], HasSubstr("32s/epoch"));
   EXPECT_THAT(lines[2], ::testing::Not(HasSubstr("/epoch")));

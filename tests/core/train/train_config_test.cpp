@@ -37,12 +37,68 @@ TEST(TrainConfig, RoundTripsThroughJson) {
 }
 
 TEST(TrainConfig, EveryKeyHasHelp) {
-  const auto json = to_json(TrainConfig{});
+  const auto json = key_defaults();
   EXPECT_EQ(config_keys().size(), json.size());
   for (const auto& key : config_keys()) EXPECT_TRUE(json.contains(key.key)) << key.key;
 }
 
+// The generator keys came after run ids were pinned: at their defaults they are left out of the
+// JSON (and so of every earlier run's id); set, they are there, also in the canonical text.
+TEST(TrainConfig, GeneratorKeysAreLeftOutAtTheirDefaults) {
+  const auto plain = to_json(TrainConfig{});
+  for (const char* key : {"task", "gan", "gan_epochs", "gan_width", "generated_fraction", "generator_run"}) {
+    EXPECT_TRUE(is_optional_key(key));
+    EXPECT_FALSE(plain.contains(key)) << key;
+    EXPECT_TRUE(key_defaults().contains(key)) << key;
+  }
+  EXPECT_EQ(plain.size() + 6, config_keys().size());
+  TrainConfig classifier;
+  classifier.gan = "acgan";
+  classifier.generator_run = "0123456789abcdef";
+  const auto json = to_json(classifier);
+  EXPECT_EQ(json.at("gan"), "acgan");
+  EXPECT_FALSE(json.contains("gan_epochs"));
+  EXPECT_EQ(to_json(config_from_json(json, "x")), json);
+  CanonicalJsonWriter writer;
+  std::string text;
+  writer.write(classifier, text);
+  EXPECT_EQ(text, json.dump());
+  writer.write(TrainConfig{}, text);
+  EXPECT_EQ(text, plain.dump());
+}
+
+TEST(TrainConfig, GeneratorConfigKeepsTheDataAndTheGeneratorKeysOnly) {
+  TrainConfig classifier = recipe_defaults("wrn");
+  classifier.dataset = "cifar100";
+  classifier.train_limit = 500;
+  classifier.gan = "infogan";
+  classifier.gan_epochs = 3;
+  classifier.seed = 2;
+  classifier.device = "cpu";
+  classifier.generator_run = "x";
+  const auto g = generator_config(classifier);
+  EXPECT_EQ(g.task, "infogan");
+  EXPECT_EQ(g.dataset, "cifar100");
+  EXPECT_EQ(g.train_limit, 500);
+  EXPECT_EQ(g.epochs, 3);
+  EXPECT_EQ(g.batch_size, kGeneratorBatchSize);
+  EXPECT_EQ(g.seed, 0u);
+  EXPECT_EQ(g.device, "cpu");
+  EXPECT_EQ(g.model, TrainConfig{}.model);
+  EXPECT_TRUE(g.gan.empty());
+  EXPECT_TRUE(g.generator_run.empty());
+  EXPECT_NO_THROW(validate(g, "g"));
+  classifier.seed = 1;  // every seed of a classifier shares the generator
+  EXPECT_EQ(to_json(generator_config(classifier)), to_json(g));
+}
+
 TEST(TrainConfig, ErrorsNameTheSourceAndTheKey) {
+  EXPECT_THAT(error_of({{"task", "vae"}}), HasSubstr("run.json: task: unknown value \"vae\" (known: classify, wgan, cgan, acgan, infogan)"));
+  EXPECT_THAT(error_of({{"gan", "stylegan"}}), HasSubstr("run.json: gan: unknown value \"stylegan\""));
+  EXPECT_THAT(error_of({{"task", "cgan"}, {"gan", "cgan"}}), HasSubstr("run.json: gan: names the generator a classifier"));
+  EXPECT_THAT(error_of({{"generator_run", "abc"}}), HasSubstr("run.json: generator_run: needs gan"));
+  EXPECT_THAT(error_of({{"generated_fraction", 1.0}}), HasSubstr("run.json: generated_fraction: must be in (0, 1)"));
+  EXPECT_THAT(error_of({{"task", "wgan"}, {"dataset", "imagenet"}}), HasSubstr("run.json: task: generators train on"));
   EXPECT_THAT(error_of({{"epohcs", 3}}), HasSubstr("run.json: epohcs: unknown key"));
   EXPECT_THAT(error_of({{"epochs", "ten"}}), HasSubstr("run.json: epochs: expected an integer, got a string"));
   EXPECT_THAT(error_of({{"epochs", 0}}), HasSubstr("run.json: epochs: must be positive"));
@@ -67,7 +123,7 @@ TEST(TrainConfig, FloatingPointValuesMustBeFinite) {
   EXPECT_EQ(error_of({{"weight_decay", nan}}), "run.json: weight_decay: must be a finite number, got nan");
   // Every double field, whatever its range check.
   size_t checked = 0;
-  const auto defaults = to_json(TrainConfig{});
+  const auto defaults = key_defaults();
   for (const auto& key : config_keys()) {
     if (!defaults[key.key].is_number_float()) continue;
     ++checked;
@@ -141,7 +197,8 @@ TEST(TrainConfig, FieldsByIndexAreTheKeysOfToJson) {
   for (size_t i = 0; i < config_keys().size(); ++i) {
     const auto& key = config_keys()[i].key;
     EXPECT_EQ(config_key_index(key), static_cast<int>(i));
-    EXPECT_EQ(field_json(config, i), json.at(key)) << key;
+    EXPECT_EQ(field_json(config, i), json.contains(key) ? json.at(key) : key_defaults().at(key)) << key;
+    EXPECT_EQ(json.contains(key), !is_optional_key(key)) << key;  // the optional keys hold their defaults
   }
   EXPECT_EQ(config_key_index("epohcs"), -1);
   set_field(config, static_cast<size_t>(config_key_index("lambda0")), 2, "x");  // an integer for a double
