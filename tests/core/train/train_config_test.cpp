@@ -132,7 +132,7 @@ TEST(TrainConfig, FloatingPointValuesMustBeFinite) {
     set_field(config, static_cast<size_t>(config_key_index(key.key)), nan, "");
     EXPECT_THROW(validate(config, "x"), ConfigError) << key.key;
   }
-  EXPECT_EQ(checked, 13u) << "the double fields of TrainConfig";
+  EXPECT_EQ(checked, 14u) << "the double fields of TrainConfig";
   EXPECT_EQ(error_of({{"lr", 1e300}, {"momentum", 0.9}}), "") << "large but finite is a value";
 }
 
