@@ -367,5 +367,27 @@ TEST_F(SlurmE2E, CancelLeavesAResumableSweep) {
   EXPECT_EQ(got.last10, expected.last10);
 }
 
+// A data-parallel run (ranks 2) goes out as a job of two tasks whose script starts the worker with
+// srun, each task one rank (Slurm's variables); the store equals a local run of the same spec.
+TEST_F(SlurmE2E, ADataParallelRunIsOneSrunTaskPerRank) {
+  const auto spec = write_spec("slurm-ranks", {{"grid", {{"method", {"isda"}}, {"ranks", {2}}}}, {"seeds", {1}}},
+                               /*epochs=*/2);
+  const auto slurm = testing::run_process(slurm_command(spec, "slurm", true));
+  ASSERT_EQ(slurm.exit_code, 0) << slurm.err;
+  EXPECT_THAT(slurm.err, HasSubstr("ranks=2"));
+  bool srun_script = false;
+  for (const auto& entry : fs::directory_iterator(dir_.file("slurm-runs/.slurm"))) {
+    if (entry.path().extension() == ".sh") srun_script |= read_text(entry.path().string()).find("launch=(srun --ntasks=2") != std::string::npos;
+  }
+  EXPECT_TRUE(srun_script);
+  const auto local = testing::run_process(local_command(spec, "local"));
+  ASSERT_EQ(local.exit_code, 0) << local.err;
+  const auto expected = summarise(dir_.file("local.db"));
+  const auto got = summarise(dir_.file("slurm.db"));
+  EXPECT_EQ(got.done, 1);
+  EXPECT_EQ(got.losses, expected.losses);
+  EXPECT_EQ(got.last10, expected.last10);
+}
+
 }  // namespace
 }  // namespace isda
