@@ -3,7 +3,11 @@
 // them building; there they check that the suite computes on CUDA what it computes on the CPU.
 #include "data/augment.h"
 #include "data/datasets.h"
+#include "distributed/communicator.h"
+#include "distributed/gradient_reducer.h"
+#include "distributed/launcher.h"
 #include "isda/isda_loss.h"
+#include "models/batch_norm.h"
 #include "models/registry.h"
 #include "support/idx_files.h"
 #include "support/run_logs.h"
@@ -84,6 +88,47 @@ TEST(CudaChecks, IsdaLossAndGradientsOnCudaFloat32MatchTheCpuFloat64Reference) {
 }
 
 // The estimator's static merge (what a CUDA graph captures) on CUDA equals the ordinary one on CPU.
+// Data parallel on CUDA (core/distributed): one NCCL rank, since one GPU cannot host two. Its
+// collectives (host tensors staged through the device), and a step through the gradient reducer
+// with synchronised BatchNorm, which must give the gradients of the plain step.
+TEST(CudaChecks, OneNcclRankReducesGathersAndTrainsLikeOneProcess) {
+  SKIP_WITHOUT_CUDA();
+  const torch::Device device(torch::kCUDA, 0);
+  const auto reason = distributed::unavailable_reason(device);
+  ASSERT_TRUE(reason.empty()) << reason;
+  distributed::World world;
+  world.master_port = distributed::free_local_port();
+  distributed::Communicator communicator(world, device, std::chrono::seconds(60));
+  auto values = torch::arange(4, torch::TensorOptions().dtype(torch::kFloat32).device(device));
+  communicator.all_reduce_sum(values);
+  EXPECT_TRUE(torch::equal(values.cpu(), torch::arange(4, torch::kFloat32)));
+  auto host = torch::tensor({int64_t{3}});
+  communicator.all_reduce_max(host);
+  EXPECT_EQ(host.item<int64_t>(), 3);
+  EXPECT_EQ(communicator.all_gather(values).sizes(), (std::vector<int64_t>{1, 4}));
+
+  models::ModelOptions options;
+  options.num_classes = kClasses;
+  torch::manual_seed(0);
+  auto plain = models::make_model("resnet8", options);
+  torch::manual_seed(0);
+  auto reduced = models::make_model("resnet8", options);
+  plain->to(device);
+  reduced->to(device);
+  models::synchronize_batch_norm(*reduced, &communicator);
+  distributed::GradientReducer reducer(reduced->parameters(), communicator);
+  const auto images = torch::randn({16, 3, 32, 32}, device);
+  const auto labels = torch::randint(0, kClasses, {16}, torch::TensorOptions().dtype(torch::kInt64).device(device));
+  torch::nn::functional::cross_entropy(plain->forward(images), labels).backward();
+  torch::nn::functional::cross_entropy(reduced->forward(images), labels).backward();
+  reducer.finish();
+  const auto a = plain->parameters();
+  const auto b = reduced->parameters();
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_TRUE(torch::allclose(a[i].grad().cpu(), b[i].grad().cpu(), 1e-4, 1e-5)) << "parameter " << i;
+  }
+}
+
 TEST(CudaChecks, EstimatorMergeOfAllClassesOnCudaMatchesTheCpu) {
   SKIP_WITHOUT_CUDA();
   CovarianceEstimator cpu(CovarianceKind::kFull, kClasses, kDim, torch::kCPU);
