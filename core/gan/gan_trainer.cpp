@@ -5,6 +5,7 @@
 #include "gan/gan_losses.h"
 #include "gan/generated_images.h"
 #include "support/run_environment.h"
+#include "train/checkpoint.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <fmt/format.h>
@@ -43,17 +44,6 @@ torch::Device resolve_device(const std::string& name) {
     throw train::TrainingError("device \"" + name + "\" requested but no CUDA device is available");
   }
   return device;
-}
-
-std::string tensor_text(const torch::Tensor& bytes) {
-  const auto c = bytes.contiguous();
-  return std::string(reinterpret_cast<const char*>(c.data_ptr<uint8_t>()), static_cast<size_t>(c.numel()));
-}
-
-torch::Tensor text_tensor(const std::string& text) {
-  auto t = torch::empty({static_cast<int64_t>(text.size())}, torch::kUInt8);
-  std::memcpy(t.data_ptr<uint8_t>(), text.data(), text.size());
-  return t;
 }
 
 // One step of an epoch: a batch of real images of one group (all images, or WGAN's one class).
@@ -312,7 +302,7 @@ class GeneratorRun {
                            {"train_seconds", progress.train_seconds}, {"history", nlohmann::json::array()}};
     for (const auto& m : result_.epochs) meta["history"].push_back(train::to_json(m));
     torch::serialize::OutputArchive archive;
-    archive.write("meta", text_tensor(meta.dump()));
+    train::write_checkpoint_meta(archive, meta);
     for (size_t i = 0; i < discriminators_.size(); ++i) {
       const auto write = [&](const std::string& key, const auto& saver) {
         torch::serialize::OutputArchive part;
@@ -345,10 +335,8 @@ class GeneratorRun {
       std::istringstream bytes(payload);
       torch::serialize::InputArchive archive;
       archive.load_from(bytes);
-      torch::Tensor meta_bytes;
-      archive.read("meta", meta_bytes);
-      const auto meta = nlohmann::json::parse(tensor_text(meta_bytes));
-      check_same_config(meta.at("config"), path);
+      const auto meta = train::read_checkpoint_meta(archive);
+      train::check_same_config(meta.at("config"), config_, path);
       progress.epoch = meta.at("epoch").get<int64_t>();
       progress.step = meta.at("step").get<int64_t>();
       progress.generator_loss_sum = meta.at("generator_loss_sum").get<double>();
@@ -383,18 +371,6 @@ class GeneratorRun {
     } catch (const std::exception& e) {
       const std::string message = e.what();
       throw train::CheckpointError(path + ": unreadable (" + message.substr(0, message.find('\n')) + ")");
-    }
-  }
-
-  void check_same_config(const nlohmann::json& saved, const std::string& path) const {
-    const auto current = train::to_json(config_);
-    for (const auto& item : current.items()) {
-      if (train::is_execution_key(item.key())) continue;
-      if (!saved.contains(item.key()) || saved.at(item.key()) != item.value()) {
-        throw train::CheckpointError(fmt::format("{}: written by another config ({} is {} there, {} here)", path,
-                                                 item.key(), saved.contains(item.key()) ? saved.at(item.key()).dump() : "absent",
-                                                 item.value().dump()));
-      }
     }
   }
 

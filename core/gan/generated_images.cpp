@@ -1,13 +1,13 @@
 #include "gan/generated_images.h"
 
 #include "data/preview.h"
+#include "train/checkpoint.h"
 #include "train/run_directory.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <sys/stat.h>
 
 #include <cmath>
-#include <cstring>
 #include <sstream>
 
 namespace isda::gan {
@@ -29,11 +29,6 @@ std::string parent_of(const std::string& path) {
   const auto slash = trimmed.rfind('/');
   if (slash == std::string::npos) return ".";
   return slash == 0 ? "/" : trimmed.substr(0, slash);
-}
-
-std::string tensor_text(const torch::Tensor& bytes) {
-  const auto c = bytes.contiguous();
-  return std::string(reinterpret_cast<const char*>(c.data_ptr<uint8_t>()), static_cast<size_t>(c.numel()));
 }
 
 uint64_t mix(uint64_t seed, uint64_t salt) {  // splitmix64 of the pair, as train/trainer.cpp derives its streams
@@ -149,9 +144,7 @@ GeneratorBank load_generator_run(const std::string& directory, const torch::Devi
     std::istringstream bytes(payload);
     torch::serialize::InputArchive archive;
     archive.load_from(bytes);
-    torch::Tensor meta_bytes;
-    archive.read("meta", meta_bytes);
-    const auto meta = nlohmann::json::parse(tensor_text(meta_bytes));
+    const auto meta = train::read_checkpoint_meta(archive);
     const auto& s = meta.at("shape");
     GanShape shape;
     shape.kind = parse_gan_kind(s.at("kind").get<std::string>());

@@ -3,6 +3,7 @@
 #include "train/run_directory.h"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <fmt/format.h>
 
 #include <cstring>
 #include <mutex>
@@ -24,9 +25,31 @@ torch::Tensor string_to_tensor(const std::string& text) {
 
 }  // namespace
 
+void write_checkpoint_meta(torch::serialize::OutputArchive& archive, const nlohmann::json& meta) {
+  archive.write("meta", string_to_tensor(meta.dump()));
+}
+
+nlohmann::json read_checkpoint_meta(torch::serialize::InputArchive& archive) {
+  torch::Tensor bytes;
+  archive.read("meta", bytes);
+  return nlohmann::json::parse(tensor_to_string(bytes));
+}
+
+void check_same_config(const nlohmann::json& saved, const TrainConfig& current, const std::string& path) {
+  const auto wanted = to_json(current);
+  for (const auto& item : wanted.items()) {
+    if (is_execution_key(item.key())) continue;
+    if (!saved.contains(item.key()) || saved.at(item.key()) != item.value()) {
+      throw CheckpointError(fmt::format("{}: written by another config ({} is {} there, {} here)", path, item.key(),
+                                        saved.contains(item.key()) ? saved.at(item.key()).dump() : "absent",
+                                        item.value().dump()));
+    }
+  }
+}
+
 std::string serialize_checkpoint(const nlohmann::json& meta, const CheckpointParts& parts) {
   torch::serialize::OutputArchive archive;
-  archive.write("meta", string_to_tensor(meta.dump()));
+  write_checkpoint_meta(archive, meta);
   torch::serialize::OutputArchive model_archive;
   parts.model.save(model_archive);
   archive.write("model", model_archive);
@@ -55,9 +78,7 @@ nlohmann::json restore_checkpoint(const std::string& payload, const CheckpointPa
     std::istringstream bytes(payload);
     torch::serialize::InputArchive archive;
     archive.load_from(bytes);
-    torch::Tensor meta_bytes;
-    archive.read("meta", meta_bytes);
-    const auto meta = nlohmann::json::parse(tensor_to_string(meta_bytes));
+    const auto meta = read_checkpoint_meta(archive);
     if (check_meta) check_meta(meta);
     torch::serialize::InputArchive model_archive;
     archive.read("model", model_archive);

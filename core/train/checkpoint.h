@@ -9,6 +9,7 @@
 #include "isda/covariance_estimator.h"
 #include "models/classifier.h"
 #include "train/losses.h"
+#include "train/train_config.h"
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
@@ -29,6 +30,14 @@ struct CheckpointParts {
   torch::Tensor rank_cpu_rng;
   int64_t rank = 0;
 };
+
+// A checkpoint archive's `meta` (JSON kept as a byte tensor under "meta"), for every kind of run.
+void write_checkpoint_meta(torch::serialize::OutputArchive& archive, const nlohmann::json& meta);
+nlohmann::json read_checkpoint_meta(torch::serialize::InputArchive& archive);
+
+// Throws CheckpointError "<path>: written by another config (<key> is .. there, .. here)" for the
+// first key, execution keys aside, whose value in `saved` (a checkpoint's config) differs from `current`'s.
+void check_same_config(const nlohmann::json& saved, const TrainConfig& current, const std::string& path);
 
 // The payload of a checkpoint: `meta` and the state of `parts` (and the global CPU generator).
 std::string serialize_checkpoint(const nlohmann::json& meta, const CheckpointParts& parts);

@@ -638,7 +638,7 @@ class Run {
     parts.rank = world_.rank;
     // The meta is read (and a checkpoint of another config refused) before any state is restored.
     restore_checkpoint(checkpoint_payload(), parts, path, [&](const nlohmann::json& meta) {
-      check_same_config(meta.at("config"), path);
+      check_same_config(meta.at("config"), config_, path);
       const int64_t ranks = meta.value("ranks", int64_t{1});
       if (ranks != world_.size) {
         throw CheckpointError(fmt::format("{}: written by a run of {} rank(s), this one has {}: resume with ranks {} (each "
@@ -658,18 +658,6 @@ class Run {
       for (const auto& m : meta.at("history")) result_.epochs.push_back(epoch_metrics_from_json(m));
     });
     model_->to(device_);
-  }
-
-  void check_same_config(const nlohmann::json& saved, const std::string& path) const {
-    const auto current = to_json(config_);
-    for (const auto& item : current.items()) {
-      if (is_execution_key(item.key())) continue;
-      if (!saved.contains(item.key()) || saved.at(item.key()) != item.value()) {
-        throw CheckpointError(fmt::format("{}: written by another config ({} is {} there, {} here)", path, item.key(),
-                                          saved.contains(item.key()) ? saved.at(item.key()).dump() : "absent",
-                                          item.value().dump()));
-      }
-    }
   }
 
   // A crash between a checkpoint and its epoch event leaves the log one epoch behind: append what
