@@ -2,9 +2,22 @@
 
 namespace isda::events {
 
-const char* to_string(Fault fault) { return fault == Fault::environment ? "environment" : "run"; }
+const char* to_string(Fault fault) {
+  switch (fault) {
+    case Fault::environment: return "environment";
+    case Fault::hang: return "hang";
+    case Fault::stalled: return "stalled";
+    case Fault::run: break;
+  }
+  return "run";
+}
 
-Fault fault_from_string(const std::string& name) { return name == "environment" ? Fault::environment : Fault::run; }
+Fault fault_from_string(const std::string& name) {
+  for (const auto fault : {Fault::environment, Fault::hang, Fault::stalled}) {
+    if (name == to_string(fault)) return fault;
+  }
+  return Fault::run;
+}
 
 nlohmann::json parse_record(const char* first, const char* last, const std::string& file, int64_t line_number) {
   nlohmann::json record;

@@ -53,11 +53,15 @@ inline constexpr const char* kDoneMetrics[] = {"final_test_error", "best_test_er
 
 // Whose fault a failure is. `environment`: the machine's (disk full, I/O error, device lost), so a
 // rerun once it is fixed should succeed and is not charged to the spec's retries. `run`: anything
-// else (a bad config, divergence, broken data or checkpoint).
-enum class Fault { run, environment };
+// else (a bad config, divergence, broken data or checkpoint). Two kinds of the run's own are said
+// apart because a user acts on them differently: `hang`, a rank of a data-parallel run that stopped
+// answering, and `stalled`, a worker isda-run stopped after it made no progress for its stall limit.
+enum class Fault { run, environment, hang, stalled };
 const char* to_string(Fault fault);
-// "environment" -> environment; anything else (absent in older logs) -> run.
+// The name to_string gives; anything else (absent in older logs) -> run.
 Fault fault_from_string(const std::string& name);
+// Whether a failure of this kind counts against the run's retries (every kind but environment).
+inline bool is_charged(Fault fault) { return fault != Fault::environment; }
 
 // A line of an event log that is not a record: what() names the file and line.
 class EventLogError : public std::runtime_error {

@@ -433,7 +433,7 @@ void ResultsStore::record_failure(const std::string& run_id, events::Fault fault
                    "log_tail = CASE WHEN ?4 <> '' THEN ?4 ELSE log_tail END, "
                    "lease_owner = NULL, lease_heartbeat = NULL, updated = ?5 WHERE id = ?6",
                    purpose);
-  update.bind(1, fault == events::Fault::run ? 1 : 0).bind(2, events::to_string(fault)).bind(3, error);
+  update.bind(1, events::is_charged(fault) ? 1 : 0).bind(2, events::to_string(fault)).bind(3, error);
   update.bind(4, log_tail).bind(5, now_seconds()).bind(6, run_id).run();
   transaction.commit();
 }

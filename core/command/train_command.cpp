@@ -154,9 +154,11 @@ train::TrainConfig resolve(const Invocation& inv) {
 }
 
 // isda-train with ranks > 1 outside a distributed environment: this process starts the ranks
-// (this binary again, with the same arguments) and speaks for them. A rank's failure is logged in
-// the run directory once, naming the rank; a rank killed by a signal is reported like a killed
-// worker (exit 128 + N, no record: the coordinator resumes it).
+// (this binary again, with the same arguments) and speaks for them. A rank's failure is printed and
+// logged in the run directory once, naming the rank (fault `hang` for a rank that stopped
+// answering); a rank killed by a signal from outside is reported like a killed worker (exit
+// 128 + N, no record: the coordinator resumes it); ranks stopped by a signal (to the launcher or to
+// any rank) checkpoint and exit 128 + N with their `interrupted` record.
 int launch_ranks(const std::vector<std::string>& args, const train::TrainConfig& config, train::RunDirectory* run_dir,
                  std::ostream& err) {
   distributed::LaunchOptions launch;
@@ -172,7 +174,9 @@ int launch_ranks(const std::vector<std::string>& args, const train::TrainConfig&
   if (result.failed_rank < 0) return result.exit_code;
   err << "isda-train: error: " << result.reason << '\n';
   if (run_dir && !result.killed) {
-    const auto fault = result.exit_code == kExitEnvironment ? events::Fault::environment : events::Fault::run;
+    const auto fault = result.hung                              ? events::Fault::hang
+                       : result.exit_code == kExitEnvironment ? events::Fault::environment
+                                                              : events::Fault::run;
     train::log_failure(*run_dir, {result.exit_code, fault, result.reason});
   }
   return result.exit_code;
@@ -209,7 +213,8 @@ int run_train_command(const std::vector<std::string>& args, std::ostream& out, s
   bool training = false;  // train() logs its own failures
   const bool launched = std::getenv(kLaunchedVariable) != nullptr;
   try {
-    const auto world = distributed::world_from_environment();
+    // Under Slurm the ranks meet through a file in the run directory (shared storage), not a port.
+    const auto world = distributed::world_from_environment(distributed::process_environment(), inv.run_dir);
     if (!inv.run_dir.empty() && !inv.dump_config && world.rank == 0) run_dir.emplace(inv.run_dir);
     auto config = resolve(inv);
     if (world.distributed() && config.ranks == 1) config.ranks = world.size;  // e.g. srun -n 4 isda-train ...

@@ -14,6 +14,7 @@
 #endif
 
 #include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
+#include <torch/csrc/distributed/c10d/FileStore.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #if defined(USE_C10D_GLOO)
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
@@ -22,6 +23,8 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
 
+#include <cstdlib>
+#include <filesystem>
 #include <vector>
 
 namespace isda::distributed {
@@ -92,15 +95,29 @@ Communicator::Communicator(const World& world, const torch::Device& device, std:
   const auto reason = unavailable_reason(device);
   if (!reason.empty()) throw DistributedError(reason);
   try {
-    c10d::TCPStoreOptions options;
-    options.port = static_cast<std::uint16_t>(world.master_port);
-    options.isServer = world.rank == 0;
-    options.numWorkers = static_cast<std::size_t>(world.size);
-    options.waitWorkers = true;
-    options.timeout = timeout;
-    impl_->store = c10::make_intrusive<c10d::TCPStore>(world.master_addr, options);
+    if (!world.rendezvous_file.empty()) {
+      // A file all ranks see: nothing to listen on, so no port is guessed or shared with another run.
+      std::filesystem::create_directories(std::filesystem::path(world.rendezvous_file).parent_path());
+      impl_->store = c10::make_intrusive<c10d::FileStore>(world.rendezvous_file, world.size);
+      impl_->store->setTimeout(timeout);
+    } else {
+      c10d::TCPStoreOptions options;
+      options.port = static_cast<std::uint16_t>(world.master_port);
+      options.isServer = world.rank == 0;
+      options.numWorkers = static_cast<std::size_t>(world.size);
+      options.waitWorkers = true;
+      options.timeout = timeout;
+      impl_->store = c10::make_intrusive<c10d::TCPStore>(world.master_addr, options);
+    }
     if (device.is_cuda()) {
 #if defined(USE_C10D_NCCL)
+      // Without blocking wait, NCCL's work->wait() only orders streams: the host never waits, and a
+      // hung peer stalls every rank until NCCL's own watchdog aborts the process (SIGABRT), which
+      // looks like a kill and is resumed into the same hang. With it, wait() blocks and throws
+      // after `timeout`, and the run fails naming this rank (fault `hang` from the launcher). The
+      // variable's name changed in LibTorch 2.2; each version reads its own.
+      ::setenv("NCCL_BLOCKING_WAIT", "1", /*overwrite=*/0);
+      ::setenv("TORCH_NCCL_BLOCKING_WAIT", "1", /*overwrite=*/0);
       auto nccl_options = c10d::ProcessGroupNCCL::Options::create();
       nccl_options->timeout = timeout;
       impl_->nccl = c10::make_intrusive<c10d::ProcessGroupNCCL>(impl_->store, world.rank, world.size, nccl_options);
@@ -118,8 +135,10 @@ Communicator::Communicator(const World& world, const torch::Device& device, std:
   } catch (const DistributedError&) {
     throw;
   } catch (const std::exception& e) {
-    throw DistributedError(fmt::format("rank {} of {}: cannot join the run at {}:{} ({}): {}", world.rank, world.size,
-                                       world.master_addr, world.master_port, world.source,
+    const auto where = world.rendezvous_file.empty() ? fmt::format("{}:{}", world.master_addr, world.master_port)
+                                                     : world.rendezvous_file;
+    throw DistributedError(fmt::format("rank {} of {}: cannot join the run at {} ({}): {}", world.rank, world.size,
+                                       where, world.source,
                                        std::string(e.what()).substr(0, std::string(e.what()).find('\n'))));
   }
 }

@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <chrono>
+#include <stdexcept>
 
 namespace isda::distributed {
 
@@ -37,7 +38,9 @@ GradientReducer::GradientReducer(std::vector<torch::Tensor> parameters, Communic
   }
   for (auto& bucket : buckets_) {
     const auto& last = parameters_[bucket.parameters.back()];
-    bucket.flat = torch::zeros({bucket.offsets.back() + last.numel()}, last.options().requires_grad(false));
+    bucket.used_offset = bucket.offsets.back() + last.numel();
+    bucket.flat = torch::zeros({bucket.used_offset + static_cast<int64_t>(bucket.parameters.size())},
+                               last.options().requires_grad(false));
     bucket.waiting = static_cast<int64_t>(bucket.parameters.size());
   }
   for (size_t k = 0; k < parameters_.size(); ++k) {
@@ -50,29 +53,35 @@ GradientReducer::~GradientReducer() {
 }
 
 void GradientReducer::on_gradient(size_t parameter, const torch::Tensor& gradient) {
-  if (arrived_[parameter]) return;  // a second gradient for one parameter: finish() reads .grad
+  if (arrived_[parameter]) {
+    // Its bucket may be on the wire already: a sum cannot be made right, so refuse it loudly.
+    throw std::logic_error(
+        "GradientReducer: a second backward before the gradients were reduced (one backward per step in a "
+        "data-parallel run; call finish() after each)");
+  }
   arrived_[parameter] = true;
   const auto [b, position] = slot_[parameter];
   auto& bucket = buckets_[b];
   bucket.flat.narrow(0, bucket.offsets[position], gradient.numel()).copy_(gradient.reshape({-1}));
-  if (--bucket.waiting == 0) launch(bucket);
+  bucket.flat[bucket.used_offset + static_cast<int64_t>(position)].fill_(1);
+  if (--bucket.waiting == 0) launch_ready();
+}
+
+void GradientReducer::launch_ready() {
+  while (next_launch_ < buckets_.size() && buckets_[next_launch_].waiting == 0) launch(buckets_[next_launch_++]);
 }
 
 void GradientReducer::launch(Bucket& bucket) { bucket.wait = communicator_.all_reduce_sum_async(bucket.flat); }
 
 void GradientReducer::finish() {
-  // Launch, in bucket order (the same on every rank), what backward left incomplete.
-  for (auto& bucket : buckets_) {
-    if (bucket.wait) continue;
+  // Launch, in bucket order (the same on every rank), what backward left incomplete: the parameters
+  // this rank's backward did not reach count as zeros, and as not used.
+  for (; next_launch_ < buckets_.size(); ++next_launch_) {
+    auto& bucket = buckets_[next_launch_];
     for (size_t i = 0; i < bucket.parameters.size(); ++i) {
       if (arrived_[bucket.parameters[i]]) continue;
-      const auto& p = parameters_[bucket.parameters[i]];
-      auto slice = bucket.flat.narrow(0, bucket.offsets[i], p.numel());
-      if (p.grad().defined()) {
-        slice.copy_(p.grad().reshape({-1}));
-      } else {
-        slice.zero_();
-      }
+      bucket.flat.narrow(0, bucket.offsets[i], parameters_[bucket.parameters[i]].numel()).zero_();
+      bucket.flat[bucket.used_offset + static_cast<int64_t>(i)].fill_(0);
     }
     launch(bucket);
   }
@@ -85,7 +94,12 @@ void GradientReducer::finish() {
   const double scale = 1.0 / communicator_.size();
   torch::NoGradGuard no_grad;
   for (auto& bucket : buckets_) {
+    const auto used = bucket.flat.narrow(0, bucket.used_offset, static_cast<int64_t>(bucket.parameters.size()))
+                          .to(torch::kCPU, torch::kFloat64)
+                          .contiguous();
+    const double* reached = used.data_ptr<double>();
     for (size_t i = 0; i < bucket.parameters.size(); ++i) {
+      if (reached[i] == 0) continue;  // no rank's backward reached it: as in one process, untouched
       auto& p = parameters_[bucket.parameters[i]];
       const auto average = bucket.flat.narrow(0, bucket.offsets[i], p.numel()).view(p.sizes()).mul(scale);
       if (p.mutable_grad().defined()) {
@@ -97,6 +111,7 @@ void GradientReducer::finish() {
     bucket.waiting = static_cast<int64_t>(bucket.parameters.size());
   }
   std::fill(arrived_.begin(), arrived_.end(), false);
+  next_launch_ = 0;
 }
 
 }  // namespace isda::distributed

@@ -1,5 +1,6 @@
 #include "distributed/launcher.h"
 
+#include "distributed/world.h"     // kRendezvousFileVariable
 #include "train/run_directory.h"  // kInheritedLockVariable
 
 #include <arpa/inet.h>
@@ -13,7 +14,9 @@
 
 #include <cerrno>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <optional>
 #include <stdexcept>
 #include <thread>
@@ -36,6 +39,7 @@ struct Rank {
   std::string pending;    // a partial line of stderr
   std::string last_error;  // its last "isda-train: error: " line
   std::optional<int> status;  // wait status once it exited
+  bool sigkilled = false;     // the launcher had to SIGKILL it (it outlived the grace period)
 };
 
 std::string signal_name(int signal_number) {
@@ -54,7 +58,11 @@ void relay(Rank& rank, int index, std::ostream& err, bool flush_partial) {
   while ((newline = rank.pending.find('\n')) != std::string::npos || (flush_partial && !rank.pending.empty())) {
     const auto line = rank.pending.substr(0, newline);
     rank.pending.erase(0, newline == std::string::npos ? std::string::npos : newline + 1);
-    if (line.rfind(kErrorPrefix, 0) == 0) rank.last_error = line.substr(std::strlen(kErrorPrefix));
+    if (line.rfind(kErrorPrefix, 0) == 0) {
+      // Held back: the launcher says once which rank failed and why (launch_local_ranks' caller).
+      rank.last_error = line.substr(std::strlen(kErrorPrefix));
+      continue;
+    }
     if (index > 0) err << "rank " << index << ": ";
     err << line << '\n';
   }
@@ -90,8 +98,45 @@ int free_local_port() {
   return ntohs(address.sin_port);
 }
 
+namespace {
+
+// A private folder for the ranks' rendezvous file (World::rendezvous_file): no port is chosen, so
+// two runs on one machine never meet each other's ranks. Removed when the launch ends.
+class RendezvousFolder {
+ public:
+  RendezvousFolder() {
+    const char* tmp = std::getenv("TMPDIR");
+    std::string pattern = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/isda-rendezvous-XXXXXX";
+    if (::mkdtemp(pattern.data()) == nullptr) {
+      throw std::runtime_error("cannot make the ranks' rendezvous folder " + pattern + ": " + std::strerror(errno));
+    }
+    path_ = pattern;
+  }
+  ~RendezvousFolder() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  RendezvousFolder(const RendezvousFolder&) = delete;
+  RendezvousFolder& operator=(const RendezvousFolder&) = delete;
+  std::string file() const { return path_ + "/store"; }
+
+ private:
+  std::string path_;
+};
+
+std::string fmt_hung(int rank, std::chrono::milliseconds grace) {
+  return "rank " + std::to_string(rank) + ": hung: the other ranks timed out waiting for it (dist_timeout), and it " +
+         "ignored SIGTERM for " + std::to_string(grace.count() / 1000) + " s until the launcher killed it";
+}
+
+bool is_stop_signal(int signal_number) {
+  return signal_number == SIGINT || signal_number == SIGTERM || signal_number == SIGUSR1;
+}
+
+}  // namespace
+
 LaunchResult launch_local_ranks(const LaunchOptions& options, std::ostream& err) {
-  const int port = free_local_port();
+  const RendezvousFolder rendezvous;
   // Everything exec needs is built before the first fork.
   std::vector<std::string> arg_strings{options.binary};
   arg_strings.insert(arg_strings.end(), options.args.begin(), options.args.end());
@@ -103,7 +148,7 @@ LaunchResult launch_local_ranks(const LaunchOptions& options, std::ostream& err)
     const std::string entry = *e;
     const auto name = entry.substr(0, entry.find('='));
     if (name == "RANK" || name == "WORLD_SIZE" || name == "LOCAL_RANK" || name == "MASTER_ADDR" ||
-        name == "MASTER_PORT" || name == train::kInheritedLockVariable) {
+        name == "MASTER_PORT" || name == kRendezvousFileVariable || name == train::kInheritedLockVariable) {
       continue;
     }
     base_env.push_back(entry);
@@ -116,7 +161,7 @@ LaunchResult launch_local_ranks(const LaunchOptions& options, std::ostream& err)
     env.push_back("LOCAL_RANK=" + std::to_string(r));
     env.push_back("WORLD_SIZE=" + std::to_string(options.ranks));
     env.push_back("MASTER_ADDR=127.0.0.1");
-    env.push_back("MASTER_PORT=" + std::to_string(port));
+    env.push_back(std::string(kRendezvousFileVariable) + "=" + rendezvous.file());
     if (r == 0 && options.run_dir_lock_descriptor >= 0) {
       env.push_back(std::string(train::kInheritedLockVariable) + "=" + std::to_string(options.run_dir_lock_descriptor));
     }
@@ -182,8 +227,12 @@ LaunchResult launch_local_ranks(const LaunchOptions& options, std::ostream& err)
           ::close(rank.stderr_fd);
           rank.stderr_fd = -1;
           const int code = exit_code_of(status);
+          // A rank that exits (not dies) with 128 + a stop signal checkpointed with the others and
+          // stopped: the signal reached the launcher, or one rank directly (the ranks agree on it).
+          const bool stopped = WIFEXITED(status) && code > 128 && is_stop_signal(code - 128);
           const bool stopped_as_asked = forwarded != 0 && code == 128 + forwarded;
-          if (code != 0 && !stopped_as_asked) {
+          if (stopped && result.stop_signal == 0) result.stop_signal = code - 128;
+          if (code != 0 && !stopped && !stopped_as_asked) {
             // The first failure, unless it only echoes another rank's: that one's own reason wins.
             const bool secondary = rank.last_error.find(kSecondaryFailure) != std::string::npos;
             const bool replace = result.failed_rank < 0 ||
@@ -208,9 +257,30 @@ LaunchResult launch_local_ranks(const LaunchOptions& options, std::ostream& err)
       all_done = all_done && rank.status.has_value();
     }
     if (all_done) break;
-    if (kill_at && Clock::now() >= *kill_at) stop_all(SIGKILL);
+    if (kill_at && Clock::now() >= *kill_at) {
+      for (auto& rank : ranks) rank.sigkilled = rank.sigkilled || !rank.status;
+      stop_all(SIGKILL);
+    }
   }
-  if (result.failed_rank < 0) result.exit_code = exit_code_of(*ranks[0].status);
+  if (result.failed_rank < 0) {
+    result.exit_code = exit_code_of(*ranks[0].status);
+    return result;
+  }
+  // Every rank that failed for a reason of its own only said that another one did not answer (a
+  // timed-out collective), and a rank ignored SIGTERM until it was killed: that one hung (stopped,
+  // deadlocked, or stuck in the kernel). Resuming it would hang again, so it is a failure, not a kill.
+  const bool only_secondary = result.reason.find(kSecondaryFailure) != std::string::npos;
+  for (size_t r = 0; r < ranks.size() && (only_secondary || result.killed); ++r) {
+    const auto& rank = ranks[r];
+    if (!rank.sigkilled || !WIFSIGNALED(*rank.status) || WTERMSIG(*rank.status) != SIGKILL) continue;
+    if (result.killed && result.failed_rank != static_cast<int>(r)) continue;
+    result.failed_rank = static_cast<int>(r);
+    result.hung = true;
+    result.killed = false;
+    result.exit_code = 1;  // kExitFailed
+    result.reason = fmt_hung(static_cast<int>(r), options.grace);
+    break;
+  }
   return result;
 }
 

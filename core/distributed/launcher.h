@@ -26,7 +26,10 @@ struct LaunchResult {
   int exit_code = 0;       // rank 0's, or the failed rank's (128 + N for a death by signal N)
   int failed_rank = -1;    // -1 when no rank failed
   bool killed = false;     // the failed rank died of a signal (killed from outside, or crashed)
+  bool hung = false;       // the failed rank stopped answering: the others timed out waiting for it, and it
+                           // ignored SIGTERM until the launcher killed it
   std::string reason;      // "rank N: <its last error line>" or "rank N: killed by signal 9 (SIGKILL)"
+  int stop_signal = 0;     // the ranks checkpointed and stopped on this signal (sent to the launcher or to a rank)
 };
 
 // Runs the ranks to the end. Throws std::runtime_error naming the binary if a rank cannot start.

@@ -4,6 +4,7 @@
 #include "data/png.h"
 #include "gan/gan_losses.h"
 #include "gan/generated_images.h"
+#include "support/device.h"
 #include "support/run_environment.h"
 #include "train/checkpoint.h"
 
@@ -37,15 +38,6 @@ uint64_t mix(uint64_t seed, uint64_t salt) {  // splitmix64 of the pair, as trai
   return z ^ (z >> 31);
 }
 
-torch::Device resolve_device(const std::string& name) {
-  if (name == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
-  torch::Device device(name);
-  if (device.is_cuda() && !torch::cuda::is_available()) {
-    throw train::TrainingError("device \"" + name + "\" requested but no CUDA device is available");
-  }
-  return device;
-}
-
 // One step of an epoch: a batch of real images of one group (all images, or WGAN's one class).
 struct Step {
   size_t pair = 0;        // which generator/discriminator pair (WGAN: the class)
@@ -64,7 +56,7 @@ struct Progress {
 class GeneratorRun {
  public:
   GeneratorRun(const train::TrainConfig& config, const train::TrainOptions& options, train::RunDirectory* run_dir)
-      : config_(config), options_(options), device_(resolve_device(config.device)), run_dir_(run_dir),
+      : config_(config), options_(options), device_(support::resolve_device(config.device, distributed::World{})), run_dir_(run_dir),
         recipe_(recipe_of(parse_gan_kind(config.task))),
         noise_(at::detail::createCPUGenerator(mix(config.seed, kNoiseStream))) {
     if (config.threads > 0) torch::set_num_threads(static_cast<int>(config.threads));
@@ -126,6 +118,7 @@ class GeneratorRun {
                                                {"cuda", environment.cuda}, {"cudnn", environment.cudnn},
                                                {"gpu_model", environment.gpu_model}, {"driver", environment.driver}}}});
     }
+    progress_notes_.emplace(run_dir_, config_.stall_limit);
     while (progress.epoch < config_.epochs) {
       const auto metrics = train_epoch(progress);
       result_.epochs.push_back(metrics);
@@ -254,6 +247,7 @@ class GeneratorRun {
     int64_t images = 0;
     for (int64_t s = progress.step; s < static_cast<int64_t>(steps.size()); ++s) {
       const double g_loss = take_step(steps[static_cast<size_t>(s)]);
+      progress_notes_->step_finished(progress.epoch + 1, s + 1);
       images += steps[static_cast<size_t>(s)].index.size(0);
       if (!std::isnan(g_loss)) {
         if (!(std::isfinite(g_loss) && std::abs(g_loss) < kExplodingLoss)) {
@@ -398,6 +392,7 @@ class GeneratorRun {
   std::vector<Discriminator> discriminators_;
   std::vector<std::unique_ptr<torch::optim::Optimizer>> generator_optimizers_, discriminator_optimizers_;
   train::TrainResult result_;
+  std::optional<train::ProgressNotes> progress_notes_;  // for isda-run's stall watch
   bool logged_done_ = false;
 };
 

@@ -9,10 +9,13 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 
 namespace isda::train {
@@ -166,6 +169,36 @@ void RunDirectory::mark_interrupted(int signal_number) const {
 void RunDirectory::clear_interrupted_mark() const {
   std::error_code ec;
   std::filesystem::remove(file(events::kInterruptedMarker), ec);
+}
+
+void RunDirectory::note_progress(int64_t epoch, int64_t step, double stall_limit) const {
+  // Not durable on purpose: its time matters while the worker lives, and a crash loses nothing.
+  const auto target = file(kProgressFile);
+  const auto temporary = target + ".tmp";
+  std::ofstream out(temporary, std::ios::trunc);
+  out << epoch << ' ' << step << ' ' << static_cast<int64_t>(std::ceil(stall_limit)) << '\n';
+  out.close();
+  std::error_code ignored;
+  if (out) std::filesystem::rename(temporary, target, ignored);
+}
+
+double stall_limit_seconds(double configured, double slowest_step_seconds) {
+  constexpr double kFloorSeconds = 600;     // a worker gets 10 minutes whatever its steps take
+  constexpr double kSlowestStepFactor = 20;
+  if (configured > 0) return configured;
+  return std::max(kFloorSeconds, kSlowestStepFactor * slowest_step_seconds);
+}
+
+ProgressNotes::ProgressNotes(const RunDirectory* run_dir, double configured_stall_limit)
+    : run_dir_(run_dir), configured_(configured_stall_limit), last_step_(Clock::now()) {}
+
+void ProgressNotes::step_finished(int64_t epoch, int64_t step) {
+  const auto now = Clock::now();
+  slowest_ = std::max(slowest_, std::chrono::duration<double>(now - last_step_).count());
+  last_step_ = now;
+  if (run_dir_ == nullptr || now - last_written_ < std::chrono::seconds(1)) return;
+  run_dir_->note_progress(epoch, step, stall_limit_seconds(configured_, slowest_));
+  last_written_ = now;
 }
 
 void RunDirectory::write_json(const char* name, const nlohmann::json& value) const {

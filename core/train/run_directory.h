@@ -9,12 +9,18 @@
 //   checkpoint.pt    the latest checkpoint (framed and checksummed, replaced atomically)
 //   result.json      final metrics, written atomically when the run is done
 //   interrupted      present while the last attempt stopped on a signal after checkpointing
+//   progress         "<epoch> <step> <stall limit in seconds>": rewritten (not fsynced) at most once
+//                    a second while training steps finish, so its modification time says when the
+//                    worker last made progress (isda-run and the Slurm job script watch it)
+//   stall.txt        what isda-run learnt of a worker it found stalled: when, and its stacks
 //
 // The claim is never left open at any instant of a launch: a coordinator takes the lock with a
 // RunDirectoryClaim before the worker exists, the worker inherits that descriptor (it writes its
 // pid into the lock between fork and exec) and RunDirectory adopts it.
 
 #include <nlohmann/json.hpp>
+
+#include <chrono>
 
 #include <stdexcept>
 #include <string>
@@ -57,6 +63,31 @@ class RunDirectoryClaim {
   int fd_ = -1;
 };
 
+// The progress file (see above) and the default stall limit: seconds without a finished step after
+// which a worker counts as stalled. `configured` (config key stall_limit) when positive, else the
+// larger of 10 minutes and 20 times the slowest step so far (0: none measured yet).
+inline constexpr char kProgressFile[] = "progress";
+inline constexpr char kStallReportFile[] = "stall.txt";
+double stall_limit_seconds(double configured, double slowest_step_seconds);
+
+class RunDirectory;
+
+// A trainer's notes of progress: step_finished() after every step rewrites the progress file at
+// most once a second, with the stall limit its slowest step so far gives.
+class ProgressNotes {
+ public:
+  ProgressNotes(const RunDirectory* run_dir, double configured_stall_limit);
+  void step_finished(int64_t epoch, int64_t step);
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  const RunDirectory* run_dir_;  // not owned; null: nothing is written
+  double configured_;
+  double slowest_ = 0;
+  Clock::time_point last_step_;
+  Clock::time_point last_written_{};
+};
+
 class RunDirectory {
  public:
   // Creates the directory if needed and takes its lock (`lock`, holding this process's pid), so
@@ -91,6 +122,10 @@ class RunDirectory {
   // stops so and cleared when an attempt starts.
   void mark_interrupted(int signal_number) const;
   void clear_interrupted_mark() const;
+
+  // Rewrites the progress file: "<epoch> <step> <stall limit>" (epoch 1-based, step within it).
+  // Never throws: a note that cannot be written only makes the worker look slower.
+  void note_progress(int64_t epoch, int64_t step, double stall_limit) const;
 
   void write_json(const char* name, const nlohmann::json& value) const;
 

@@ -33,6 +33,7 @@ void visit_fields(Config& c, Visitor&& v) {
   v("augment", c.augment, "augmentation: none, standard (pad-crop-flip), cutout, autoaugment");
   v("train_limit", c.train_limit, "train on the first N training images only (0: all)");
   v("test_limit", c.test_limit, "test on the first N test images only (0: all)");
+  v("image_size", c.image_size, "imagenet: side of the training crops and evaluation centre crops (0: 224, the paper's)");
   v("model", c.model, "network name (isda-train --list-models)");
   v("dropout", c.dropout, "dropout rate: inside the blocks of wrn*, on the deep features of other networks");
   v("method", c.method, "loss: ce, isda, large_margin, disturb_label, focal, center, lq");
@@ -71,6 +72,7 @@ void visit_fields(Config& c, Visitor&& v) {
   v("ranks", c.ranks, "data-parallel processes sharing each global batch (one per GPU, or CPU processes); isda-train starts them");
   v("sync_bn", c.sync_bn, "with ranks > 1: BatchNorm statistics over the global batch instead of each rank's share");
   v("dist_timeout", c.dist_timeout, "with ranks > 1: seconds a rank waits for the others before the run fails");
+  v("stall_limit", c.stall_limit, "isda-run: seconds without a finished step before a worker counts as stalled and is retried (0: max(600, 20 x its slowest step))");
 }
 
 const char* type_name(const nlohmann::json& value) {
@@ -186,12 +188,12 @@ nlohmann::json field_json(const TrainConfig& config, size_t index) {
 
 bool is_execution_key(std::string_view key) {
   return key == "device" || key == "threads" || key == "data_root" || key == "deterministic" || key == "cuda_graph" ||
-         key == "ranks" || key == "sync_bn" || key == "dist_timeout";
+         key == "dist_timeout" || key == "stall_limit";
 }
 
 bool is_optional_key(std::string_view key) {
   return key == "task" || key == "gan" || key == "gan_epochs" || key == "gan_width" || key == "generated_fraction" ||
-         key == "generator_run";
+         key == "generator_run" || key == "image_size" || key == "stall_limit" || key == "ranks" || key == "sync_bn";
 }
 
 nlohmann::json key_defaults() {
@@ -234,6 +236,7 @@ TrainConfig generator_config(const TrainConfig& classifier) {
   g.device = classifier.device;
   g.threads = classifier.threads;
   g.deterministic = classifier.deterministic;
+  g.stall_limit = classifier.stall_limit;
   return g;
 }
 
@@ -440,6 +443,12 @@ void validate(const TrainConfig& c, const std::string& source) {
   }
   positive("ranks", static_cast<double>(c.ranks));
   positive("dist_timeout", c.dist_timeout);
+  non_negative("stall_limit", c.stall_limit);
+  non_negative("image_size", static_cast<double>(c.image_size));
+  if (c.image_size != 0 && c.dataset != "imagenet") {
+    throw error(source, "image_size", "sets the crop of image folders (imagenet); " + c.dataset + " has fixed-size images");
+  }
+  if (c.image_size != 0 && c.image_size < 32) throw error(source, "image_size", "must be at least 32 (the networks stride by 32)");
   if (c.ranks > 1) {
     if (c.batch_size % c.ranks != 0) {
       throw error(source, "batch_size", "the global batch " + std::to_string(c.batch_size) + " does not split into " + std::to_string(c.ranks) + " equal shares (ranks)");

@@ -30,6 +30,7 @@ struct TrainConfig {
   std::string augment = "standard";       // none | standard | cutout | autoaugment
   int64_t train_limit = 0;                // > 0: train on the first N images only
   int64_t test_limit = 0;                 // > 0: test on the first N images only
+  int64_t image_size = 0;                 // image folders (imagenet): side of the crops (0: 224, the paper's)
 
   // Network.
   std::string model = "resnet20";
@@ -79,6 +80,9 @@ struct TrainConfig {
   int64_t ranks = 1;               // 1: one process; N: N ranks (one per GPU, or N CPU processes)
   bool sync_bn = false;            // BatchNorm statistics over the global batch (default: per rank, as DDP)
   double dist_timeout = 300;       // seconds a collective waits for the other ranks before the run fails
+  // isda-run: seconds without a finished step after which a worker counts as stalled, is stopped and
+  // retried (0: the larger of 10 minutes and 20 times the run's slowest step so far).
+  double stall_limit = 0;
 };
 
 struct ConfigKey {
@@ -88,11 +92,13 @@ struct ConfigKey {
 // Every key with one line of help, in the order of to_json. A key's position in this list is its
 // field index below.
 const std::vector<ConfigKey>& config_keys();
-inline constexpr size_t kConfigKeyCount = 46;  // config_keys().size(), checked there
+inline constexpr size_t kConfigKeyCount = 48;  // config_keys().size(), checked there
 
 // Keys added after run ids were first pinned (task, gan, gan_epochs, gan_width, generated_fraction,
-// generator_run): a config leaves them out of its JSON (to_json, CanonicalJsonWriter, so also of its
-// run id) while they hold their default, so every earlier run keeps its id and its checkpoints.
+// generator_run, image_size, stall_limit), and ranks and sync_bn, which became part of a run's
+// identity after it was pinned: a config leaves them out of its JSON (to_json, CanonicalJsonWriter,
+// so also of its run id) while they hold their default, so every earlier run keeps its id and its
+// checkpoints.
 bool is_optional_key(std::string_view key);
 
 // Every key with its default value, optional keys included (for --help and flag types).
@@ -117,9 +123,10 @@ void set_field(TrainConfig& config, size_t index, const nlohmann::json& value, c
 nlohmann::json field_json(const TrainConfig& config, size_t index);
 
 // Keys that say only where and how fast a run executes (device, threads, data_root, deterministic,
-// cuda_graph, ranks, sync_bn, dist_timeout), never what it computes (the global batch is the
-// config's; ranks and sync_bn change only how its BatchNorm statistics are split); a run's identity leaves them out, and a checkpoint written
-// with other values of them resumes.
+// cuda_graph, dist_timeout, stall_limit), never what it computes; a run's identity leaves them out,
+// and a checkpoint written with other values of them resumes. `ranks` and `sync_bn` are not among
+// them: they change the BatchNorm statistics and the images an epoch leaves out, so a 1-GPU and an
+// 8-GPU run are different runs (and a checkpoint of one does not resume the other).
 bool is_execution_key(std::string_view key);
 
 nlohmann::json to_json(const TrainConfig& config);

@@ -15,6 +15,7 @@
 #include "isda/lambda_schedule.h"
 #include "models/batch_norm.h"
 #include "models/registry.h"
+#include "support/device.h"
 #include "support/run_environment.h"
 #include "support/torch_compat.h"
 #include "train/checkpoint.h"
@@ -34,6 +35,7 @@
 #include <mutex>
 #include <numeric>
 #include <sstream>
+#include <thread>
 #include <tuple>
 
 namespace isda::train {
@@ -46,6 +48,8 @@ constexpr double kExplodingLoss = 1e4;
 // How often (in steps) the loss is read back to catch divergence early; each read synchronises.
 constexpr int64_t kDivergenceCheckInterval = 50;
 constexpr int64_t kEvalBatch = 1000;
+// Tests only: milliseconds rank 0 waits between a stop's checkpoint and its marker.
+constexpr char kStopDelayVariable[] = "ISDA_TEST_STOP_DELAY_MS";
 
 // The random streams of a run, each derived from its seed with mix() and its own salt, so that
 // none depends on how many numbers another drew (and a resumed run draws what it would have).
@@ -60,21 +64,6 @@ uint64_t mix(uint64_t seed, uint64_t salt) {  // splitmix64 of the pair: indepen
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
   return z ^ (z >> 31);
-}
-
-// A data-parallel rank without an explicit device index drives the GPU of its local rank.
-torch::Device resolve_device(const std::string& name, const distributed::World& world) {
-  const int local = world.distributed() ? world.local_rank : 0;
-  if (name == "auto") {
-    return torch::cuda::is_available() ? torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(local))
-                                       : torch::Device(torch::kCPU);
-  }
-  torch::Device device(name);
-  if (device.is_cuda() && !device.has_index() && world.distributed()) device.set_index(static_cast<c10::DeviceIndex>(local));
-  if (device.is_cuda() && !torch::cuda::is_available()) {
-    throw TrainingError("device \"" + name + "\" requested but no CUDA device is available");
-  }
-  return device;
 }
 
 // The loss of a step and the clean logits (for the error counts).
@@ -95,11 +84,12 @@ struct Progress {
 
 class Run {
  public:
-  Run(const TrainConfig& config, const TrainOptions& options, RunDirectory* run_dir)
+  Run(const TrainConfig& config, const TrainOptions& options, RunDirectory* run_dir, std::string& activity)
       : config_(config),
         options_(options),
         world_(options.world),
-        device_(resolve_device(config.device, options.world)),
+        activity_(activity),
+        device_(support::resolve_device(config.device, options.world)),
         run_dir_(run_dir) {
     if (config.ranks != world_.size) {
       throw ConfigError(fmt::format("config: ranks: is {} but this process is rank {} of {} ({})", config.ranks,
@@ -125,10 +115,12 @@ class Run {
     if (device_.is_cuda()) at::globalContext().setBenchmarkCuDNN(!config.deterministic);
     torch::manual_seed(config.seed);
     if (world_.distributed()) {
+      activity_ = "joining the other ranks";
       communicator_ = std::make_unique<distributed::Communicator>(
           world_, device_, std::chrono::milliseconds(static_cast<int64_t>(config.dist_timeout * 1000)));
     }
 
+    activity_ = "loading the data";
     const auto root = config.data_root.empty() ? data::default_data_root(config.dataset) : config.data_root;
     if (data::is_image_folder_dataset(config.dataset)) {
       open_image_folders(root);
@@ -150,6 +142,7 @@ class Run {
     augmenter_.emplace(data::parse_augment_kind(config.augment), data::normalization_for(config.dataset),
                        mix(config.seed, kAugmentStream));
 
+    activity_ = "building the model";
     models::ModelOptions model_options;
     model_options.num_classes = num_classes_;
     model_options.in_channels = train_images_.defined() ? train_images_.size(1) : 3;
@@ -201,6 +194,7 @@ class Run {
 
   TrainResult run() {
     Progress progress;
+    activity_ = "reading the checkpoint";
     if (has_checkpoint()) {
       load_checkpoint(progress);
       note(progress.step == 0 ? fmt::format("resuming after epoch {}", progress.epoch)
@@ -218,10 +212,12 @@ class Run {
                                                {"cuda", environment.cuda}, {"cudnn", environment.cudnn},
                                                {"gpu_model", environment.gpu_model}, {"driver", environment.driver}}}});
     }
+    progress_notes_.emplace(run_dir_, config_.stall_limit);
     while (progress.epoch < config_.epochs) {
       const auto metrics = train_epoch(progress);
       result_.epochs.push_back(metrics);
       progress = Progress{progress.epoch + 1};
+      activity_ = fmt::format("epoch {}, writing the checkpoint", progress.epoch);
       if (run_dir_ || communicator_) save_checkpoint(progress);  // checkpoint first: an event is never ahead of it
       if (run_dir_) run_dir_->append_event(event_of(metrics));
       if (options_.on_epoch) options_.on_epoch(metrics);
@@ -411,6 +407,7 @@ class Run {
     auto wrong = device_zero(torch::kInt64) + progress.wrong;
     const auto train_started = Clock::now();
     for (int64_t step = progress.step; step < steps; ++step) {
+      activity_ = fmt::format("epoch {}, step {} of {}", progress.epoch + 1, step + 1, steps);
       const int64_t count = global_batch_count(n, step);
       auto index = order.narrow(0, step * batch, count);
       torch::Tensor images, labels;
@@ -429,7 +426,10 @@ class Run {
       const auto out = training_step_  ? graphed_step(images, labels, progress.lambda)
                        : communicator_ ? data_parallel_step(images, labels, progress.lambda)
                                        : ordinary_step(images, labels, progress.lambda);
-      const int64_t real = index.size(0);  // generated images follow the real ones and are not counted
+      // This rank's real images (image folders decode only this rank's share; generated images
+      // follow the real ones and are not counted).
+      const int64_t real = decoder ? labels.size(0) : index.size(0);
+      progress_notes_->step_finished(progress.epoch + 1, step + 1);
       loss_sum += out.loss.detach().to(torch::kFloat64) * static_cast<double>(real);
       wrong += out.logits.detach().narrow(0, 0, real).argmax(1).ne(labels.narrow(0, 0, real)).sum();
       if ((step + 1) % kDivergenceCheckInterval == 0) check_loss(out.loss.item<double>(), progress.epoch, step);
@@ -447,6 +447,7 @@ class Run {
     const double train_seconds =
         progress.train_seconds + std::chrono::duration<double>(Clock::now() - train_started).count();
 
+    activity_ = fmt::format("epoch {}, evaluating", progress.epoch + 1);
     const auto totals = summed({loss_sum.item<double>(), static_cast<double>(wrong.item<int64_t>())});
     share_rank0_buffers();
 
@@ -488,11 +489,18 @@ class Run {
   }
 
   [[noreturn]] void stop(int signal, const Progress& progress, bool checkpointed) {
+    activity_ = fmt::format("stopping on signal {}", signal);
     if (!checkpointed) save_checkpoint(progress);
     if (run_dir_) {
+      if (const char* delay = std::getenv(kStopDelayVariable)) {  // tests: widen the window below
+        std::this_thread::sleep_for(std::chrono::milliseconds(std::atoi(delay)));
+      }
       run_dir_->mark_interrupted(signal);
       run_dir_->append_event({{"event", "interrupted"}, {"signal", signal}, {"epoch", progress.epoch}, {"step", progress.step}});
     }
+    // No rank leaves before rank 0's checkpoint and marker are durable: under `srun
+    // --kill-on-bad-exit` the first rank to exit with 128 + N gets the others killed.
+    if (communicator_) communicator_->barrier();
     throw Interrupted(signal);
   }
 
@@ -567,6 +575,7 @@ class Run {
     data::ImageLoaderOptions options;
     options.batch_size = train ? config_.batch_size / world_.size : std::min<int64_t>(config_.batch_size, 256);
     options.train = train && config_.augment == "standard";
+    if (config_.image_size > 0) options.crop_size = config_.image_size;
     options.seed = mix(config_.seed, kImageLoaderStream);
     options.epoch = epoch;
     options.threads = static_cast<int>(config_.threads);  // 0: every core
@@ -694,6 +703,7 @@ class Run {
   TrainConfig config_;
   TrainOptions options_;
   distributed::World world_;
+  std::string& activity_;  // what the run is doing, for the reason of a failure (train())
   torch::Device device_;
   RunDirectory* run_dir_ = nullptr;  // not owned
   int64_t num_classes_ = 0;
@@ -710,6 +720,7 @@ class Run {
   std::optional<distributed::GradientReducer> reducer_;       // ranks > 1: hooks on model_'s parameters
   LambdaSchedule schedule_;
   TrainResult result_;  // the epochs completed so far
+  std::optional<ProgressNotes> progress_notes_;  // for isda-run's stall watch (rank 0 writes)
   bool logged_done_ = false;
 };
 
@@ -768,20 +779,29 @@ std::string format_epoch_line(const EpochMetrics& m, int64_t epochs) {
 TrainResult train(const TrainConfig& config, const TrainOptions& options) {
   std::optional<RunDirectory> owned;
   RunDirectory* run_dir = options.opened_run_dir;
-  if (run_dir == nullptr && options.run_dir) run_dir = &owned.emplace(*options.run_dir);
+  std::string activity = "starting";
   try {
+    if (run_dir == nullptr && options.run_dir) run_dir = &owned.emplace(*options.run_dir);
     validate(config, "config");
-    Run run(config, options, run_dir);
+    Run run(config, options, run_dir, activity);
     return run.run();
   } catch (const Interrupted&) {
     throw;
-  } catch (const std::exception& e) {
-    if (run_dir != nullptr && options.log_failures) log_failure(*run_dir, failure_of(e));
+  } catch (const RunFailure&) {
     throw;
+  } catch (const std::exception& e) {
+    auto failure = failure_of(e);
+    // A config or a data set is wrong wherever the run stands; anything else says where it failed.
+    if (failure.exit_code != kExitUsage && failure.exit_code != kExitData && failure.exit_code != kExitBusy) {
+      failure.reason = activity + ": " + failure.reason;
+    }
+    if (run_dir != nullptr && options.log_failures) log_failure(*run_dir, failure);
+    throw RunFailure(failure);
   }
 }
 
 Failure failure_of(const std::exception& error) {
+  if (const auto* failed = dynamic_cast<const RunFailure*>(&error)) return failed->failure();
   std::string reason = error.what();
   reason = reason.substr(0, reason.find('\n'));  // LibTorch's c10::Error carries a backtrace
   if (const auto* file = dynamic_cast<const common::FileError*>(&error)) {

@@ -81,10 +81,10 @@ struct TrainOptions {
   bool log_failures = true;
 };
 
-// Runs `config` (validated again here). Throws ConfigError for a bad config, data::DataError for
-// missing or broken data, CheckpointError for an unusable checkpoint, TrainingError when training
-// cannot continue, common::FileError when the run directory cannot be written, Interrupted on a
-// stop signal. With a run directory every failure is logged as a `failed` event first.
+// Runs `config` (validated again here). Throws Interrupted on a stop signal, and RunFailure for
+// anything else (a bad config, missing or broken data, an unusable checkpoint, training that cannot
+// continue, a run directory that cannot be written, another rank's failure), its reason prefixed by
+// what the run was doing. With a run directory every failure is logged as a `failed` event first.
 TrainResult train(const TrainConfig& config, const TrainOptions& options = {});
 
 // What a failure of a run means: the exit code of isda-train (common/exit_codes.h), whose fault it
@@ -95,6 +95,17 @@ struct Failure {
   std::string reason;
 };
 Failure failure_of(const std::exception& error);
+
+// A failure already classified, its reason saying what the run was doing ("epoch 2, step 14:
+// ..."): what train() throws once it has logged a failure. failure_of() returns its Failure.
+class RunFailure : public std::runtime_error {
+ public:
+  explicit RunFailure(Failure failure) : std::runtime_error(failure.reason), failure_(std::move(failure)) {}
+  const Failure& failure() const { return failure_; }
+
+ private:
+  Failure failure_;
+};
 
 // Appends the `failed` record of `failure` to the run directory's log, if the disk lets it.
 void log_failure(const RunDirectory& run_dir, const Failure& failure);

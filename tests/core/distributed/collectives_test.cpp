@@ -73,7 +73,8 @@ TEST(Collectives, AllReduceGatherBroadcastAndMax) {
 }
 
 // Each rank's gradient of its share's mean loss, averaged: the gradient of the global batch's mean
-// loss in one process, with several buckets (a tiny bucket size) and one parameter left unused.
+// loss in one process, with several buckets (a tiny bucket size) and one parameter left unused,
+// whose gradient stays undefined as in one process.
 TEST(GradientReducer, AveragesEveryParameterOverTheRanks) {
   torch::manual_seed(3);
   const auto x = torch::randn({8, 5});
@@ -104,8 +105,50 @@ TEST(GradientReducer, AveragesEveryParameterOverTheRanks) {
       for (size_t i = 0; i < ours.size(); ++i) {
         EXPECT_TRUE(torch::allclose(ours[i].grad(), theirs[i].grad(), 1e-6, 1e-7)) << "parameter " << i;
       }
-      EXPECT_TRUE(torch::equal(unused.grad(), torch::zeros({2})));
+      EXPECT_FALSE(unused.grad().defined());
     }
+  });
+}
+
+// A parameter no rank uses is left as one process leaves it: SGD with weight decay and momentum
+// does not move it. One that only rank 1 uses gets rank 1's gradient averaged with rank 0's zeros.
+TEST(GradientReducer, UnusedParametersAreLeftAsOneProcessLeavesThem) {
+  run_ranks([&](Communicator& c) {
+    auto weight = torch::ones({3}, torch::requires_grad());
+    auto unused = torch::ones({2}, torch::requires_grad());
+    auto rank1_only = torch::ones({1}, torch::requires_grad());
+    GradientReducer reducer({weight, unused, rank1_only}, c, /*bucket_bytes=*/8);
+    torch::optim::SGD sgd({weight, unused, rank1_only}, torch::optim::SGDOptions(0.1).momentum(0.9).weight_decay(0.5));
+    for (int step = 0; step < 3; ++step) {
+      sgd.zero_grad();
+      auto loss = weight.sum() * static_cast<double>(c.rank() + 1);
+      if (c.rank() == 1) loss = loss + rank1_only.sum() * 4.0;
+      loss.backward();
+      reducer.finish();
+      EXPECT_TRUE(torch::equal(weight.grad(), torch::full({3}, 1.5f)));
+      EXPECT_TRUE(torch::equal(rank1_only.grad(), torch::full({1}, 2.0f)));
+      EXPECT_FALSE(unused.grad().defined());
+      sgd.step();
+      EXPECT_TRUE(torch::equal(unused, torch::ones({2})));
+    }
+  });
+}
+
+// Two backward calls before the reduction: refused (a second gradient cannot join a bucket that
+// may be on the wire), never silently dropped.
+TEST(GradientReducer, ASecondBackwardBeforeTheReductionIsRefused) {
+  run_ranks([&](Communicator& c) {
+    auto weight = torch::ones({3}, torch::requires_grad());
+    GradientReducer reducer({weight}, c);
+    (weight * 2).sum().backward();
+    try {
+      (weight * 3).sum().backward();
+      ADD_FAILURE() << "a second backward was accepted";
+    } catch (const std::exception& e) {
+      EXPECT_THAT(e.what(), HasSubstr("a second backward before the gradients were reduced"));
+    }
+    reducer.finish();  // the first backward's gradients still reduce on both ranks
+    EXPECT_TRUE(torch::equal(weight.grad(), torch::full({3}, 2.0f)));
   });
 }
 

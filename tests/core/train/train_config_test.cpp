@@ -46,12 +46,14 @@ TEST(TrainConfig, EveryKeyHasHelp) {
 // JSON (and so of every earlier run's id); set, they are there, also in the canonical text.
 TEST(TrainConfig, GeneratorKeysAreLeftOutAtTheirDefaults) {
   const auto plain = to_json(TrainConfig{});
-  for (const char* key : {"task", "gan", "gan_epochs", "gan_width", "generated_fraction", "generator_run"}) {
+  const auto optional = {"task", "gan", "gan_epochs", "gan_width", "generated_fraction", "generator_run", "image_size",
+                         "stall_limit", "ranks", "sync_bn"};
+  for (const char* key : optional) {
     EXPECT_TRUE(is_optional_key(key));
     EXPECT_FALSE(plain.contains(key)) << key;
     EXPECT_TRUE(key_defaults().contains(key)) << key;
   }
-  EXPECT_EQ(plain.size() + 6, config_keys().size());
+  EXPECT_EQ(plain.size() + optional.size(), config_keys().size());
   TrainConfig classifier;
   classifier.gan = "acgan";
   classifier.generator_run = "0123456789abcdef";
@@ -132,7 +134,7 @@ TEST(TrainConfig, FloatingPointValuesMustBeFinite) {
     set_field(config, static_cast<size_t>(config_key_index(key.key)), nan, "");
     EXPECT_THROW(validate(config, "x"), ConfigError) << key.key;
   }
-  EXPECT_EQ(checked, 14u) << "the double fields of TrainConfig";
+  EXPECT_EQ(checked, 15u) << "the double fields of TrainConfig";
   EXPECT_EQ(error_of({{"lr", 1e300}, {"momentum", 0.9}}), "") << "large but finite is a value";
 }
 
@@ -221,6 +223,27 @@ TEST(TrainConfig, FieldsByIndexAreTheKeysOfToJson) {
   EXPECT_FALSE(is_execution_key("seed"));
 }
 
+// A 1-GPU and an 8-GPU run differ (BatchNorm statistics, the images an epoch leaves out): ranks and
+// sync_bn are part of a run's identity, left out of its JSON at their defaults so that every
+// single-process run keeps the id it had.
+TEST(TrainConfig, RanksAndSyncBnArePartOfARunsIdentityOnlyAwayFromTheirDefaults) {
+  EXPECT_FALSE(is_execution_key("ranks"));
+  EXPECT_FALSE(is_execution_key("sync_bn"));
+  TrainConfig one;
+  EXPECT_FALSE(to_json(one).contains("ranks"));
+  EXPECT_FALSE(to_json(one).contains("sync_bn"));
+  TrainConfig eight = one;
+  eight.ranks = 8;
+  EXPECT_EQ(to_json(eight).at("ranks"), 8);
+  CanonicalJsonWriter writer;
+  std::string text;
+  const std::string identity_one = writer.write(one, text);
+  const std::string identity_eight = writer.write(eight, text);
+  EXPECT_NE(identity_one, identity_eight);
+  EXPECT_NE(identity_eight.find("\"ranks\":8"), std::string::npos);
+  EXPECT_TRUE(is_execution_key("stall_limit"));
+}
+
 TEST(TrainConfig, OfSeveralBadValuesTheFirstFieldsIsReported) {
   EXPECT_THAT(error_of({{"threads", "two"}, {"epochs", "ten"}}), HasSubstr("run.json: epochs: expected an integer"));
 }
@@ -228,7 +251,7 @@ TEST(TrainConfig, OfSeveralBadValuesTheFirstFieldsIsReported) {
 // The canonical JSON of a config, without building a JSON object: dump()'s bytes exactly, also
 // when only some fields change from one call to the next (each field's text is kept).
 std::string without_execution_keys(nlohmann::json object) {
-  for (const auto& key : {"device", "threads", "data_root", "deterministic", "cuda_graph", "ranks", "sync_bn", "dist_timeout"}) {
+  for (const auto& key : {"device", "threads", "data_root", "deterministic", "cuda_graph", "dist_timeout", "stall_limit"}) {
     object.erase(key);
   }
   return object.dump();

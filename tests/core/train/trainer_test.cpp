@@ -1,6 +1,7 @@
 #include "train/trainer.h"
 
 #include "common/durable_file.h"
+#include "common/exit_codes.h"
 #include "data/data_error.h"
 #include "support/idx_files.h"
 
@@ -116,8 +117,9 @@ TEST_F(TrainerTest, ADivergingRunStopsWithTheReasonInTheEventLog) {
   try {
     train(config, options);
     FAIL() << "expected the run to stop";
-  } catch (const TrainingError& e) {
+  } catch (const RunFailure& e) {
     EXPECT_THAT(e.what(), HasSubstr("training loss"));
+    EXPECT_THAT(e.what(), HasSubstr("epoch 1, "));  // where it stopped
   }
   const auto failed = events_of(*options.run_dir, "failed");
   ASSERT_EQ(failed.size(), 1u);
@@ -127,7 +129,13 @@ TEST_F(TrainerTest, ADivergingRunStopsWithTheReasonInTheEventLog) {
 TEST_F(TrainerTest, MissingDataIsADataError) {
   auto config = tiny("ce");
   config.data_root = dir_.file("nowhere");
-  EXPECT_THROW(train(config), data::DataError);
+  try {
+    train(config);
+    FAIL() << "no error";
+  } catch (const RunFailure& e) {
+    EXPECT_EQ(e.failure().exit_code, kExitData);
+    EXPECT_EQ(failure_of(e).exit_code, kExitData);
+  }
 }
 
 // A run that fails before its start event still says why in its run directory, for the
@@ -137,7 +145,7 @@ TEST_F(TrainerTest, AFailureBeforeTheStartIsLoggedWithItsExitCodeAndFault) {
   config.data_root = dir_.file("nowhere");
   TrainOptions options;
   options.run_dir = dir_.file("run");
-  EXPECT_THROW(train(config, options), data::DataError);
+  EXPECT_THROW(train(config, options), RunFailure);
   const auto failed = events_of(*options.run_dir, "failed");
   ASSERT_EQ(failed.size(), 1u);
   EXPECT_THAT(failed[0].at("reason").get<std::string>(), HasSubstr("nowhere"));
@@ -229,7 +237,7 @@ TEST_F(TrainerTest, ACorruptOrTruncatedCheckpointIsReportedNotLoaded) {
   try {
     train(config, options);
     FAIL() << "a corrupt checkpoint was loaded";
-  } catch (const CheckpointError& e) {
+  } catch (const RunFailure& e) {
     EXPECT_THAT(e.what(), HasSubstr("checkpoint.pt: corrupt"));
   }
   const auto failed = events_of(*options.run_dir, "failed");
@@ -240,7 +248,7 @@ TEST_F(TrainerTest, ACorruptOrTruncatedCheckpointIsReportedNotLoaded) {
   try {
     train(config, options);
     FAIL() << "a truncated checkpoint was loaded";
-  } catch (const CheckpointError& e) {
+  } catch (const RunFailure& e) {
     EXPECT_THAT(e.what(), HasSubstr("checkpoint.pt: truncated"));
   }
 }
@@ -253,7 +261,7 @@ TEST_F(TrainerTest, ACheckpointOfAnotherConfigIsRefused) {
   try {
     train(config, options);
     FAIL() << "a checkpoint of another config was loaded";
-  } catch (const CheckpointError& e) {
+  } catch (const RunFailure& e) {
     EXPECT_THAT(e.what(), HasSubstr("written by another config (lr is 0.05 there, 0.2 here)"));
   }
 }

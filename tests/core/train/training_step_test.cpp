@@ -1,5 +1,7 @@
 #include "train/training_step.h"
 
+#include "common/exit_codes.h"
+
 #include "isda/isda_loss.h"
 #include "models/registry.h"
 #include "train/trainer.h"
@@ -165,7 +167,8 @@ TEST(TrainingStep, CudaGraphOnTheCpuIsAConfigErrorNamingTheKey) {
     try {
       train(config);
       ADD_FAILURE() << "expected a ConfigError";
-    } catch (const ConfigError& e) {
+    } catch (const RunFailure& e) {
+      EXPECT_EQ(e.failure().exit_code, kExitUsage);
       EXPECT_THAT(e.what(), HasSubstr("cuda_graph: "));
       EXPECT_THAT(e.what(), HasSubstr("needs a CUDA device"));
     }
