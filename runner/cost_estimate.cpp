@@ -34,12 +34,17 @@ std::optional<EpochImages> epoch_images(const train::TrainConfig& config) {
   const auto* size = data::find_dataset_size(config.dataset);
   if (size == nullptr) return std::nullopt;
   EpochImages images;
-  images.resolution = size->resolution;
+  images.resolution = config.image_size > 0 ? config.image_size : size->resolution;
   const int64_t train = config.holdout ? size->train - data::kHoldoutValidationImages : size->train;
   images.train = limited(train, config.train_limit);
+  if (config.task != "classify") return images;  // a generator run tests nothing after its epochs
   images.evaluated = limited(size->test, config.test_limit);
   if (config.holdout) images.evaluated += limited(data::kHoldoutValidationImages, config.test_limit);
   return images;
+}
+
+std::string cost_key(const train::TrainConfig& config) {
+  return config.task == "classify" ? config.model : config.task;
 }
 
 CostModel::CostModel(std::vector<results::Calibration> calibrations, std::vector<results::EpochTiming> timings,
@@ -74,11 +79,12 @@ std::optional<EpochCost> CostModel::measured(const train::TrainConfig& config, c
   int64_t runs = 0, overheads = 0;
   for (size_t i = 0; i < timings_.size(); ++i) {
     const auto& other = timing_configs_[i];
-    if (other.model != config.model || (other.method == config.method) != same_method) continue;
+    if (cost_key(other) != cost_key(config) || (other.method == config.method) != same_method) continue;
     if (!timings_[i].gpu_model.empty() != runs_on_gpu(config)) continue;
     const auto other_images = epoch_images(other);
     if (!other_images || other_images->resolution != images.resolution || work_units(*other_images) <= 0) continue;
-    seconds_per_unit += timings_[i].seconds_per_epoch / work_units(*other_images);
+    // One device's seconds per unit: that run's epochs were shared by its ranks.
+    seconds_per_unit += timings_[i].seconds_per_epoch * static_cast<double>(other.ranks) / work_units(*other_images);
     ++runs;
     if (!std::isnan(timings_[i].overhead_seconds)) {
       overhead += std::max(0.0, timings_[i].overhead_seconds);
@@ -87,9 +93,9 @@ std::optional<EpochCost> CostModel::measured(const train::TrainConfig& config, c
   }
   if (runs == 0) return std::nullopt;
   const auto method = same_method ? config.method : "another method";
-  return EpochCost{seconds_per_unit / static_cast<double>(runs) * work_units(images),
+  return EpochCost{seconds_per_unit / static_cast<double>(runs) * work_units(images) / static_cast<double>(config.ranks),
                    overheads > 0 ? overhead / static_cast<double>(overheads) : 0.0,
-                   fmt::format("measured: {} run{} of {} ({})", runs, runs == 1 ? "" : "s", config.model, method)};
+                   fmt::format("measured: {} run{} of {} ({})", runs, runs == 1 ? "" : "s", cost_key(config), method)};
 }
 
 std::optional<EpochCost> CostModel::calibrated(const train::TrainConfig& config, const EpochImages& images,
@@ -98,14 +104,15 @@ std::optional<EpochCost> CostModel::calibrated(const train::TrainConfig& config,
   const bool gpu = runs_on_gpu(config);
   const auto precision = gpu ? config.precision : "fp32";
   for (const auto& c : calibrations_) {
-    if (c.model != config.model || c.resolution != images.resolution || c.precision != precision) continue;
+    if (c.model != cost_key(config) || c.resolution != images.resolution || c.precision != precision) continue;
     if (is_gpu_device(c.device) != gpu) continue;
     if ((c.method == calibrated_method(config.method)) != same_method) continue;
     if (best == nullptr || c.measured > best->measured) best = &c;  // the newest
   }
   if (best == nullptr) return std::nullopt;
-  const double seconds = static_cast<double>(images.train) / best->train_images_per_second +
-                         static_cast<double>(images.evaluated) / best->test_images_per_second;
+  const double seconds = (static_cast<double>(images.train) / best->train_images_per_second +
+                          static_cast<double>(images.evaluated) / best->test_images_per_second) /
+                         static_cast<double>(config.ranks);
   return EpochCost{seconds, 0.0, fmt::format("calibrated: {} ({}, {}, {} px, batch {})", best->device, best->method,
                                         best->precision, best->resolution, best->batch_size)};
 }
@@ -123,7 +130,7 @@ StageEstimate estimate_stage(const std::string& name, const std::vector<RunToEst
                              int64_t slots) {
   StageEstimate stage;
   stage.name = name;
-  std::vector<double> durations;
+  std::vector<WideRun> durations;
   for (const auto& run : runs) {
     ++stage.runs;
     stage.epochs += run.epochs_left;
@@ -131,23 +138,38 @@ StageEstimate estimate_stage(const std::string& name, const std::vector<RunToEst
     if (!cost) {
       ++stage.runs_without_cost;
       const auto images = epoch_images(*run.config);
-      stage.models_without_cost.insert(
-          images ? fmt::format("{} at {} px ({})", run.config->model, images->resolution, run.config->method)
-                 : fmt::format("{} on {} (unknown size)", run.config->model, run.config->dataset));
+      const auto key = cost_key(*run.config);
+      stage.models_without_cost.insert(images ? fmt::format("{} at {} px ({})", key, images->resolution, run.config->method)
+                                              : fmt::format("{} on {} (unknown size)", key, run.config->dataset));
       continue;
     }
     stage.sources.insert(cost->source);
-    durations.push_back(cost->seconds * static_cast<double>(run.epochs_left) + cost->run_overhead);
-    stage.device_seconds += durations.back();
+    const WideRun wide{cost->seconds * static_cast<double>(run.epochs_left) + cost->run_overhead, run.config->ranks};
+    durations.push_back(wide);
+    stage.device_seconds += wide.seconds * static_cast<double>(wide.slots);
   }
-  std::sort(durations.rbegin(), durations.rend());  // longest first
+  std::stable_sort(durations.begin(), durations.end(),
+                   [](const WideRun& a, const WideRun& b) { return a.seconds > b.seconds; });  // longest first
   stage.wall_seconds = list_schedule(std::vector<double>(static_cast<size_t>(std::max<int64_t>(1, slots)), 0.0), durations);
   return stage;
 }
 
 double list_schedule(std::vector<double> slot_loads, const std::vector<double>& runs) {
+  std::vector<WideRun> wide;
+  for (const double seconds : runs) wide.push_back({seconds, 1});
+  return list_schedule(std::move(slot_loads), wide);
+}
+
+double list_schedule(std::vector<double> slot_loads, const std::vector<WideRun>& runs) {
   if (slot_loads.empty()) slot_loads.push_back(0);
-  for (const double duration : runs) *std::min_element(slot_loads.begin(), slot_loads.end()) += duration;
+  for (const auto& run : runs) {
+    const auto width = static_cast<size_t>(std::clamp<int64_t>(run.slots, 1, static_cast<int64_t>(slot_loads.size())));
+    std::vector<size_t> order(slot_loads.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return slot_loads[a] < slot_loads[b]; });
+    const double start = slot_loads[order[width - 1]];  // when the last of the `width` freest slots frees
+    for (size_t k = 0; k < width; ++k) slot_loads[order[k]] = start + run.seconds;
+  }
   return *std::max_element(slot_loads.begin(), slot_loads.end());
 }
 

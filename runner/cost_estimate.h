@@ -21,15 +21,19 @@ namespace isda::runner {
 
 // The images one epoch of a run touches, from its data set and limits.
 struct EpochImages {
-  int64_t resolution = 0;  // image side in pixels
+  int64_t resolution = 0;  // image side in pixels (image folders: image_size, else 224)
   int64_t train = 0;       // trained on
-  int64_t evaluated = 0;   // tested (and validated, with a hold-out) after the epoch
+  int64_t evaluated = 0;   // tested (and validated, with a hold-out) after the epoch; 0 for a generator run
 };
-// nullopt for a data set of unknown size (an image folder).
+// nullopt for a data set of unknown size.
 std::optional<EpochImages> epoch_images(const train::TrainConfig& config);
 
+// What a run's cost is looked up by: its network, or for a generator run (task wgan, cgan, ...) its
+// task, whose networks are fixed; never a classifier's time for a generator's or the reverse.
+std::string cost_key(const train::TrainConfig& config);
+
 struct EpochCost {
-  double seconds = 0;       // per epoch
+  double seconds = 0;       // per epoch of the run as configured: with ranks R, wall time on its R devices
   double run_overhead = 0;  // per run, outside its epochs (start, data loading); 0 from a calibration
   std::string source;  // "measured: 3 runs of resnet8 (isda)", "calibrated: cpu: ... (isda, fp32, 2 threads)"
 };
@@ -41,10 +45,12 @@ class CostModel {
   // From the store (an empty model without one). Throws results::StoreError.
   static CostModel from_store(results::ResultsStore* store, bool on_gpu);
 
-  // Seconds per epoch of a run, in this order of preference: measured runs of the same model,
-  // resolution, method and device kind; a calibration of them; measured runs of the model with
+  // Seconds per epoch of a run, in this order of preference: measured runs of the same cost_key,
+  // resolution, method and device kind; a calibration of them; measured runs of the key with
   // another method; a calibration with another method. A measured run's time is scaled by the
-  // images per epoch, an evaluated image counting a third of a trained one. nullopt when none fits.
+  // images per epoch, an evaluated image counting a third of a trained one, and by its ranks: R
+  // ranks share an epoch's images, so an epoch takes 1/R of one device's time (communication not
+  // counted). nullopt when none fits.
   std::optional<EpochCost> epoch_cost(const train::TrainConfig& config) const;
 
  private:
@@ -79,8 +85,18 @@ struct RunToEstimate {
 // ends, with the slots already busy for `slot_loads` seconds. 0 for no runs.
 double list_schedule(std::vector<double> slot_loads, const std::vector<double>& runs);
 
+// A run that holds `slots` slots at once (a data-parallel run: one per rank) for `seconds`.
+struct WideRun {
+  double seconds = 0;
+  int64_t slots = 1;
+};
+// The same for runs of any width: each starts on the `slots` slots that free first, when the last of
+// them frees (all of them when it needs more slots than there are).
+double list_schedule(std::vector<double> slot_loads, const std::vector<WideRun>& runs);
+
 // `slots`: runs executing at once (CPU slots, GPUs, a Slurm array limit); runs in a slot one after
-// another, longest first onto the least loaded slot.
+// another, longest first onto the least loaded slot; a run of R ranks holds R slots, and its device
+// time counts R devices.
 StageEstimate estimate_stage(const std::string& name, const std::vector<RunToEstimate>& runs, const CostModel& model,
                              int64_t slots);
 

@@ -102,9 +102,48 @@ TEST(CostEstimate, AStageSpreadsItsRunsOverTheSlotsAndNamesModelsWithoutACost) {
 }
 
 TEST(CostEstimate, ListScheduleStartsEachRunOnTheSlotThatFreesFirst) {
-  EXPECT_DOUBLE_EQ(list_schedule({0, 0}, {}), 0);
-  EXPECT_DOUBLE_EQ(list_schedule({30, 0}, {20, 20}), 40);  // 0 -> 20 -> 40 on slot 2; slot 1 ends at 30
-  EXPECT_DOUBLE_EQ(list_schedule({}, {5, 5}), 10);
+  EXPECT_DOUBLE_EQ(list_schedule({0, 0}, std::vector<double>{}), 0);
+  EXPECT_DOUBLE_EQ(list_schedule({30, 0}, std::vector<double>{20, 20}), 40);  // 0 -> 20 -> 40 on slot 2; slot 1 ends at 30
+  EXPECT_DOUBLE_EQ(list_schedule({}, std::vector<double>{5, 5}), 10);
+  // A run of two ranks waits for two free slots and holds both.
+  EXPECT_DOUBLE_EQ(list_schedule({30, 0, 0}, std::vector<WideRun>{{10, 2}, {10, 2}}), 30);  // 0-10, 10-20 on slots 2 and 3
+  EXPECT_DOUBLE_EQ(list_schedule({30, 0}, std::vector<WideRun>{{10, 2}}), 40);  // waits for slot 1 to free at 30
+  EXPECT_DOUBLE_EQ(list_schedule({0}, std::vector<WideRun>{{10, 8}}), 10);  // wider than the slots: all of them
+}
+
+// A generator run is priced by generator runs of its task (never by a classifier's epochs), and has
+// no test images; a run without any is named by its task.
+TEST(CostEstimate, AGeneratorRunIsPricedByGeneratorRunsOfItsTask) {
+  auto classifier = config("resnet20", "isda", "fashion-mnist");
+  auto generator = config("resnet20", "isda", "fashion-mnist");
+  generator.task = "cgan";
+  EXPECT_EQ(epoch_images(generator)->evaluated, 0);
+  EXPECT_EQ(cost_key(generator), "cgan");
+  const CostModel classifiers_only({}, {timing(classifier, 6.0)}, false);
+  EXPECT_FALSE(classifiers_only.epoch_cost(generator).has_value());
+  const auto stage = estimate_stage("generators", {{&generator, 5}}, classifiers_only, 1);
+  EXPECT_THAT(stage.models_without_cost, ::testing::ElementsAre("cgan at 28 px (isda)"));
+  const CostModel both({}, {timing(classifier, 6.0), timing(generator, 40.0)}, false);
+  EXPECT_DOUBLE_EQ(both.epoch_cost(generator)->seconds, 40.0);
+  EXPECT_EQ(both.epoch_cost(generator)->source, "measured: 1 run of cgan (isda)");
+  EXPECT_NEAR(both.epoch_cost(classifier)->seconds, 6.0, 1e-12);
+}
+
+// A run of R ranks shares each epoch among R devices: 1/R of one device's epoch on the wall, R
+// devices' worth of device time, R slots held at once.
+TEST(CostEstimate, ADataParallelRunHoldsOneSlotPerRank) {
+  const CostModel model({calibration("resnet32", "isda", 500, 2500)}, {}, false);
+  auto two = config("resnet32", "isda");
+  two.ranks = 2;
+  EXPECT_DOUBLE_EQ(model.epoch_cost(two)->seconds, 104.0 / 2);
+  const auto single = config("resnet32", "isda");
+  const auto stage = estimate_stage("final runs", {{&two, 10}, {&single, 10}}, model, 2);
+  EXPECT_DOUBLE_EQ(stage.device_seconds, 52.0 * 10 * 2 + 104.0 * 10);
+  EXPECT_DOUBLE_EQ(stage.wall_seconds, 1040.0 + 520.0);  // the single run first, then the 2-rank run on both slots
+  // A measured 2-rank run is one device's epoch of twice its time.
+  const CostModel measured({}, {timing(two, 52.0)}, false);
+  EXPECT_NEAR(measured.epoch_cost(single)->seconds, 104.0, 1e-9);
+  EXPECT_NEAR(measured.epoch_cost(two)->seconds, 52.0, 1e-9);
 }
 
 }  // namespace
