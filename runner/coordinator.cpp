@@ -9,6 +9,7 @@
 #include "runner/gpu_use.h"
 #include "runner/progress.h"
 #include "runner/spec.h"
+#include "runner/stall.h"
 #include "runner/sweep.h"
 #include "runner/worker.h"
 #include "train/run_directory.h"
@@ -99,6 +100,14 @@ struct Active {
   double last_heartbeat = 0;
   int64_t last_epoch = 0;
   double seconds_per_epoch = 0;
+  // The stall watch (runner/stall.h): when the worker started, the configured limit (0: the
+  // default), whether a slow run was named, and once stalled, why and when it gets SIGKILL.
+  double started = 0;
+  double configured_stall_limit = 0;
+  bool named_slow = false;
+  std::string stall_reason;
+  Clock::time_point stall_kill_at{};
+  Clock::time_point last_stall_check{};
 };
 
 }  // namespace
@@ -262,10 +271,18 @@ class LocalSweep {
       provenance.ended = std::nan("");
       store_.record_provenance(id, provenance);
       a.last_heartbeat = now_seconds();
+      a.started = now_seconds();
+      a.configured_stall_limit = configured_stall_limit(info->config_json);
       for (const auto s : slots) busy_[s] = true;
       log(fmt::format("started {} on {} {}", id, label_of(slots), what_of_run_[id]));
       active_.push_back(std::move(a));
     }
+  }
+
+  static double configured_stall_limit(const std::string& config_json) {
+    const auto config = nlohmann::json::parse(config_json);
+    const auto it = config.find("stall_limit");
+    return it != config.end() && it->is_number() ? it->get<double>() : 0.0;
   }
 
   // A run's ranks (config key `ranks`): the slots it takes, one per rank.
@@ -337,6 +354,7 @@ class LocalSweep {
           take_in_epochs(a);
           a.last_heartbeat = now_seconds();
         }
+        watch_for_stall(a);
         ++it;
         continue;
       }
@@ -344,6 +362,55 @@ class LocalSweep {
       for (const auto s : a.slots) busy_[s] = false;
       it = active_.erase(it);
     }
+  }
+
+  // A worker with no finished step for its stall limit (the larger of 10 minutes and 20 times its
+  // slowest step, or the config's stall_limit) is stalled: what can be learnt of where it hangs goes
+  // to stall.txt, it gets SIGTERM (and SIGCONT, should it be stopped) to checkpoint, and SIGKILL
+  // after a grace period; finish() records fault `stalled` and retries it. Halfway to the limit the
+  // run is named, so a user sees it before anything is stopped.
+  void watch_for_stall(Active& a) {
+    const auto now = Clock::now();
+    if (now - a.last_stall_check < std::chrono::seconds(1)) return;
+    a.last_stall_check = now;
+    if (!a.stall_reason.empty()) {
+      if (now >= a.stall_kill_at) {
+        for (const int pid : process_tree(a.worker->pid())) ::kill(pid, SIGKILL);
+        a.stall_kill_at = now + std::chrono::hours(24);  // once
+      }
+      return;
+    }
+    const auto progress = read_progress(a.run_dir);
+    const double last = std::max(a.started, progress.last_progress);
+    const double limit = progress.stall_limit > 0 ? progress.stall_limit
+                                                  : train::stall_limit_seconds(a.configured_stall_limit, 0);
+    const double idle = now_seconds() - last;
+    if (idle < limit / 2) {
+      a.named_slow = false;
+      return;
+    }
+    if (idle < limit) {
+      if (!a.named_slow) {
+        log(fmt::format("{}: no step finished for {} (stalled at {})", a.run_id, format_duration(idle), format_duration(limit)));
+        a.named_slow = true;
+      }
+      return;
+    }
+    a.stall_reason = fmt::format("stalled: no step finished for {} (stall limit {}{}); where it hung: {}/{}",
+                                 format_duration(idle), format_duration(limit),
+                                 progress.epoch > 0 ? fmt::format(", last at epoch {} step {}", progress.epoch, progress.step) : "",
+                                 a.run_dir, train::kStallReportFile);
+    try {
+      common::write_file_atomically(a.run_dir + "/" + train::kStallReportFile,
+                                    fmt::format("{}\n\n{}", a.stall_reason, describe_process_tree(a.worker->pid())));
+    } catch (const std::exception& e) {
+      log(fmt::format("{}: cannot write {}: {}", a.run_id, train::kStallReportFile, e.what()));
+    }
+    const auto grace = std::chrono::duration<double>(std::clamp(limit / 2, 2.0, 30.0));
+    log(fmt::format("{} {}; stopping it (SIGTERM, SIGKILL after {})", a.run_id, a.stall_reason, format_duration(grace.count())));
+    a.worker->signal(SIGTERM);
+    for (const int pid : process_tree(a.worker->pid())) ::kill(pid, SIGCONT);
+    a.stall_kill_at = Clock::now() + std::chrono::duration_cast<Clock::duration>(grace);
   }
 
   void take_in_epochs(Active& a) {
@@ -371,13 +438,23 @@ class LocalSweep {
     if (seen.outcome == Outcome::done) {  // complete, even if the worker was killed right after
       store_.set_state(a.run_id, RunState::done);
       log(fmt::format("done {}", a.run_id));
+    } else if (!a.stall_reason.empty()) {  // however it ended after the stall watch stopped it
+      fail(a.run_id, events::Fault::stalled, a.stall_reason, tail, queue);
     } else if (seen.outcome == Outcome::unreadable) {
       fail(a.run_id, events::Fault::run, seen.reason, tail, queue);
     } else if (seen.outcome == Outcome::interrupted || code > 128) {
       const int signal = seen.outcome == Outcome::interrupted ? seen.signal : code - 128;
-      store_.set_state(a.run_id, RunState::interrupted, fmt::format("stopped by signal {}", signal), tail);
-      if (stopped()) {
-        log(fmt::format("interrupted {}", a.run_id));
+      const auto info = store_.find_run(a.run_id);
+      const auto reached = info && info->last_epoch > 0 ? fmt::format(", {} epochs done", info->last_epoch) : std::string();
+      store_.set_state(a.run_id, RunState::interrupted,
+                       fmt::format("stopped by signal {}{}", signal,
+                                   seen.outcome == Outcome::interrupted ? " after checkpointing" : ""),
+                       tail);
+      // A Ctrl-C reaches the workers (the terminal's process group) as it reaches isda-run, which may
+      // not have handled it yet: a stop asked of isda-run is a stop, not a kill from outside.
+      if (stopped() || stop_requests_.load() > 0) {
+        log(fmt::format("interrupted {}{}{}; rerun to resume it", a.run_id, reached,
+                        seen.outcome == Outcome::interrupted ? ", checkpointed" : ""));
       } else if (++outside_kills_[a.run_id] <= kResumesAfterOutsideKills) {
         store_.set_state(a.run_id, RunState::pending);
         queue.push_back(a.run_id);
@@ -392,7 +469,7 @@ class LocalSweep {
       const auto why = seen.outcome == Outcome::failed && !seen.reason.empty()
                            ? seen.reason
                            : fmt::format("isda-train exited with code {} before logging why", code);
-      fail(a.run_id, events::Fault::run, why, tail, queue);
+      fail(a.run_id, seen.outcome == Outcome::failed ? seen.fault : events::Fault::run, why, tail, queue);
     }
   }
 
@@ -457,17 +534,19 @@ class LocalSweep {
       const double rest = seconds * static_cast<double>(std::max<int64_t>(0, epochs_of_run_[a.run_id] - a.last_epoch));
       for (const auto slot : a.slots) loads[slot] = rest;  // a data-parallel run holds all its slots
     }
-    std::vector<double> runs;
+    std::vector<WideRun> runs;
     double known = 0;
     for (const auto& id : queue) {
       const double seconds = seconds_per_epoch_of(id, 0);
       if (!(seconds > 0)) return -1;
-      runs.push_back(seconds * static_cast<double>(epochs_of_run_[id]));
-      known += runs.back();
+      const auto config = config_of_run_.find(id);
+      runs.push_back({seconds * static_cast<double>(epochs_of_run_[id]),
+                      config != config_of_run_.end() ? config->second->ranks : 1});
+      known += runs.back().seconds;
     }
     if (plan_->waiting_runs > 0) {  // like the runs known so far, on average
       if (runs.empty()) return -1;
-      for (int64_t i = 0; i < plan_->waiting_runs; ++i) runs.push_back(known / static_cast<double>(queue.size()));
+      for (int64_t i = 0; i < plan_->waiting_runs; ++i) runs.push_back({known / static_cast<double>(queue.size()), 1});
     }
     return list_schedule(loads, runs);
   }
@@ -596,7 +675,7 @@ int print_status(const std::string& db_path, const std::string& spec_path, std::
       out << fmt::format("  lambda0 {} for {} (lowest mean {})\n", choice.lambda0, choice.group_key, choice.metric);
     }
     for (const auto& run : store.runs_of_sweep(sweep.id)) {
-      if (run.state != RunState::running && run.state != RunState::failed) continue;
+      if (run.state != RunState::running && run.state != RunState::failed && run.state != RunState::interrupted) continue;
       const auto config = nlohmann::json::parse(run.config_json, nullptr, false);
       const auto epochs = config.is_object() && config.contains("epochs") ? config["epochs"].dump() : "?";
       std::string line = fmt::format("  {} {:<8} epoch {}/{}", run.id, results::to_string(run.state), run.last_epoch, epochs);

@@ -375,5 +375,46 @@ TEST_F(IsdaRun, RunsDataParallelRunsOnTwoSlotsEach) {
   EXPECT_THAT(refused.err, HasSubstr("needs 2 CPU slots (config key ranks), isda-run has 1 (--cpu-slots)"));
 }
 
+// Ctrl-C in a terminal reaches isda-run and its workers at once (one process group): the workers
+// checkpoint, and the runs are left interrupted with the epochs they reached (not resumed as if
+// something else had killed them); the rerun finishes the sweep as if it had never stopped.
+TEST_F(IsdaRun, CtrlCLeavesRunsInterruptedAndTheRerunFinishesThem) {
+  const auto clean = testing::run_process(command("clean"));
+  ASSERT_EQ(clean.exit_code, 0) << clean.err;
+  auto args = command("ctrl-c");
+  args.push_back("--plain");
+  const pid_t pid = testing::start_process(args, dir_.file("ctrl-c.out"), dir_.file("ctrl-c.err"), /*own_process_group=*/true);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  const auto runs = dir_.file("ctrl-c-runs");
+  bool training = false;
+  while (!training && std::chrono::steady_clock::now() < deadline) {
+    if (std::filesystem::exists(runs)) {
+      for (const auto& entry : std::filesystem::directory_iterator(runs)) {
+        std::ifstream events(entry.path().string() + "/events.jsonl");
+        const std::string text((std::istreambuf_iterator<char>(events)), std::istreambuf_iterator<char>());
+        training = training || (text.find("\"event\":\"epoch\"") != std::string::npos &&
+                                text.find("\"event\":\"done\"") == std::string::npos);
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(training);
+  ::kill(-pid, SIGINT);
+  EXPECT_EQ(testing::wait_process(pid), 130);
+  std::ifstream err_file(dir_.file("ctrl-c.err"));
+  const std::string err((std::istreambuf_iterator<char>(err_file)), std::istreambuf_iterator<char>());
+  EXPECT_THAT(err, ::testing::Not(HasSubstr("not sent by isda-run")));
+  EXPECT_THAT(err, ::testing::ContainsRegex("interrupted [0-9a-f]{16}, [0-9]+ epochs done, checkpointed; rerun to resume it"));
+  const auto status = testing::run_process({ISDA_RUN_BINARY, "status", "--db", dir_.file("ctrl-c.db")});
+  EXPECT_THAT(status.out, ::testing::ContainsRegex("[1-9] interrupted"));
+  EXPECT_THAT(status.out, ::testing::ContainsRegex("interrupted epoch [0-9]/3"));
+  const auto rerun = testing::run_process(command("ctrl-c"));
+  ASSERT_EQ(rerun.exit_code, 0) << rerun.err;
+  const auto expected = summarise(dir_.file("clean.db"));
+  const auto got = summarise(dir_.file("ctrl-c.db"));
+  EXPECT_EQ(got.losses, expected.losses);
+  EXPECT_EQ(got.last10, expected.last10);
+}
+
 }  // namespace
 }  // namespace isda
