@@ -445,9 +445,6 @@ void validate(const TrainConfig& c, const std::string& source) {
   positive("dist_timeout", c.dist_timeout);
   non_negative("stall_limit", c.stall_limit);
   non_negative("image_size", static_cast<double>(c.image_size));
-  if (c.image_size != 0 && c.dataset != "imagenet") {
-    throw error(source, "image_size", "sets the crop of image folders (imagenet); " + c.dataset + " has fixed-size images");
-  }
   if (c.image_size != 0 && c.image_size < 32) throw error(source, "image_size", "must be at least 32 (the networks stride by 32)");
   if (c.ranks > 1) {
     if (c.batch_size % c.ranks != 0) {

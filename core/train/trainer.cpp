@@ -122,6 +122,10 @@ class Run {
 
     activity_ = "loading the data";
     const auto root = config.data_root.empty() ? data::default_data_root(config.dataset) : config.data_root;
+    if (config.image_size != 0 && !data::is_image_folder_dataset(config.dataset)) {
+      throw ConfigError("config: image_size: sets the crop of image folders (imagenet); " + config.dataset +
+                        " has fixed-size images");
+    }
     if (data::is_image_folder_dataset(config.dataset)) {
       open_image_folders(root);
     } else {

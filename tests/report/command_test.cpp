@@ -170,7 +170,7 @@ TEST_F(ReportCommand, WritesTheReportToOut) {
   std::ifstream file(path);
   std::stringstream text;
   text << file.rdbuf();
-  EXPECT_THAT(text.str(), StartsWith("### Table 5"));
+  EXPECT_THAT(text.str(), StartsWith("### Profile smoke, not the paper's setting: Table 5"));
   EXPECT_FALSE(std::filesystem::exists(path + ".tmp"));
   expect_one_error_line(on_store({"--table", "5", "--out", scratch_->file("no/such/dir/r.txt")}), 2, "--out: cannot write");
 }
@@ -182,6 +182,29 @@ TEST_F(ReportCommand, RejectsBadUsageInOneLine) {
   expect_one_error_line(on_store({"5"}), 2, "unexpected argument \"5\"");
   expect_one_error_line(report({"--table"}), 2, "--table: missing value ID");
   expect_one_error_line(on_store({"--list=yes"}), 2, "--list takes no value");
+}
+
+// A table of the paper's setting is what --table shows, also when a smoke sweep of it is newer;
+// the smoke sweep's title says what it ran.
+TEST(ReportCommandStore, PrefersThePapersSettingAndTitlesAProfileByWhatItSets) {
+  testing::ScratchDir scratch;
+  const auto db = scratch.file("isda.db");
+  {
+    testing::StoreBuilder builder(db, scratch.file("logs"));
+    const auto layout = testing::table5_layout("Table 5: ablation");
+    builder.add_sweep("table5", {{"name", "table5"}, {"table", layout}},
+                      {testing::done(testing::run_config("cifar10", "ce", "full", 0), 3.9)});
+    builder.add_sweep("table5:smoke",
+                      {{"name", "table5"}, {"table", layout}, {"profiles", {{"smoke", {{"epochs", 2}, {"train_limit", 2000}}}}}},
+                      {testing::done(testing::run_config("cifar10", "ce", "full", 1), 40.0)});
+  }
+  const auto paper = report({"--table", "5", "--db", db});
+  ASSERT_EQ(paper.code, 0) << paper.err;
+  EXPECT_THAT(paper.out, StartsWith("Table 5: ablation"));
+  EXPECT_THAT(paper.out, HasSubstr("sweep table5 (id 1)"));
+  const auto smoke = report({"--sweep", "table5:smoke", "--db", db});
+  ASSERT_EQ(smoke.code, 0) << smoke.err;
+  EXPECT_THAT(smoke.out, StartsWith("Profile smoke (epochs 2, train_limit 2000), not the paper's setting: Table 5: ablation"));
 }
 
 TEST(ReportCommandHelp, GeneratesHelpFromTheOptionTable) {
