@@ -183,10 +183,8 @@ void RunDirectory::note_progress(int64_t epoch, int64_t step, double stall_limit
 }
 
 double stall_limit_seconds(double configured, double slowest_step_seconds) {
-  constexpr double kFloorSeconds = 600;     // a worker gets 10 minutes whatever its steps take
-  constexpr double kSlowestStepFactor = 20;
   if (configured > 0) return configured;
-  return std::max(kFloorSeconds, kSlowestStepFactor * slowest_step_seconds);
+  return std::max<double>(kStallLimitFloorSeconds, kStallSlowestStepFactor * slowest_step_seconds);
 }
 
 ProgressNotes::ProgressNotes(const RunDirectory* run_dir, double configured_stall_limit)

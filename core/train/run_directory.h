@@ -68,6 +68,8 @@ class RunDirectoryClaim {
 // larger of 10 minutes and 20 times the slowest step so far (0: none measured yet).
 inline constexpr char kProgressFile[] = "progress";
 inline constexpr char kStallReportFile[] = "stall.txt";
+inline constexpr int kStallLimitFloorSeconds = 600;  // a worker gets 10 minutes whatever its steps take
+inline constexpr int kStallSlowestStepFactor = 20;
 double stall_limit_seconds(double configured, double slowest_step_seconds);
 
 class RunDirectory;

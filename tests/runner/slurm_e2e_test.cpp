@@ -389,5 +389,97 @@ TEST_F(SlurmE2E, ADataParallelRunIsOneSrunTaskPerRank) {
   EXPECT_EQ(got.last10, expected.last10);
 }
 
+// SIGUSR1 (scancel -b --signal=USR1, or the time limit's --signal) to a data-parallel run: srun
+// hands it to both ranks, which checkpoint at one step; no rank leaves before rank 0 has written
+// its checkpoint and marker (a delay injected into that write widens the window in which
+// srun --kill-on-bad-exit would otherwise kill rank 0), so the task requeues and resumes from the
+// checkpoint written at the stop.
+TEST_F(SlurmE2E, ADataParallelRunStoppedBySlurmResumesFromTheCheckpointOfTheStop) {
+  const auto spec = write_spec("slurm-ranks-stop", {{"grid", {{"method", {"isda"}}, {"ranks", {2}}}}, {"seeds", {1}}},
+                               /*epochs=*/4);
+  // Longer than the local Slurm's KillWait (10 s), the time srun gives the other tasks after one
+  // exits before it kills them. sbatch exports isda-run's environment to the job.
+  setenv("ISDA_TEST_STOP_DELAY_MS", "15000", 1);
+  const auto slurm = testing::start_process(slurm_command(spec, "slurm", true), dir_.file("stop.out"), dir_.file("stop.err"));
+  unsetenv("ISDA_TEST_STOP_DELAY_MS");
+  std::string run_dir;
+  ASSERT_TRUE(poll_until(150, [&] {
+    if (!fs::exists(dir_.file("slurm-runs"))) return false;
+    for (const auto& entry : fs::directory_iterator(dir_.file("slurm-runs"))) {
+      const auto dir = entry.path().string();
+      if (!fs::exists(dir + "/slurm-job") || count_events(dir, "epoch") < 1) continue;
+      std::istringstream mark(read_text(dir + "/slurm-job"));
+      std::string name, task;
+      mark >> name >> task;
+      run_dir = dir;
+      return testing::run_process({"/usr/bin/scancel", "-b", "--signal=USR1", task}).exit_code == 0;
+    }
+    return false;
+  })) << read_text(dir_.file("stop.err"));
+  ASSERT_EQ(wait_at_most(slurm, 300), 0) << read_text(dir_.file("stop.err"));
+  const auto events = events_of(run_dir);
+  int interrupted_at = -1;
+  for (size_t i = 0; i < events.size(); ++i) {
+    if (events[i].value("event", "") == "interrupted") interrupted_at = static_cast<int>(i);
+  }
+  ASSERT_GE(interrupted_at, 0) << read_text(run_dir + "/events.jsonl") << read_text(run_dir + "/worker.log");
+  const auto& stop = events[static_cast<size_t>(interrupted_at)];
+  bool resumed_there = false;
+  for (size_t i = static_cast<size_t>(interrupted_at) + 1; i < events.size(); ++i) {
+    if (events[i].value("event", "") != "start") continue;
+    resumed_there = events[i]["epoch"] == stop["epoch"] && events[i]["step"] == stop["step"];
+    break;
+  }
+  EXPECT_TRUE(resumed_there) << read_text(run_dir + "/events.jsonl");
+  EXPECT_THAT(read_text(run_dir + "/worker.log"), HasSubstr("requeueing"));
+  EXPECT_EQ(count_events(run_dir, "epoch"), 4);
+  EXPECT_EQ(count_events(run_dir, "done"), 1);
+}
+
+// The job script keeps the stall watch too: a worker stopped with SIGSTOP is found after its stall
+// limit, stopped, recorded with fault stalled and retried in a later job; the store ends as a
+// local run's.
+TEST_F(SlurmE2E, AStalledWorkerIsStoppedAndRetried) {
+  const auto spec = write_spec("slurm-stall", {{"grid", {{"method", {"ce"}}}}, {"seeds", {1}}, {"retries", 1}}, /*epochs=*/4);
+  {
+    auto with_limit = nlohmann::json::parse(read_text(spec));
+    with_limit["base"]["stall_limit"] = 8;
+    std::ofstream(spec) << with_limit.dump(2);
+  }
+  const auto slurm = testing::start_process(slurm_command(spec, "slurm", true), dir_.file("stall.out"), dir_.file("stall.err"));
+  std::string run_dir;
+  ASSERT_TRUE(poll_until(150, [&] {
+    if (!fs::exists(dir_.file("slurm-runs"))) return false;
+    for (const auto& entry : fs::directory_iterator(dir_.file("slurm-runs"))) {
+      const auto dir = entry.path().string();
+      if (count_events(dir, "epoch") < 1 || count_events(dir, "done") > 0) continue;
+      std::istringstream lock(read_text(dir + "/lock"));
+      int holder = 0;
+      if (lock >> holder && holder > 0 && ::kill(holder, SIGSTOP) == 0) {
+        run_dir = dir;
+        return true;
+      }
+    }
+    return false;
+  })) << read_text(dir_.file("stall.err"));
+  ASSERT_EQ(wait_at_most(slurm, 300), 0) << read_text(dir_.file("stall.err"));
+  EXPECT_THAT(read_text(run_dir + "/stall.txt"), HasSubstr("stalled: no step finished for"));
+  EXPECT_THAT(read_text(run_dir + "/worker.log"), HasSubstr("stopping the worker"));
+  {
+    auto store = results::ResultsStore::open(dir_.file("slurm.db"), results::ResultsStore::Mode::reader);
+    const auto run = store.find_run(fs::path(run_dir).filename().string());
+    ASSERT_TRUE(run.has_value());
+    EXPECT_EQ(run->failures, 1);
+    EXPECT_EQ(run->fault, "stalled");
+  }
+  const auto local = testing::run_process(local_command(spec, "local"));
+  ASSERT_EQ(local.exit_code, 0) << local.err;
+  const auto expected = summarise(dir_.file("local.db"));
+  const auto got = summarise(dir_.file("slurm.db"));
+  EXPECT_EQ(got.done, 1);
+  EXPECT_EQ(got.losses, expected.losses);
+  EXPECT_EQ(got.last10, expected.last10);
+}
+
 }  // namespace
 }  // namespace isda
