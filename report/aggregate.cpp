@@ -1,5 +1,7 @@
 #include "report/aggregate.h"
 
+#include "train/train_config.h"
+
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -222,9 +224,9 @@ std::vector<const RunResult*> runs_matching(const SweepData& sweep, const std::v
   return runs;
 }
 
-bool may_differ_within_cell(const std::string& key) {
-  return key == "seed" || key == "device" || key == "threads" || key == "data_root";
-}
+// The seed, and the keys that say only where and how a run executed (train/train_config.h: one
+// list for run identity, checkpoints and this).
+bool may_differ_within_cell(const std::string& key) { return key == "seed" || train::is_execution_key(key); }
 
 std::optional<ConfigDifference> config_difference(const std::vector<const RunResult*>& runs) {
   std::set<std::string> keys;

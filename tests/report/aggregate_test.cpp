@@ -117,6 +117,18 @@ TEST(Aggregate, FindsTheKeyInWhichACellsRunsDiffer) {
   EXPECT_EQ(difference->keys, (std::vector<std::string>{"dropout", "lr"}));
 }
 
+// The execution keys (core's one list) may differ within a cell; ranks and sync_bn may not: a
+// 1-GPU and an 8-GPU run are different runs.
+TEST(Aggregate, ExecutionKeysMayDifferWithinACellButNotRanks) {
+  const auto a = run({{"method", "ce"}, {"seed", 0}, {"stall_limit", 60}, {"deterministic", true}}, RunState::done, 1);
+  const auto b = run({{"method", "ce"}, {"seed", 1}, {"dist_timeout", 30.0}, {"cuda_graph", true}}, RunState::done, 2);
+  EXPECT_FALSE(config_difference({&a, &b}).has_value());
+  const auto c = run({{"method", "ce"}, {"seed", 2}, {"ranks", 8}}, RunState::done, 3);
+  const auto difference = config_difference({&a, &c});
+  ASSERT_TRUE(difference.has_value());
+  EXPECT_EQ(difference->key, "ranks");
+}
+
 TEST(Aggregate, BuildsEveryKindOfCell) {
   const auto table = aggregate_table(table5_layout(), table5_sweep());
   EXPECT_EQ(table.counts.total(), 19);
