@@ -84,6 +84,26 @@ class DataParallel : public ::testing::Test {
     }
   }
 
+  // Starts a 2-rank run in `run_dir` and returns its launcher and rank 1 once an epoch is logged.
+  std::pair<pid_t, pid_t> start_until_first_epoch(const std::string& run_dir) const {
+    const auto launcher = testing::start_process(command(run_dir, 2), dir_.file("out.txt"), dir_.file("err.txt"));
+    wait_for_epochs(run_dir, 1);
+    return {launcher, rank_pid(launcher, 1)};
+  }
+
+  // Reruns the 2-rank run in `run_dir` to its end: every epoch logged once, with the metrics of a
+  // run never stopped (run here first).
+  void expect_rerun_equals_uninterrupted(const std::string& run_dir) const {
+    const auto straight = testing::run_process(command(dir_.file("straight"), 2));
+    ASSERT_EQ(straight.exit_code, 0) << straight.err;
+    const auto finished = testing::run_process(command(run_dir, 2));
+    ASSERT_EQ(finished.exit_code, 0) << finished.err;
+    const auto expected = records(dir_.file("straight") + "/events.jsonl", "epoch");
+    const auto got = records(run_dir + "/events.jsonl", "epoch");
+    ASSERT_EQ(got.size(), 4u) << "every epoch logged exactly once";
+    for (size_t e = 0; e < got.size(); ++e) EXPECT_EQ(metrics_of(got[e]), metrics_of(expected[e])) << "epoch " << e + 1;
+  }
+
   testing::ScratchDir dir_;
 };
 
@@ -115,13 +135,8 @@ TEST_F(DataParallel, TwoRanksWithSyncBnTrainLikeOneProcessWithTheGlobalBatch) {
 // SIGKILL of one rank mid-training: the launcher ends the others within the grace period and says
 // which rank died; the rerun resumes and ends with the metrics of a run that was never stopped.
 TEST_F(DataParallel, AKilledRankEndsTheRunAndTheRerunFinishesIt) {
-  const auto straight = testing::run_process(command(dir_.file("straight"), 2));
-  ASSERT_EQ(straight.exit_code, 0) << straight.err;
-
   const auto run_dir = dir_.file("killed");
-  const auto launcher = testing::start_process(command(run_dir, 2), dir_.file("out.txt"), dir_.file("err.txt"));
-  wait_for_epochs(run_dir, 1);
-  const pid_t rank1 = rank_pid(launcher, 1);
+  const auto [launcher, rank1] = start_until_first_epoch(run_dir);
   ASSERT_GT(rank1, 0);
   const auto killed_at = std::chrono::steady_clock::now();
   kill(rank1, SIGKILL);
@@ -130,22 +145,13 @@ TEST_F(DataParallel, AKilledRankEndsTheRunAndTheRerunFinishesIt) {
   EXPECT_THAT(read_text(dir_.file("err.txt")), HasSubstr("isda-train: error: rank 1: killed by signal 9 (SIGKILL)"));
   EXPECT_TRUE(records(run_dir + "/events.jsonl", "failed").empty()) << "a kill is resumed, not charged";
   ASSERT_LT(logged_epochs(run_dir + "/events.jsonl"), 4);
-
-  const auto finished = testing::run_process(command(run_dir, 2));
-  ASSERT_EQ(finished.exit_code, 0) << finished.err;
-  const auto expected = records(dir_.file("straight") + "/events.jsonl", "epoch");
-  const auto got = records(run_dir + "/events.jsonl", "epoch");
-  ASSERT_EQ(got.size(), 4u) << "every epoch logged exactly once";
-  for (size_t e = 0; e < got.size(); ++e) EXPECT_EQ(metrics_of(got[e]), metrics_of(expected[e])) << "epoch " << e + 1;
+  expect_rerun_equals_uninterrupted(run_dir);
 }
 
 // SIGTERM to the launcher at a random moment: every rank stops at the same step, rank 0
 // checkpoints with every rank's generator, and the resumed run equals the uninterrupted one
 // bit for bit; resuming on another number of ranks is refused.
 TEST_F(DataParallel, SigtermCheckpointsEveryRankAndResumesExactly) {
-  const auto straight = testing::run_process(command(dir_.file("straight"), 2));
-  ASSERT_EQ(straight.exit_code, 0) << straight.err;
-
   const auto run_dir = dir_.file("stopped");
   std::mt19937 random(3);
   const auto launcher = testing::start_process(command(run_dir, 2), dir_.file("out.txt"), dir_.file("err.txt"));
@@ -159,13 +165,7 @@ TEST_F(DataParallel, SigtermCheckpointsEveryRankAndResumesExactly) {
   const auto other = testing::run_process(command(run_dir, 1));
   EXPECT_EQ(other.exit_code, 4) << other.err;
   EXPECT_THAT(other.err, HasSubstr("written by a run of 2 rank(s), this one has 1"));
-
-  const auto finished = testing::run_process(command(run_dir, 2));
-  ASSERT_EQ(finished.exit_code, 0) << finished.err;
-  const auto expected = records(dir_.file("straight") + "/events.jsonl", "epoch");
-  const auto got = records(run_dir + "/events.jsonl", "epoch");
-  ASSERT_EQ(got.size(), 4u);
-  for (size_t e = 0; e < got.size(); ++e) EXPECT_EQ(metrics_of(got[e]), metrics_of(expected[e])) << "epoch " << e + 1;
+  expect_rerun_equals_uninterrupted(run_dir);
 }
 
 int count_of(const std::string& text, const std::string& part) {
@@ -225,12 +225,8 @@ TEST_F(DataParallel, TwoRanksOnImageFoldersTrainLikeOneProcess) {
 // ranks agree on it, checkpoint once and stop; the launcher reports an interruption, not a failure,
 // and the rerun ends with the metrics of a run that was never stopped.
 TEST_F(DataParallel, ASignalToOneRankIsAnInterruptionNotAFailure) {
-  const auto straight = testing::run_process(command(dir_.file("straight"), 2));
-  ASSERT_EQ(straight.exit_code, 0) << straight.err;
   const auto run_dir = dir_.file("signalled");
-  const auto launcher = testing::start_process(command(run_dir, 2), dir_.file("out.txt"), dir_.file("err.txt"));
-  wait_for_epochs(run_dir, 1);
-  const pid_t rank1 = rank_pid(launcher, 1);
+  const auto [launcher, rank1] = start_until_first_epoch(run_dir);
   ASSERT_GT(rank1, 0);
   kill(rank1, SIGTERM);
   EXPECT_EQ(testing::wait_process(launcher), 128 + SIGTERM);
@@ -239,13 +235,7 @@ TEST_F(DataParallel, ASignalToOneRankIsAnInterruptionNotAFailure) {
   EXPECT_THAT(err, ::testing::Not(HasSubstr("error")));
   EXPECT_EQ(records(run_dir + "/events.jsonl", "interrupted").size(), 1u);
   EXPECT_TRUE(records(run_dir + "/events.jsonl", "failed").empty());
-
-  const auto finished = testing::run_process(command(run_dir, 2));
-  ASSERT_EQ(finished.exit_code, 0) << finished.err;
-  const auto expected = records(dir_.file("straight") + "/events.jsonl", "epoch");
-  const auto got = records(run_dir + "/events.jsonl", "epoch");
-  ASSERT_EQ(got.size(), 4u);
-  for (size_t e = 0; e < got.size(); ++e) EXPECT_EQ(metrics_of(got[e]), metrics_of(expected[e])) << "epoch " << e + 1;
+  expect_rerun_equals_uninterrupted(run_dir);
 }
 
 // A rank that stops answering (SIGSTOP: as a deadlock or a stuck file system looks): the others time

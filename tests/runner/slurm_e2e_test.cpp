@@ -169,6 +169,18 @@ class SlurmE2E : public ::testing::Test {
     return c;
   }
 
+  // The Slurm sweep's store (slurm.db) holds `runs` done runs with the metrics a local run of the
+  // same spec gives, bit for bit.
+  void expect_store_of_a_local_run(const std::string& spec, int runs) const {
+    const auto local = testing::run_process(local_command(spec, "local"));
+    ASSERT_EQ(local.exit_code, 0) << local.err;
+    const auto expected = summarise(dir_.file("local.db"));
+    const auto got = summarise(dir_.file("slurm.db"));
+    EXPECT_EQ(got.done, runs);
+    EXPECT_EQ(got.losses, expected.losses);
+    EXPECT_EQ(got.last10, expected.last10);
+  }
+
   // The jobs of one store as Slurm knows them: job name -> array job ids.
   static std::map<std::string, std::set<std::string>> slurm_jobs(const std::string& prefix) {
     const auto r = testing::run_process({"/usr/bin/squeue", "-h", "-r", "-t", "all", "-o", "%j|%F|%T"});
@@ -380,13 +392,7 @@ TEST_F(SlurmE2E, ADataParallelRunIsOneSrunTaskPerRank) {
     if (entry.path().extension() == ".sh") srun_script |= read_text(entry.path().string()).find("launch=(srun --ntasks=2") != std::string::npos;
   }
   EXPECT_TRUE(srun_script);
-  const auto local = testing::run_process(local_command(spec, "local"));
-  ASSERT_EQ(local.exit_code, 0) << local.err;
-  const auto expected = summarise(dir_.file("local.db"));
-  const auto got = summarise(dir_.file("slurm.db"));
-  EXPECT_EQ(got.done, 1);
-  EXPECT_EQ(got.losses, expected.losses);
-  EXPECT_EQ(got.last10, expected.last10);
+  expect_store_of_a_local_run(spec, /*runs=*/1);
 }
 
 // SIGUSR1 (scancel -b --signal=USR1, or the time limit's --signal) to a data-parallel run: srun
@@ -472,13 +478,7 @@ TEST_F(SlurmE2E, AStalledWorkerIsStoppedAndRetried) {
     EXPECT_EQ(run->failures, 1);
     EXPECT_EQ(run->fault, "stalled");
   }
-  const auto local = testing::run_process(local_command(spec, "local"));
-  ASSERT_EQ(local.exit_code, 0) << local.err;
-  const auto expected = summarise(dir_.file("local.db"));
-  const auto got = summarise(dir_.file("slurm.db"));
-  EXPECT_EQ(got.done, 1);
-  EXPECT_EQ(got.losses, expected.losses);
-  EXPECT_EQ(got.last10, expected.last10);
+  expect_store_of_a_local_run(spec, /*runs=*/1);
 }
 
 }  // namespace
