@@ -90,8 +90,10 @@ class Faults : public ::testing::Test {
                   {"lr_milestones", {2}}, {"augment", "standard"}}},
         {"grid", {{"method", {"ce", "isda"}}}},
         {"seeds", {1, 2}}}.dump();
+    const auto started = Clock::now();
     const auto clean = testing::run_process(command_of("clean"));
     ASSERT_EQ(clean.exit_code, 0) << clean.err;
+    clean_sweep_ = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
     expected_ = new std::map<std::string, std::string>(snapshot(dir_->file("clean.db")));
   }
   static void TearDownTestSuite() {
@@ -103,6 +105,12 @@ class Faults : public ::testing::Test {
   static std::vector<std::string> command_of(const std::string& name) {
     return {ISDA_RUN_BINARY, *spec_,  "--db",  dir_->file(name + ".db"), "--runs-dir", dir_->file(name + "-runs"),
             "--gpus",        "none",  "--cpu-slots", "2", "--threads", "1", "--worker", ISDA_TRAIN_BINARY};
+  }
+
+  // A moment inside the runs' training on any machine: 150 ms to an eighth of what the whole sweep
+  // takes here uninterrupted (a fixed 0.4-3 s let a fast machine finish the sweep in 3 kills).
+  static std::chrono::milliseconds later_moment(std::mt19937& random) {
+    return std::chrono::milliseconds(150 + random() % static_cast<uint64_t>(std::max<int64_t>(1, clean_sweep_.count() / 8)));
   }
 
   // Starts the coordinator, waits for its next launch, lets `delay` pass and kills what `kill`
@@ -147,9 +155,11 @@ class Faults : public ::testing::Test {
   static testing::ScratchDir* dir_;
   static std::string* spec_;
   static std::map<std::string, std::string>* expected_;
+  static std::chrono::milliseconds clean_sweep_;  // the uninterrupted sweep's wall time on this machine
 };
 
 testing::ScratchDir* Faults::dir_ = nullptr;
+std::chrono::milliseconds Faults::clean_sweep_{0};
 std::string* Faults::spec_ = nullptr;
 std::map<std::string, std::string>* Faults::expected_ = nullptr;
 
@@ -159,7 +169,7 @@ TEST_F(Faults, CoordinatorKilledRightAfterLaunchesLosesNothing) {
   std::mt19937 random(11);
   int kills = 0, code = -1;
   for (int round = 0; round < 40 && kills < 12; ++round) {
-    const auto delay = std::chrono::milliseconds(round % 3 == 2 ? 400 + random() % 2000 : 50 + random() % 351);
+    const auto delay = round % 3 == 2 ? later_moment(random) : std::chrono::milliseconds(50 + random() % 351);
     if (!kill_after_a_launch("coordinator", delay, /*whole_group=*/false, &code)) break;
     ++kills;
   }
@@ -174,7 +184,7 @@ TEST_F(Faults, ProcessGroupKilledAtRandomMomentsLosesNothing) {
   std::mt19937 random(12);
   int kills = 0, code = -1;
   for (int round = 0; round < 40 && kills < 10; ++round) {
-    const auto delay = std::chrono::milliseconds(round % 2 == 1 ? 50 + random() % 351 : 400 + random() % 2500);
+    const auto delay = round % 2 == 1 ? std::chrono::milliseconds(50 + random() % 351) : later_moment(random);
     if (!kill_after_a_launch("group", delay, /*whole_group=*/true, &code)) break;
     ++kills;
   }
@@ -199,7 +209,7 @@ TEST_F(Faults, WorkersKilledByOthersAreResumed) {
         continue;
       }
       launched = count_of(read_text(err), "] started ");
-      std::this_thread::sleep_for(std::chrono::milliseconds(kills % 2 == 0 ? 50 + random() % 351 : 500 + random() % 1500));
+      std::this_thread::sleep_for(kills % 2 == 0 ? std::chrono::milliseconds(50 + random() % 351) : later_moment(random));
       std::vector<int> workers;
       for (const auto& entry : std::filesystem::directory_iterator(runs)) {
         const int holder = train::RunDirectory::lock_holder(entry.path().string());
