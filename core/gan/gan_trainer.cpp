@@ -7,6 +7,7 @@
 #include "support/device.h"
 #include "support/run_environment.h"
 #include "train/checkpoint.h"
+#include "train/random_streams.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <fmt/format.h>
@@ -22,6 +23,8 @@
 namespace isda::gan {
 namespace {
 
+using train::mix;
+
 using Clock = std::chrono::steady_clock;
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr double kExplodingLoss = 1e4;
@@ -31,12 +34,6 @@ constexpr uint64_t kOrderStream = 0x0de7;
 constexpr uint64_t kSampleGridSeed = 0x5a3;  // the noise of samples.png
 constexpr int64_t kSamplesPerClass = 10;
 
-uint64_t mix(uint64_t seed, uint64_t salt) {  // splitmix64 of the pair, as train/trainer.cpp derives its streams
-  uint64_t z = seed + 0x9e3779b97f4a7c15ULL * (salt + 1);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
 
 // One step of an epoch: a batch of real images of one group (all images, or WGAN's one class).
 struct Step {
@@ -105,18 +102,14 @@ class GeneratorRun {
       load_checkpoint(progress);
       note(progress.step == 0 ? fmt::format("resuming after epoch {}", progress.epoch)
                               : fmt::format("resuming epoch {} at step {}", progress.epoch + 1, progress.step));
-      reconcile_events();
+      logged_done_ = train::reconcile_epoch_events(*run_dir_, result_.epochs);
     }
     if (run_dir_) {
       run_dir_->clear_interrupted_mark();
       run_dir_->write_json("config.json", train::to_json(config_));
-      const auto environment = support::describe_environment(device_.is_cuda(), std::max<int>(0, device_.index()));
-      run_dir_->append_event({{"event", "start"}, {"epoch", progress.epoch}, {"step", progress.step},
-                              {"device", device_.str()}, {"libtorch", TORCH_VERSION}, {"config", train::to_json(config_)},
-                              {"environment", {{"host", environment.host}, {"git_commit", environment.git_commit},
-                                               {"git_dirty", environment.git_dirty}, {"libtorch", environment.libtorch},
-                                               {"cuda", environment.cuda}, {"cudnn", environment.cudnn},
-                                               {"gpu_model", environment.gpu_model}, {"driver", environment.driver}}}});
+      run_dir_->append_event(train::start_event(
+          progress.epoch, progress.step, device_.str(), config_,
+          support::describe_environment(device_.is_cuda(), std::max<int>(0, device_.index()))));
     }
     progress_notes_.emplace(run_dir_, config_.stall_limit);
     while (progress.epoch < config_.epochs) {
@@ -128,7 +121,7 @@ class GeneratorRun {
         // What the generator makes now, one row per class, always from the same noise (sampling
         // changes no state, so resume is unaffected).
         data::write_png(run_dir_->file(kSampleGridFile), sample_grid(*bank_, kSamplesPerClass, kSampleGridSeed));
-        run_dir_->append_event(event_of(metrics));
+        run_dir_->append_event(train::epoch_event(metrics));
       }
       if (options_.on_epoch) options_.on_epoch(metrics);
       const int signal = options_.stop_signal ? options_.stop_signal->load() : 0;
@@ -136,24 +129,13 @@ class GeneratorRun {
     }
     result_.final_test_error = result_.best_test_error = result_.last10_test_error = kNaN;
     result_.last10_validation_error = result_.last10_test_top5_error = kNaN;
-    if (run_dir_ && !logged_done_) {
-      run_dir_->write_json("result.json", train::to_json(result_));
-      auto done = train::to_json(result_);
-      done["event"] = "done";
-      run_dir_->append_event(done);
-    }
+    if (run_dir_ && !logged_done_) train::log_done(*run_dir_, result_);
     return result_;
   }
 
  private:
   void note(const std::string& text) const {
     if (options_.on_note) options_.on_note(text);
-  }
-
-  static nlohmann::json event_of(const train::EpochMetrics& metrics) {
-    auto event = train::to_json(metrics);
-    event["event"] = "epoch";
-    return event;
   }
 
   // The epoch's steps: batches of a shuffled order (from the epoch's own generator), the last
@@ -365,17 +347,6 @@ class GeneratorRun {
     } catch (const std::exception& e) {
       const std::string message = e.what();
       throw train::CheckpointError(path + ": unreadable (" + message.substr(0, message.find('\n')) + ")");
-    }
-  }
-
-  void reconcile_events() {
-    int64_t logged = 0;
-    for (const auto& event : run_dir_->read_events()) {
-      if (event.value("event", "") == "epoch") logged = std::max(logged, event.value("epoch", int64_t{0}));
-      if (event.value("event", "") == "done") logged_done_ = true;
-    }
-    for (const auto& m : result_.epochs) {
-      if (m.epoch > logged) run_dir_->append_event(event_of(m));
     }
   }
 

@@ -2,6 +2,7 @@
 
 #include "data/preview.h"
 #include "train/checkpoint.h"
+#include "train/random_streams.h"
 #include "train/run_directory.h"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -12,6 +13,8 @@
 
 namespace isda::gan {
 namespace {
+
+using train::mix;
 
 bool is_directory(const std::string& path) {
   struct stat info {};
@@ -31,12 +34,6 @@ std::string parent_of(const std::string& path) {
   return slash == 0 ? "/" : trimmed.substr(0, slash);
 }
 
-uint64_t mix(uint64_t seed, uint64_t salt) {  // splitmix64 of the pair, as train/trainer.cpp derives its streams
-  uint64_t z = seed + 0x9e3779b97f4a7c15ULL * (salt + 1);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
 
 constexpr uint64_t kGeneratedStream = 0x6a4;  // the classifier's generated images, salted per step
 

@@ -20,6 +20,7 @@
 #include "support/torch_compat.h"
 #include "train/checkpoint.h"
 #include "train/losses.h"
+#include "train/random_streams.h"
 #include "train/training_step.h"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -59,12 +60,6 @@ constexpr uint64_t kComparisonLossStream = 0x1055;  // DisturbLabel's label nois
 constexpr uint64_t kGlobalPerEpoch = 0x5eed;      // torch's global CPU generator (dropout, ShakeDrop)
 constexpr uint64_t kImageLoaderStream = 0x1a6e;   // image folders' per-image crops and flips
 
-uint64_t mix(uint64_t seed, uint64_t salt) {  // splitmix64 of the pair: independent streams per epoch
-  uint64_t z = seed + 0x9e3779b97f4a7c15ULL * (salt + 1);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
 
 // The loss of a step and the clean logits (for the error counts).
 struct StepOutput {
@@ -203,18 +198,13 @@ class Run {
       load_checkpoint(progress);
       note(progress.step == 0 ? fmt::format("resuming after epoch {}", progress.epoch)
                               : fmt::format("resuming epoch {} at step {}", progress.epoch + 1, progress.step));
-      if (run_dir_) reconcile_events();
+      if (run_dir_) logged_done_ = reconcile_epoch_events(*run_dir_, result_.epochs);
     }
     if (run_dir_) {
       run_dir_->clear_interrupted_mark();
       run_dir_->write_json("config.json", to_json(config_));
-      const auto environment = support::describe_environment(device_.is_cuda(), std::max<int>(0, device_.index()));
-      run_dir_->append_event({{"event", "start"}, {"epoch", progress.epoch}, {"step", progress.step},
-                              {"device", device_.str()}, {"libtorch", TORCH_VERSION}, {"config", to_json(config_)},
-                              {"environment", {{"host", environment.host}, {"git_commit", environment.git_commit},
-                                               {"git_dirty", environment.git_dirty}, {"libtorch", environment.libtorch},
-                                               {"cuda", environment.cuda}, {"cudnn", environment.cudnn},
-                                               {"gpu_model", environment.gpu_model}, {"driver", environment.driver}}}});
+      run_dir_->append_event(start_event(progress.epoch, progress.step, device_.str(), config_,
+                                         support::describe_environment(device_.is_cuda(), std::max<int>(0, device_.index()))));
     }
     progress_notes_.emplace(run_dir_, config_.stall_limit);
     while (progress.epoch < config_.epochs) {
@@ -223,18 +213,13 @@ class Run {
       progress = Progress{progress.epoch + 1};
       activity_ = fmt::format("epoch {}, writing the checkpoint", progress.epoch);
       if (run_dir_ || communicator_) save_checkpoint(progress);  // checkpoint first: an event is never ahead of it
-      if (run_dir_) run_dir_->append_event(event_of(metrics));
+      if (run_dir_) run_dir_->append_event(epoch_event(metrics));
       if (options_.on_epoch) options_.on_epoch(metrics);
       const int signal = agreed_stop_signal();
       if (signal != 0 && progress.epoch < config_.epochs) stop(signal, progress, /*checkpointed=*/true);
     }
     finish(result_);
-    if (run_dir_ && !logged_done_) {
-      run_dir_->write_json("result.json", to_json(result_));
-      auto done = to_json(result_);
-      done["event"] = "done";
-      run_dir_->append_event(done);
-    }
+    if (run_dir_ && !logged_done_) log_done(*run_dir_, result_);
     return result_;
   }
 
@@ -333,12 +318,6 @@ class Run {
     reducer_->finish();
     optimizer_->step();
     return {loss, logits};
-  }
-
-  static nlohmann::json event_of(const EpochMetrics& metrics) {
-    auto event = to_json(metrics);
-    event["event"] = "epoch";
-    return event;
   }
 
   StepOutput step_loss(const torch::Tensor& images, const torch::Tensor& labels, double lambda) {
@@ -673,19 +652,6 @@ class Run {
     model_->to(device_);
   }
 
-  // A crash between a checkpoint and its epoch event leaves the log one epoch behind: append what
-  // the checkpoint holds and the log lacks, so that every epoch is logged exactly once.
-  void reconcile_events() {
-    int64_t logged = 0;
-    for (const auto& event : run_dir_->read_events()) {
-      if (event.value("event", "") == "epoch") logged = std::max(logged, event.value("epoch", int64_t{0}));
-      if (event.value("event", "") == "done") logged_done_ = true;
-    }
-    for (const auto& m : result_.epochs) {
-      if (m.epoch > logged) run_dir_->append_event(event_of(m));
-    }
-  }
-
   static void finish(TrainResult& result) {
     const auto& epochs = result.epochs;
     result.final_test_error = epochs.back().test_error;
@@ -769,6 +735,46 @@ nlohmann::json to_json(const TrainResult& r) {
           {"last10_test_error", r.last10_test_error},
           {"last10_validation_error", r.last10_validation_error},
           {"last10_test_top5_error", r.last10_test_top5_error}};
+}
+
+nlohmann::json epoch_event(const EpochMetrics& metrics) {
+  auto event = to_json(metrics);
+  event["event"] = "epoch";
+  return event;
+}
+
+nlohmann::json start_event(int64_t epoch, int64_t step, const std::string& device, const TrainConfig& config,
+                           const support::RunEnvironment& environment) {
+  return {{"event", "start"},
+          {"epoch", epoch},
+          {"step", step},
+          {"device", device},
+          {"libtorch", environment.libtorch},
+          {"config", to_json(config)},
+          {"environment", {{"host", environment.host}, {"git_commit", environment.git_commit},
+                           {"git_dirty", environment.git_dirty}, {"libtorch", environment.libtorch},
+                           {"cuda", environment.cuda}, {"cudnn", environment.cudnn},
+                           {"gpu_model", environment.gpu_model}, {"driver", environment.driver}}}};
+}
+
+void log_done(const RunDirectory& run_dir, const TrainResult& result) {
+  run_dir.write_json("result.json", to_json(result));
+  auto done = to_json(result);
+  done["event"] = "done";
+  run_dir.append_event(done);
+}
+
+bool reconcile_epoch_events(const RunDirectory& run_dir, const std::vector<EpochMetrics>& epochs) {
+  int64_t logged = 0;
+  bool done = false;
+  for (const auto& event : run_dir.read_events()) {
+    if (event.value("event", "") == "epoch") logged = std::max(logged, event.value("epoch", int64_t{0}));
+    if (event.value("event", "") == "done") done = true;
+  }
+  for (const auto& m : epochs) {
+    if (m.epoch > logged) run_dir.append_event(epoch_event(m));
+  }
+  return done;
 }
 
 std::string format_epoch_line(const EpochMetrics& m, int64_t epochs) {

@@ -5,6 +5,7 @@
 
 #include "common/run_events.h"
 #include "distributed/world.h"
+#include "support/run_environment.h"
 #include "train/run_directory.h"
 #include "train/train_config.h"
 
@@ -57,6 +58,21 @@ struct TrainResult {
 };
 
 nlohmann::json to_json(const TrainResult& result);
+
+// The records both trainers (this one and core/gan's) append to a run directory's event log
+// (common/run_events.h): an epoch's, and an attempt's `start` at (epoch, step) on `device` with its
+// config and environment (LibTorch's version is the environment's).
+nlohmann::json epoch_event(const EpochMetrics& metrics);
+nlohmann::json start_event(int64_t epoch, int64_t step, const std::string& device, const TrainConfig& config,
+                           const support::RunEnvironment& environment);
+
+// The end of a run: result.json, then the `done` record with the final metrics.
+void log_done(const RunDirectory& run_dir, const TrainResult& result);
+
+// A crash between a checkpoint and its epoch event leaves the log an epoch behind: appends the
+// epochs of `epochs` (the checkpoint's history) that the log lacks, so that every epoch is logged
+// exactly once. Returns whether the log already holds a `done` record.
+bool reconcile_epoch_events(const RunDirectory& run_dir, const std::vector<EpochMetrics>& epochs);
 
 // The fixed, greppable line isda-train prints per epoch.
 std::string format_epoch_line(const EpochMetrics& metrics, int64_t epochs);
