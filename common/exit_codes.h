@@ -3,7 +3,9 @@
 // isda-data), so that a code means the same thing whichever tool returned it. Each tool's --help
 // lists the ones it uses. 128 + N: stopped by signal N (after a checkpoint, where the tool has one).
 
+#include <initializer_list>
 #include <stdexcept>
+#include <string>
 
 namespace isda {
 
@@ -18,6 +20,15 @@ enum ExitCode : int {
   kExitScheduler = 7,    // a Slurm command failed (its message is printed)
   kExitEnvironment = 8,  // disk full, I/O error, device lost: not the run's fault; rerun once fixed
 };
+
+// A code a tool returns, in its own words ("training failed"); the number comes from the table.
+struct ExitCodeUse {
+  int code;
+  const char* meaning;
+};
+// The "exit codes: ..." paragraph of a tool's --help, wrapped at 100 columns, so that no help can
+// name a code the tool does not return (isda-run's once said 4 for a failed Slurm command, 7).
+std::string exit_codes_help(std::initializer_list<ExitCodeUse> uses);
 
 // A bad command line, spec or config; what() is one line that names the flag, file, key or value.
 class UsageError : public std::runtime_error {

@@ -75,8 +75,10 @@ std::string usage() {
   text += fmt::format("metrics of figures and HTML curves: {} (default {})\n", metric_names(MetricKind::per_epoch),
                       kDefaultFigureMetric);
   text +=
-      "Cells: mean ± sample standard deviation (n-1) over seeds.\n"
-      "exit codes: 0 ok, 2 bad usage, unknown table or figure, or bad layout, 6 results store missing or unreadable\n";
+      "Cells: mean ± sample standard deviation (n-1) over seeds.\n";
+  text += exit_codes_help({{kExitOk, "ok"},
+                           {kExitUsage, "bad usage, unknown table or figure, or bad layout"},
+                           {kExitStore, "results store missing or unreadable"}});
   return text;
 }
 

@@ -153,9 +153,13 @@ std::string usage() {
       "Commands:\n"
       "  status           runs per state (synced with Slurm first when jobs are out)\n"
       "  sync             takes in what the Slurm jobs did: states, event logs, vanished jobs\n"
-      "  cancel           scancel of the sweep's jobs; they checkpoint, and a rerun resumes them\n"
-      "exit codes: 0 all done (Slurm without --wait: submitted), 1 runs not all done, 2 bad usage or spec, 6 store error,\n"
-      "            4 Slurm command failed, 130 stopped (rerun to resume)\n";
+      "  cancel           scancel of the sweep's jobs; they checkpoint, and a rerun resumes them\n";
+  text += exit_codes_help({{kExitOk, "all done (Slurm without --wait: submitted)"},
+                           {kExitFailed, "runs not all done"},
+                           {kExitUsage, "bad usage or spec"},
+                           {kExitStore, "results store error"},
+                           {kExitScheduler, "a Slurm command failed"},
+                           {130, "stopped (rerun to resume)"}});
   return text;
 }
 

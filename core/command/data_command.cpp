@@ -64,7 +64,11 @@ void print_help(std::ostream& out) {
   out << "\npreview: a PNG grid, one column per training image: the originals on the first row, then\n"
          "augmented copies (the batched augmentation isda-train applies).\n";
   print_options(out, kPreviewOptions);
-  out << "\nexit codes: 0 done, 1 download failed, 2 bad usage, 3 missing, corrupt or mismatched (MD5) data or archive\n";
+  out << '\n'
+      << exit_codes_help({{kExitOk, "done"},
+                          {kExitFailed, "download failed"},
+                          {kExitUsage, "bad usage"},
+                          {kExitData, "missing, corrupt or mismatched (MD5) data or archive"}});
 }
 
 // Parses "--flag value" / "--flag=value" pairs against `table`; positional arguments are returned

@@ -137,9 +137,15 @@ void print_help(std::ostream& out) {
   out << "\ndata parallel: with --ranks N (N > 1) isda-train starts N ranks here, one per GPU (or N CPU processes);\n"
          "under srun (one task per rank) or with RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR and MASTER_PORT set,\n"
          "each process is one rank. Rank 0 writes the run directory.\n";
-  out << "\nexit codes: 0 done, 1 training failed, 2 bad usage or config, 3 missing or malformed data,\n"
-         "4 unusable checkpoint, 5 run directory in use, 8 environment fault (disk full, I/O error, device lost;\n"
-         "rerun once fixed), 128+N stopped by signal N (SIGINT, SIGTERM, SIGUSR1) after checkpointing\n";
+  out << '\n'
+      << exit_codes_help({{kExitOk, "done"},
+                          {kExitFailed, "training failed (a rank that hung included)"},
+                          {kExitUsage, "bad usage or config"},
+                          {kExitData, "missing or malformed data"},
+                          {kExitCheckpoint, "unusable checkpoint"},
+                          {kExitBusy, "run directory in use"},
+                          {kExitEnvironment, "environment fault (disk full, I/O error, device lost; rerun once fixed)"}})
+      << "128+N: stopped by signal N (SIGINT, SIGTERM, SIGUSR1) after checkpointing\n";
 }
 
 train::TrainConfig resolve(const Invocation& inv) {

@@ -38,6 +38,7 @@ TEST(RunCommand, HelpListsEveryOptionWithItsValue) {
     EXPECT_THAT(help.out, ContainsRegex("\n  " + std::string(option) + " +[a-zA-Z]")) << option;
   }
   EXPECT_THAT(help.out, HasSubstr("exit codes: 0 all done"));
+  EXPECT_THAT(help.out, HasSubstr("7 a Slurm command failed"));  // the code it returns, not 4
   EXPECT_EQ(run({"-h"}).out, help.out);
   EXPECT_EQ(run({"--db", "x.db", "--help", "--no-such-option"}).out, help.out) << "nothing after --help is read";
 }
