@@ -24,10 +24,7 @@
 namespace isda::bench {
 namespace {
 
-class UsageError : public std::invalid_argument {
- public:
-  using std::invalid_argument::invalid_argument;
-};
+using isda::UsageError;  // common/exit_codes.h: the suite's one kind of bad-usage error
 
 struct CalibrateOptions {
   std::vector<std::string> models = {"resnet32"};
