@@ -124,7 +124,7 @@ class RendezvousFolder {
   std::string path_;
 };
 
-std::string fmt_hung(int rank, std::chrono::milliseconds grace) {
+std::string hung_reason(int rank, std::chrono::milliseconds grace) {
   return "rank " + std::to_string(rank) + ": hung: the other ranks timed out waiting for it (dist_timeout), and it " +
          "ignored SIGTERM for " + std::to_string(grace.count() / 1000) + " s until the launcher killed it";
 }
@@ -231,7 +231,6 @@ LaunchResult launch_local_ranks(const LaunchOptions& options, std::ostream& err)
           // stopped: the signal reached the launcher, or one rank directly (the ranks agree on it).
           const bool stopped = WIFEXITED(status) && code > 128 && is_stop_signal(code - 128);
           const bool stopped_as_asked = forwarded != 0 && code == 128 + forwarded;
-          if (stopped && result.stop_signal == 0) result.stop_signal = code - 128;
           if (code != 0 && !stopped && !stopped_as_asked) {
             // The first failure, unless it only echoes another rank's: that one's own reason wins.
             const bool secondary = rank.last_error.find(kSecondaryFailure) != std::string::npos;
@@ -266,20 +265,16 @@ LaunchResult launch_local_ranks(const LaunchOptions& options, std::ostream& err)
     result.exit_code = exit_code_of(*ranks[0].status);
     return result;
   }
-  // Every rank that failed for a reason of its own only said that another one did not answer (a
-  // timed-out collective), and a rank ignored SIGTERM until it was killed: that one hung (stopped,
-  // deadlocked, or stuck in the kernel). Resuming it would hang again, so it is a failure, not a kill.
-  const bool only_secondary = result.reason.find(kSecondaryFailure) != std::string::npos;
-  for (size_t r = 0; r < ranks.size() && (only_secondary || result.killed); ++r) {
-    const auto& rank = ranks[r];
-    if (!rank.sigkilled || !WIFSIGNALED(*rank.status) || WTERMSIG(*rank.status) != SIGKILL) continue;
-    if (result.killed && result.failed_rank != static_cast<int>(r)) continue;
-    result.failed_rank = static_cast<int>(r);
+  // The failed rank died of the launcher's own SIGKILL: the others only said that it did not answer
+  // (a rank's own reason would have won above), and it ignored SIGTERM for the grace period. It hung
+  // (stopped, deadlocked, or stuck in the kernel); resuming it would hang again, so it is a
+  // failure, not a kill.
+  const auto& failed = ranks[static_cast<size_t>(result.failed_rank)];
+  if (result.killed && failed.sigkilled && WTERMSIG(*failed.status) == SIGKILL) {
     result.hung = true;
     result.killed = false;
     result.exit_code = 1;  // kExitFailed
-    result.reason = fmt_hung(static_cast<int>(r), options.grace);
-    break;
+    result.reason = hung_reason(result.failed_rank, options.grace);
   }
   return result;
 }

@@ -29,7 +29,6 @@ struct LaunchResult {
   bool hung = false;       // the failed rank stopped answering: the others timed out waiting for it, and it
                            // ignored SIGTERM until the launcher killed it
   std::string reason;      // "rank N: <its last error line>" or "rank N: killed by signal 9 (SIGKILL)"
-  int stop_signal = 0;     // the ranks checkpointed and stopped on this signal (sent to the launcher or to a rank)
 };
 
 // Runs the ranks to the end. Throws std::runtime_error naming the binary if a rank cannot start.
