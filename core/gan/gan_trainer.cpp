@@ -34,7 +34,6 @@ constexpr uint64_t kOrderStream = 0x0de7;
 constexpr uint64_t kSampleGridSeed = 0x5a3;  // the noise of samples.png
 constexpr int64_t kSamplesPerClass = 10;
 
-
 // One step of an epoch: a batch of real images of one group (all images, or WGAN's one class).
 struct Step {
   size_t pair = 0;        // which generator/discriminator pair (WGAN: the class)

@@ -34,7 +34,6 @@ std::string parent_of(const std::string& path) {
   return slash == 0 ? "/" : trimmed.substr(0, slash);
 }
 
-
 constexpr uint64_t kGeneratedStream = 0x6a4;  // the classifier's generated images, salted per step
 
 }  // namespace

@@ -60,6 +60,21 @@ constexpr uint64_t kComparisonLossStream = 0x1055;  // DisturbLabel's label nois
 constexpr uint64_t kGlobalPerEpoch = 0x5eed;      // torch's global CPU generator (dropout, ShakeDrop)
 constexpr uint64_t kImageLoaderStream = 0x1a6e;   // image folders' per-image crops and flips
 
+// What a run is doing, for the reason of a failure ("epoch 2, step 14 of 390: ..."). Set as the
+// run goes and formatted only when it fails: nothing is built per step.
+struct Activity {
+  const char* phase = "starting";
+  int64_t epoch = 0;  // 1-based epoch it concerns; 0: none
+  int64_t step = 0;   // 1-based step while training; 0: not in a step
+  int64_t steps = 0;
+
+  void set(const char* what, int64_t in_epoch = 0) { *this = Activity{what, in_epoch}; }
+  std::string describe() const {
+    if (step > 0) return fmt::format("epoch {}, step {} of {}", epoch, step, steps);
+    if (epoch > 0) return fmt::format("epoch {}, {}", epoch, phase);
+    return phase;
+  }
+};
 
 // The loss of a step and the clean logits (for the error counts).
 struct StepOutput {
@@ -79,7 +94,7 @@ struct Progress {
 
 class Run {
  public:
-  Run(const TrainConfig& config, const TrainOptions& options, RunDirectory* run_dir, std::string& activity)
+  Run(const TrainConfig& config, const TrainOptions& options, RunDirectory* run_dir, Activity& activity)
       : config_(config),
         options_(options),
         world_(options.world),
@@ -110,12 +125,12 @@ class Run {
     if (device_.is_cuda()) at::globalContext().setBenchmarkCuDNN(!config.deterministic);
     torch::manual_seed(config.seed);
     if (world_.distributed()) {
-      activity_ = "joining the other ranks";
+      activity_.set("joining the other ranks");
       communicator_ = std::make_unique<distributed::Communicator>(
           world_, device_, std::chrono::milliseconds(static_cast<int64_t>(config.dist_timeout * 1000)));
     }
 
-    activity_ = "loading the data";
+    activity_.set("loading the data");
     const auto root = config.data_root.empty() ? data::default_data_root(config.dataset) : config.data_root;
     if (config.image_size != 0 && !data::is_image_folder_dataset(config.dataset)) {
       throw ConfigError("config: image_size: sets the crop of image folders (imagenet); " + config.dataset +
@@ -141,7 +156,7 @@ class Run {
     augmenter_.emplace(data::parse_augment_kind(config.augment), data::normalization_for(config.dataset),
                        mix(config.seed, kAugmentStream));
 
-    activity_ = "building the model";
+    activity_.set("building the model");
     models::ModelOptions model_options;
     model_options.num_classes = num_classes_;
     model_options.in_channels = train_images_.defined() ? train_images_.size(1) : 3;
@@ -193,7 +208,7 @@ class Run {
 
   TrainResult run() {
     Progress progress;
-    activity_ = "reading the checkpoint";
+    activity_.set("reading the checkpoint");
     if (has_checkpoint()) {
       load_checkpoint(progress);
       note(progress.step == 0 ? fmt::format("resuming after epoch {}", progress.epoch)
@@ -211,7 +226,7 @@ class Run {
       const auto metrics = train_epoch(progress);
       result_.epochs.push_back(metrics);
       progress = Progress{progress.epoch + 1};
-      activity_ = fmt::format("epoch {}, writing the checkpoint", progress.epoch);
+      activity_.set("writing the checkpoint", progress.epoch);
       if (run_dir_ || communicator_) save_checkpoint(progress);  // checkpoint first: an event is never ahead of it
       if (run_dir_) run_dir_->append_event(epoch_event(metrics));
       if (options_.on_epoch) options_.on_epoch(metrics);
@@ -390,7 +405,7 @@ class Run {
     auto wrong = device_zero(torch::kInt64) + progress.wrong;
     const auto train_started = Clock::now();
     for (int64_t step = progress.step; step < steps; ++step) {
-      activity_ = fmt::format("epoch {}, step {} of {}", progress.epoch + 1, step + 1, steps);
+      activity_ = Activity{"training", progress.epoch + 1, step + 1, steps};
       const int64_t count = global_batch_count(n, step);
       auto index = order.narrow(0, step * batch, count);
       torch::Tensor images, labels;
@@ -430,7 +445,7 @@ class Run {
     const double train_seconds =
         progress.train_seconds + std::chrono::duration<double>(Clock::now() - train_started).count();
 
-    activity_ = fmt::format("epoch {}, evaluating", progress.epoch + 1);
+    activity_.set("evaluating", progress.epoch + 1);
     const auto totals = summed({loss_sum.item<double>(), static_cast<double>(wrong.item<int64_t>())});
     share_rank0_buffers();
 
@@ -472,7 +487,7 @@ class Run {
   }
 
   [[noreturn]] void stop(int signal, const Progress& progress, bool checkpointed) {
-    activity_ = fmt::format("stopping on signal {}", signal);
+    activity_.set("stopping on a signal");
     if (!checkpointed) save_checkpoint(progress);
     if (run_dir_) {
       if (const char* delay = std::getenv(kStopDelayVariable)) {  // tests: widen the window below
@@ -673,7 +688,7 @@ class Run {
   TrainConfig config_;
   TrainOptions options_;
   distributed::World world_;
-  std::string& activity_;  // what the run is doing, for the reason of a failure (train())
+  Activity& activity_;  // what the run is doing, for the reason of a failure (train())
   torch::Device device_;
   RunDirectory* run_dir_ = nullptr;  // not owned
   int64_t num_classes_ = 0;
@@ -696,100 +711,10 @@ class Run {
 
 }  // namespace
 
-nlohmann::json to_json(const EpochMetrics& m) {
-  return {{"epoch", m.epoch},
-          {"train_loss", m.train_loss},
-          {"train_error", m.train_error},
-          {"test_error", m.test_error},
-          {"validation_error", m.validation_error},
-          {"test_top5_error", m.test_top5_error},
-          {"lambda", m.lambda},
-          {"lr", m.lr},
-          {"seconds", m.seconds},
-          {"images_per_second", m.images_per_second}};
-}
-
-EpochMetrics epoch_metrics_from_json(const nlohmann::json& o) {
-  const auto number = [&o](const char* key) {
-    const auto& v = o.at(key);
-    return v.is_null() ? kNaN : v.get<double>();
-  };
-  EpochMetrics m;
-  m.epoch = o.at("epoch").get<int64_t>();
-  m.train_loss = number("train_loss");
-  m.train_error = number("train_error");
-  m.test_error = number("test_error");
-  m.validation_error = number("validation_error");
-  m.test_top5_error = o.contains("test_top5_error") ? number("test_top5_error") : kNaN;  // older checkpoints lack it
-  m.lambda = number("lambda");
-  m.lr = number("lr");
-  m.seconds = number("seconds");
-  m.images_per_second = number("images_per_second");
-  return m;
-}
-
-nlohmann::json to_json(const TrainResult& r) {
-  return {{"epochs", r.epochs.size()},
-          {"final_test_error", r.final_test_error},
-          {"best_test_error", r.best_test_error},
-          {"last10_test_error", r.last10_test_error},
-          {"last10_validation_error", r.last10_validation_error},
-          {"last10_test_top5_error", r.last10_test_top5_error}};
-}
-
-nlohmann::json epoch_event(const EpochMetrics& metrics) {
-  auto event = to_json(metrics);
-  event["event"] = "epoch";
-  return event;
-}
-
-nlohmann::json start_event(int64_t epoch, int64_t step, const std::string& device, const TrainConfig& config,
-                           const support::RunEnvironment& environment) {
-  return {{"event", "start"},
-          {"epoch", epoch},
-          {"step", step},
-          {"device", device},
-          {"libtorch", environment.libtorch},
-          {"config", to_json(config)},
-          {"environment", {{"host", environment.host}, {"git_commit", environment.git_commit},
-                           {"git_dirty", environment.git_dirty}, {"libtorch", environment.libtorch},
-                           {"cuda", environment.cuda}, {"cudnn", environment.cudnn},
-                           {"gpu_model", environment.gpu_model}, {"driver", environment.driver}}}};
-}
-
-void log_done(const RunDirectory& run_dir, const TrainResult& result) {
-  run_dir.write_json("result.json", to_json(result));
-  auto done = to_json(result);
-  done["event"] = "done";
-  run_dir.append_event(done);
-}
-
-bool reconcile_epoch_events(const RunDirectory& run_dir, const std::vector<EpochMetrics>& epochs) {
-  int64_t logged = 0;
-  bool done = false;
-  for (const auto& event : run_dir.read_events()) {
-    if (event.value("event", "") == "epoch") logged = std::max(logged, event.value("epoch", int64_t{0}));
-    if (event.value("event", "") == "done") done = true;
-  }
-  for (const auto& m : epochs) {
-    if (m.epoch > logged) run_dir.append_event(epoch_event(m));
-  }
-  return done;
-}
-
-std::string format_epoch_line(const EpochMetrics& m, int64_t epochs) {
-  const auto percent = [](double value) { return std::isnan(value) ? std::string("n/a") : fmt::format("{:.2f}%", value); };
-  std::string line = fmt::format("epoch {}/{} loss {:.4f} train_err {:.2f}% test_err {}", m.epoch, epochs, m.train_loss,
-                                 m.train_error, percent(m.test_error));
-  if (!std::isnan(m.validation_error)) line += " val_err " + percent(m.validation_error);
-  return line + fmt::format(" lambda {:.3f} lr {:.4g} time {:.1f}s {:.0f} img/s", m.lambda, m.lr, m.seconds,
-                            m.images_per_second);
-}
-
 TrainResult train(const TrainConfig& config, const TrainOptions& options) {
   std::optional<RunDirectory> owned;
   RunDirectory* run_dir = options.opened_run_dir;
-  std::string activity = "starting";
+  Activity activity;
   try {
     if (run_dir == nullptr && options.run_dir) run_dir = &owned.emplace(*options.run_dir);
     validate(config, "config");
@@ -803,45 +728,10 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
     auto failure = failure_of(e);
     // A config or a data set is wrong wherever the run stands; anything else says where it failed.
     if (failure.exit_code != kExitUsage && failure.exit_code != kExitData && failure.exit_code != kExitBusy) {
-      failure.reason = activity + ": " + failure.reason;
+      failure.reason = activity.describe() + ": " + failure.reason;
     }
     if (run_dir != nullptr && options.log_failures) log_failure(*run_dir, failure);
     throw RunFailure(failure);
-  }
-}
-
-Failure failure_of(const std::exception& error) {
-  if (const auto* failed = dynamic_cast<const RunFailure*>(&error)) return failed->failure();
-  std::string reason = error.what();
-  reason = reason.substr(0, reason.find('\n'));  // LibTorch's c10::Error carries a backtrace
-  if (const auto* file = dynamic_cast<const common::FileError*>(&error)) {
-    const auto fault = common::is_environment_fault(file->error_number) ? events::Fault::environment : events::Fault::run;
-    return {fault == events::Fault::environment ? kExitEnvironment : kExitFailed, fault, reason};
-  }
-  if (dynamic_cast<const ConfigError*>(&error) || dynamic_cast<const UsageError*>(&error) ||
-      dynamic_cast<const distributed::WorldError*>(&error) ||
-      dynamic_cast<const std::invalid_argument*>(&error)) {
-    return {kExitUsage, events::Fault::run, reason};
-  }
-  if (dynamic_cast<const data::DataError*>(&error)) return {kExitData, events::Fault::run, reason};
-  if (dynamic_cast<const CheckpointError*>(&error)) return {kExitCheckpoint, events::Fault::run, reason};
-  if (dynamic_cast<const RunDirectoryBusy*>(&error)) return {kExitBusy, events::Fault::run, reason};
-  // A GPU that fell off the bus or hit an uncorrectable error: the machine's fault, not the run's.
-  for (const char* lost : {"device not ready", "unspecified launch failure", "uncorrectable ECC", "GPU is lost",
-                           "CUDA driver version is insufficient", "no CUDA-capable device"}) {
-    if (reason.find(lost) != std::string::npos) return {kExitEnvironment, events::Fault::environment, reason};
-  }
-  return {kExitFailed, events::Fault::run, reason};
-}
-
-void log_failure(const RunDirectory& run_dir, const Failure& failure) {
-  try {
-    run_dir.append_event({{events::kEvent, events::kFailed},
-                          {events::kReason, failure.reason},
-                          {events::kFault, events::to_string(failure.fault)},
-                          {events::kExitCode, failure.exit_code}});
-  } catch (const std::exception&) {
-    // A full disk can refuse this record too; the exit code still says it (kExitEnvironment).
   }
 }
 
