@@ -100,14 +100,7 @@ struct Active {
   double last_heartbeat = 0;
   int64_t last_epoch = 0;
   double seconds_per_epoch = 0;
-  // The stall watch (runner/stall.h): when the worker started, the configured limit (0: the
-  // default), whether a slow run was named, and once stalled, why and when it gets SIGKILL.
-  double started = 0;
-  double configured_stall_limit = 0;
-  bool named_slow = false;
-  std::string stall_reason;
-  Clock::time_point stall_kill_at{};
-  Clock::time_point last_stall_check{};
+  std::optional<StallWatch> stall_watch;  // runner/stall.h
 };
 
 }  // namespace
@@ -220,7 +213,8 @@ class LocalSweep {
     while (!queue.empty() && !stopped()) {
       const auto id = queue.front();
       const auto info = store_.find_run(id);
-      const int ranks = ranks_of(info->config_json);
+      const auto launch_keys = launch_keys_of(info->config_json);
+      const int ranks = launch_keys.ranks;
       const auto slots = free_slots(ranks);
       if (slots.empty()) {
         if (ranks > distinct_slots()) {  // can never start here: say so rather than wait forever
@@ -271,25 +265,25 @@ class LocalSweep {
       provenance.ended = std::nan("");
       store_.record_provenance(id, provenance);
       a.last_heartbeat = now_seconds();
-      a.started = now_seconds();
-      a.configured_stall_limit = configured_stall_limit(info->config_json);
+      a.stall_watch.emplace(run_dir, launch_keys.stall_limit);
       for (const auto s : slots) busy_[s] = true;
       log(fmt::format("started {} on {} {}", id, label_of(slots), what_of_run_[id]));
       active_.push_back(std::move(a));
     }
   }
 
-  static double configured_stall_limit(const std::string& config_json) {
+  // What launching a run needs of its config, read once: its ranks (the slots it takes, one per
+  // rank) and its stall limit (0: the default).
+  struct LaunchKeys {
+    int ranks = 1;
+    double stall_limit = 0;
+  };
+  static LaunchKeys launch_keys_of(const std::string& config_json) {
     const auto config = nlohmann::json::parse(config_json);
-    const auto it = config.find("stall_limit");
-    return it != config.end() && it->is_number() ? it->get<double>() : 0.0;
-  }
-
-  // A run's ranks (config key `ranks`): the slots it takes, one per rank.
-  static int ranks_of(const std::string& config_json) {
-    const auto config = nlohmann::json::parse(config_json);
-    const auto it = config.find("ranks");
-    return it != config.end() && it->is_number_integer() ? std::max(1, it->get<int>()) : 1;
+    LaunchKeys keys;
+    if (const auto it = config.find("ranks"); it != config.end() && it->is_number_integer()) keys.ranks = std::max(1, it->get<int>());
+    if (const auto it = config.find("stall_limit"); it != config.end() && it->is_number()) keys.stall_limit = it->get<double>();
+    return keys;
   }
 
   // How many slots a run can take at once: one per GPU (its ranks need distinct GPUs), or per CPU slot.
@@ -354,7 +348,8 @@ class LocalSweep {
           take_in_epochs(a);
           a.last_heartbeat = now_seconds();
         }
-        watch_for_stall(a);
+        const auto verdict = a.stall_watch->check(a.worker->pid());
+        if (verdict.kind != StallWatch::Verdict::Kind::quiet) log(fmt::format("{}: {}", a.run_id, verdict.message));
         ++it;
         continue;
       }
@@ -362,55 +357,6 @@ class LocalSweep {
       for (const auto s : a.slots) busy_[s] = false;
       it = active_.erase(it);
     }
-  }
-
-  // A worker with no finished step for its stall limit (the larger of 10 minutes and 20 times its
-  // slowest step, or the config's stall_limit) is stalled: what can be learnt of where it hangs goes
-  // to stall.txt, it gets SIGTERM (and SIGCONT, should it be stopped) to checkpoint, and SIGKILL
-  // after a grace period; finish() records fault `stalled` and retries it. Halfway to the limit the
-  // run is named, so a user sees it before anything is stopped.
-  void watch_for_stall(Active& a) {
-    const auto now = Clock::now();
-    if (now - a.last_stall_check < std::chrono::seconds(1)) return;
-    a.last_stall_check = now;
-    if (!a.stall_reason.empty()) {
-      if (now >= a.stall_kill_at) {
-        for (const int pid : process_tree(a.worker->pid())) ::kill(pid, SIGKILL);
-        a.stall_kill_at = now + std::chrono::hours(24);  // once
-      }
-      return;
-    }
-    const auto progress = read_progress(a.run_dir);
-    const double last = std::max(a.started, progress.last_progress);
-    const double limit = progress.stall_limit > 0 ? progress.stall_limit
-                                                  : train::stall_limit_seconds(a.configured_stall_limit, 0);
-    const double idle = now_seconds() - last;
-    if (idle < limit / 2) {
-      a.named_slow = false;
-      return;
-    }
-    if (idle < limit) {
-      if (!a.named_slow) {
-        log(fmt::format("{}: no step finished for {} (stalled at {})", a.run_id, format_duration(idle), format_duration(limit)));
-        a.named_slow = true;
-      }
-      return;
-    }
-    a.stall_reason = fmt::format("stalled: no step finished for {} (stall limit {}{}); where it hung: {}/{}",
-                                 format_duration(idle), format_duration(limit),
-                                 progress.epoch > 0 ? fmt::format(", last at epoch {} step {}", progress.epoch, progress.step) : "",
-                                 a.run_dir, train::kStallReportFile);
-    try {
-      common::write_file_atomically(a.run_dir + "/" + train::kStallReportFile,
-                                    fmt::format("{}\n\n{}", a.stall_reason, describe_process_tree(a.worker->pid())));
-    } catch (const std::exception& e) {
-      log(fmt::format("{}: cannot write {}: {}", a.run_id, train::kStallReportFile, e.what()));
-    }
-    const auto grace = std::chrono::duration<double>(std::clamp(limit / 2, 2.0, 30.0));
-    log(fmt::format("{} {}; stopping it (SIGTERM, SIGKILL after {})", a.run_id, a.stall_reason, format_duration(grace.count())));
-    a.worker->signal(SIGTERM);
-    for (const int pid : process_tree(a.worker->pid())) ::kill(pid, SIGCONT);
-    a.stall_kill_at = Clock::now() + std::chrono::duration_cast<Clock::duration>(grace);
   }
 
   void take_in_epochs(Active& a) {
@@ -438,8 +384,8 @@ class LocalSweep {
     if (seen.outcome == Outcome::done) {  // complete, even if the worker was killed right after
       store_.set_state(a.run_id, RunState::done);
       log(fmt::format("done {}", a.run_id));
-    } else if (!a.stall_reason.empty()) {  // however it ended after the stall watch stopped it
-      fail(a.run_id, events::Fault::stalled, a.stall_reason, tail, queue);
+    } else if (a.stall_watch->stalled()) {  // however it ended after the stall watch stopped it
+      fail(a.run_id, events::Fault::stalled, a.stall_watch->stalled_reason(), tail, queue);
     } else if (seen.outcome == Outcome::unreadable) {
       fail(a.run_id, events::Fault::run, seen.reason, tail, queue);
     } else if (seen.outcome == Outcome::interrupted || code > 128) {

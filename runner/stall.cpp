@@ -1,5 +1,8 @@
 #include "runner/stall.h"
 
+#include "common/durable_file.h"
+#include "common/system.h"
+#include "runner/progress.h"  // format_duration
 #include "train/run_directory.h"
 
 #include <boost/process.hpp>
@@ -7,6 +10,7 @@
 #include <sys/stat.h>
 
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -56,6 +60,53 @@ std::string gdb_backtraces(int pid, int seconds) {
 }
 
 }  // namespace
+
+StallWatch::StallWatch(std::string run_dir, double configured_limit)
+    : run_dir_(std::move(run_dir)), configured_limit_(configured_limit), started_(common::now_seconds()) {}
+
+StallWatch::Verdict StallWatch::check(int worker_pid) {
+  const auto now = Clock::now();
+  if (now - last_check_ < std::chrono::seconds(1)) return {};
+  last_check_ = now;
+  if (stalled()) {
+    if (kill_at_ && now >= *kill_at_) {
+      for (const int pid : process_tree(worker_pid)) ::kill(pid, SIGKILL);
+      kill_at_.reset();
+    }
+    return {};
+  }
+  const auto progress = read_progress(run_dir_);
+  const double limit = progress.stall_limit > 0 ? progress.stall_limit : train::stall_limit_seconds(configured_limit_, 0);
+  const double idle = common::now_seconds() - std::max(started_, progress.last_progress);
+  if (idle < limit / 2) {
+    named_slow_ = false;
+    return {};
+  }
+  if (idle < limit) {
+    if (named_slow_) return {};
+    named_slow_ = true;
+    return {Verdict::Kind::slow,
+            fmt::format("no step finished for {} (stalled at {})", format_duration(idle), format_duration(limit))};
+  }
+  const auto report = run_dir_ + "/" + train::kStallReportFile;
+  reason_ = fmt::format("stalled: no step finished for {} (stall limit {}{}); where it hung: {}", format_duration(idle),
+                        format_duration(limit),
+                        progress.epoch > 0 ? fmt::format(", last at epoch {} step {}", progress.epoch, progress.step) : "",
+                        report);
+  std::string message = reason_;
+  try {
+    common::write_file_atomically(report, reason_ + "\n\n" + describe_process_tree(worker_pid));
+  } catch (const std::exception& e) {
+    message += fmt::format(" (cannot write it: {})", e.what());
+  }
+  for (const int pid : process_tree(worker_pid)) {
+    ::kill(pid, SIGTERM);
+    ::kill(pid, SIGCONT);
+  }
+  kill_at_ = Clock::now() + std::chrono::seconds(train::kStallGraceSeconds);
+  return {Verdict::Kind::stalled,
+          fmt::format("{}; stopping it (SIGTERM, SIGKILL after {} s)", message, train::kStallGraceSeconds)};
+}
 
 ProgressSeen read_progress(const std::string& run_dir) {
   ProgressSeen seen;

@@ -70,6 +70,7 @@ inline constexpr char kProgressFile[] = "progress";
 inline constexpr char kStallReportFile[] = "stall.txt";
 inline constexpr int kStallLimitFloorSeconds = 600;  // a worker gets 10 minutes whatever its steps take
 inline constexpr int kStallSlowestStepFactor = 20;
+inline constexpr int kStallGraceSeconds = 30;  // from a stalled worker's SIGTERM to its SIGKILL
 double stall_limit_seconds(double configured, double slowest_step_seconds);
 
 class RunDirectory;
