@@ -1,5 +1,9 @@
 #include "report/statistics.h"
 
+#include <boost/math/distributions/normal.hpp>
+#include <boost/math/distributions/students_t.hpp>
+#include <boost/math/special_functions/beta.hpp>
+
 #include <algorithm>
 #include <cmath>
 
@@ -8,61 +12,35 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-// The continued fraction of I_x(a, b) (modified Lentz), which converges fast for x < (a+1)/(a+b+2).
-double beta_continued_fraction(double x, double a, double b) {
-  constexpr double kTiny = 1e-300;
-  constexpr double kEpsilon = 1e-15;
-  const auto guard = [](double v) { return std::abs(v) < kTiny ? kTiny : v; };
-  double c = 1.0;
-  double d = 1.0 / guard(1.0 - (a + b) * x / (a + 1.0));
-  double h = d;
-  for (int m = 1; m <= 10000; ++m) {
-    const double m2 = 2.0 * m;
-    double term = m * (b - m) * x / ((a - 1.0 + m2) * (a + m2));  // even step
-    d = 1.0 / guard(1.0 + term * d);
-    c = guard(1.0 + term / c);
-    h *= d * c;
-    term = -(a + m) * (a + b + m) * x / ((a + m2) * (a + 1.0 + m2));  // odd step
-    d = 1.0 / guard(1.0 + term * d);
-    c = guard(1.0 + term / c);
-    const double step = d * c;
-    h *= step;
-    if (std::abs(step - 1.0) < kEpsilon) break;
-  }
-  return h;
-}
+// Boost.Math reports a domain, pole, overflow, rounding or evaluation error as a value (NaN, an
+// infinity, the closest value reached), never as an exception (the other errors never throw by
+// default): the header's contract is NaN, and the arguments are checked here before Boost sees them.
+namespace policies = boost::math::policies;
+using NoThrow = policies::policy<policies::domain_error<policies::ignore_error>,
+                                 policies::pole_error<policies::ignore_error>,
+                                 policies::overflow_error<policies::ignore_error>,
+                                 policies::rounding_error<policies::ignore_error>,
+                                 policies::evaluation_error<policies::ignore_error>>;
+using Normal = boost::math::normal_distribution<double, NoThrow>;
+using StudentT = boost::math::students_t_distribution<double, NoThrow>;
 
 }  // namespace
 
 double regularized_incomplete_beta(double x, double a, double b) {
   if (std::isnan(x) || !(a > 0) || !(b > 0) || x < 0 || x > 1) return kNaN;
-  if (x == 0 || x == 1) return x;
-  const double log_front = std::lgamma(a + b) - std::lgamma(a) - std::lgamma(b) + a * std::log(x) + b * std::log1p(-x);
-  if (x < (a + 1.0) / (a + b + 2.0)) return std::exp(log_front) * beta_continued_fraction(x, a, b) / a;
-  return 1.0 - std::exp(log_front) * beta_continued_fraction(1.0 - x, b, a) / b;
+  return boost::math::ibeta(a, b, x, NoThrow());
 }
 
 double student_t_cdf(double t, double df) {
   if (std::isnan(t) || !(df > 0)) return kNaN;
-  if (std::isinf(df)) return 0.5 * std::erfc(-t / std::sqrt(2.0));
-  if (std::isinf(t)) return t > 0 ? 1.0 : 0.0;
-  // P(|T| > |t|) = I_{df/(df+t^2)}(df/2, 1/2).
-  const double tail = 0.5 * regularized_incomplete_beta(df / (df + t * t), df / 2.0, 0.5);
-  return t > 0 ? 1.0 - tail : tail;
+  if (std::isinf(df)) return boost::math::cdf(Normal(), t);
+  return boost::math::cdf(StudentT(df), t);
 }
 
 double student_t_quantile(double p, double df) {
   if (!(p > 0 && p < 1) || !(df > 0)) return kNaN;
-  if (p == 0.5) return 0.0;
-  double low = -1.0;
-  double high = 1.0;
-  while (student_t_cdf(low, df) > p) low *= 2.0;
-  while (student_t_cdf(high, df) < p) high *= 2.0;
-  for (int i = 0; i < 300 && high - low > 1e-12 * std::max(1.0, std::abs(low)); ++i) {
-    const double middle = 0.5 * (low + high);
-    (student_t_cdf(middle, df) < p ? low : high) = middle;
-  }
-  return 0.5 * (low + high);
+  if (std::isinf(df)) return boost::math::quantile(Normal(), p);
+  return boost::math::quantile(StudentT(df), p);
 }
 
 double welch_df(double variance_a, int64_t n_a, double variance_b, int64_t n_b) {

@@ -1,9 +1,10 @@
 #pragma once
 // The statistics of a difference between two cells of a table (a method against its baseline):
-// Student's t distribution (written here: the regularised incomplete beta function by its continued
-// fraction, the quantile by bisection on the CDF), Welch's unequal-variance t interval and test, and
-// the seeds a cell needs to detect a given difference with a given power. Pure functions; every
-// result that cannot be computed is NaN in the struct and named by a status, never shown as a number.
+// Student's t distribution, Welch's unequal-variance t interval and test, and the seeds a cell needs
+// to detect a given difference with a given power. The distributions are Boost.Math's (headers
+// only), with a policy that turns its errors into NaN: nothing here throws.
+// Pure functions; every result that cannot be computed is NaN in the struct and named by a status,
+// never shown as a number.
 
 #include <cstdint>
 #include <limits>
@@ -14,9 +15,11 @@ namespace isda::report {
 // P(T <= t) for Student's t with `df` > 0 degrees of freedom (df may be fractional, as Welch's is;
 // df = +infinity gives the standard normal). NaN for df <= 0 or NaN input.
 double student_t_cdf(double t, double df);
-// The p-quantile of Student's t (0 < p < 1), to ~1e-10; NaN outside that range or for df <= 0.
+// The p-quantile of Student's t (0 < p < 1), to ~1e-13 relative; NaN outside that range or for
+// df <= 0.
 double student_t_quantile(double p, double df);
-// I_x(a, b), the regularised incomplete beta function, for 0 <= x <= 1 and a, b > 0.
+// I_x(a, b), the regularised incomplete beta function (boost::math::ibeta), for 0 <= x <= 1 and
+// a, b > 0; NaN outside that domain.
 double regularized_incomplete_beta(double x, double a, double b);
 
 // What a cell contributes: its seeds, mean and sample standard deviation (n - 1).

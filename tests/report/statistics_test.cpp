@@ -124,5 +124,34 @@ TEST(Statistics, SeedsForPowerMatchTheTextbookSampleSizes) {
   EXPECT_EQ(seeds_for_power(0.3, 0, 0).status, PowerStatus::no_spread);
 }
 
+TEST(Statistics, TQuantilesAndCdfToTwelveDigits) {
+  // R's qt(0.975, 10); the Cauchy's tan(0.495 pi); fractional df (Welch's) as mpmath's incomplete
+  // beta gives them (30 digits, bisection).
+  EXPECT_NEAR(student_t_quantile(0.975, 10), 2.228138851986, 1e-11);
+  EXPECT_NEAR(student_t_quantile(0.995, 1), 63.65674116287153, 1e-9);
+  EXPECT_NEAR(student_t_quantile(0.9, 3), 1.63774435369621, 1e-12);
+  EXPECT_NEAR(student_t_quantile(0.999, 30), 3.385184866829305, 1e-11);
+  EXPECT_NEAR(student_t_quantile(0.975, 5.5), 2.50185861758924, 1e-11);
+  EXPECT_NEAR(student_t_cdf(-1.5, 3.3), 0.1112515983596459, 1e-13);
+  EXPECT_NEAR(student_t_quantile(0.975, std::numeric_limits<double>::infinity()), 1.959963984540054, 1e-12);
+  EXPECT_NEAR(student_t_cdf(1.959963984540054, std::numeric_limits<double>::infinity()), 0.975, 1e-14);
+  EXPECT_EQ(student_t_cdf(std::numeric_limits<double>::infinity(), 3), 1.0);
+  EXPECT_EQ(student_t_cdf(-std::numeric_limits<double>::infinity(), 3), 0.0);
+}
+
+TEST(Statistics, InvalidArgumentsAreNaNNotExceptions) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  EXPECT_TRUE(std::isnan(student_t_cdf(nan, 5)));
+  EXPECT_TRUE(std::isnan(student_t_cdf(1.0, -2)));
+  EXPECT_TRUE(std::isnan(student_t_cdf(1.0, nan)));
+  EXPECT_TRUE(std::isnan(student_t_quantile(0.0, 5)));
+  EXPECT_TRUE(std::isnan(student_t_quantile(nan, 5)));
+  EXPECT_TRUE(std::isnan(student_t_quantile(0.5, 0)));
+  EXPECT_TRUE(std::isnan(regularized_incomplete_beta(1.5, 2, 3)));
+  EXPECT_TRUE(std::isnan(regularized_incomplete_beta(0.5, 0, 3)));
+  EXPECT_TRUE(std::isnan(welch_power(1.0, 1.0, 1.0, 1)));
+  EXPECT_TRUE(std::isnan(welch_power(1.0, 0.0, 0.0, 5)));
+}
+
 }  // namespace
 }  // namespace isda::report
