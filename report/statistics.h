@@ -1,8 +1,8 @@
 #pragma once
 // The statistics of a difference between two cells of a table (a method against its baseline):
 // Student's t distribution, Welch's unequal-variance t interval and test, and the seeds a cell needs
-// to detect a given difference with a given power. The distributions are Boost.Math's (headers
-// only), with a policy that turns its errors into NaN: nothing here throws.
+// to detect a given difference with a given power (the exact noncentral t). The distributions are
+// Boost.Math's (headers only), with a policy that turns its errors into NaN: nothing here throws.
 // Pure functions; every result that cannot be computed is NaN in the struct and named by a status,
 // never shown as a number.
 
@@ -64,12 +64,15 @@ struct SeedsAdvice {
 };
 // The smallest number of seeds per cell (the same in both, 2..limit) with which Welch's two-sided
 // test at level `alpha` detects a true difference `target` with probability >= `power`, when the two
-// cells' standard deviations are `std_a` and `std_b`. Power uses the shifted central t
-// approximation of the noncentral t: P(T_df > t_crit - delta) + P(T_df < -t_crit - delta), delta =
-// |target| / sqrt((std_a^2 + std_b^2) / n).
+// cells' standard deviations are `std_a` and `std_b`. `beyond_limit` (with seeds = limit) when even
+// `limit` seeds fall short.
 SeedsAdvice seeds_for_power(double target, double std_a, double std_b, double power = 0.8, double alpha = 0.05,
                             int64_t limit = 1000);
-// That power for n seeds per cell (n >= 2).
+// That power for n seeds per cell, from the exact noncentral t: P(|T'| > t_crit), T' ~ noncentral
+// t(df, delta), df the Welch-Satterthwaite df of n seeds per cell, t_crit = t(1 - alpha/2, df),
+// delta = |target| / sqrt((std_a^2 + std_b^2) / n). For delta > 1e4, where Boost's series would
+// throw or crawl, its limit 1 - P(chi2_df / df >= (delta / t_crit)^2) (exactly 1 at alpha = 0.05).
+// NaN for n < 2, no spread (std_a = std_b = 0), a NaN target or alpha outside (0, 1).
 double welch_power(double target, double std_a, double std_b, int64_t n, double alpha = 0.05);
 
 }  // namespace isda::report
