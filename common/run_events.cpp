@@ -36,4 +36,8 @@ nlohmann::json parse_record(const char* first, const char* last, const std::stri
   return record;
 }
 
+nlohmann::json interrupted_record(int signal, int64_t epoch, int64_t step) {
+  return {{kEvent, kInterrupted}, {kSignal, signal}, {kEpoch, epoch}, {kStep, step}};
+}
+
 }  // namespace isda::events

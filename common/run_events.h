@@ -51,6 +51,9 @@ inline constexpr const char* kEpochMetrics[] = {"train_loss", "train_error", "te
 inline constexpr const char* kDoneMetrics[] = {"final_test_error", "best_test_error", "last10_test_error",
                                                "last10_validation_error", "last10_test_top5_error"};
 
+// The `interrupted` record of a run that stopped on `signal` at (epoch, step) after checkpointing.
+nlohmann::json interrupted_record(int signal, int64_t epoch, int64_t step);
+
 // Whose fault a failure is. `environment`: the machine's (disk full, I/O error, device lost), so a
 // rerun once it is fixed should succeed and is not charged to the spec's retries. `run`: anything
 // else (a bad config, divergence, broken data or checkpoint). Two kinds of the run's own are said

@@ -3,6 +3,7 @@
 #include "common/durable_file.h"
 #include "common/system.h"
 #include "runner/progress.h"  // format_duration
+#include "common/run_files.h"
 #include "train/run_directory.h"
 
 #include <boost/process.hpp>
@@ -88,7 +89,7 @@ StallWatch::Verdict StallWatch::check(int worker_pid) {
     return {Verdict::Kind::slow,
             fmt::format("no step finished for {} (stalled at {})", format_duration(idle), format_duration(limit))};
   }
-  const auto report = run_dir_ + "/" + train::kStallReportFile;
+  const auto report = run_dir_ + "/" + run_files::kStallReport;
   reason_ = fmt::format("stalled: no step finished for {} (stall limit {}{}); where it hung: {}", format_duration(idle),
                         format_duration(limit),
                         progress.epoch > 0 ? fmt::format(", last at epoch {} step {}", progress.epoch, progress.step) : "",
@@ -110,7 +111,7 @@ StallWatch::Verdict StallWatch::check(int worker_pid) {
 
 ProgressSeen read_progress(const std::string& run_dir) {
   ProgressSeen seen;
-  const auto path = run_dir + "/" + train::kProgressFile;
+  const auto path = run_dir + "/" + run_files::kProgress;
   struct stat info {};
   if (::stat(path.c_str(), &info) != 0) return seen;
   seen.last_progress = static_cast<double>(info.st_mtim.tv_sec) + 1e-9 * static_cast<double>(info.st_mtim.tv_nsec);

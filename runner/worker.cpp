@@ -1,5 +1,6 @@
 #include "runner/worker.h"
 
+#include "common/run_files.h"
 #include "train/run_directory.h"
 
 #include <boost/process.hpp>
@@ -52,7 +53,7 @@ Worker::Worker(const std::string& binary, const std::vector<std::string>& args,
   auto env = boost::this_process::environment();
   bp::environment child_env = env;
   for (const auto& [name, value] : environment) child_env[name] = value;
-  if (claim_descriptor >= 0) child_env[train::kInheritedLockVariable] = std::to_string(claim_descriptor);
+  if (claim_descriptor >= 0) child_env[run_files::kInheritedLockVariable] = std::to_string(claim_descriptor);
   const pid_t parent = ::getpid();
   // Append rather than truncate, so that the log of every attempt is kept.
   FILE* log = std::fopen(log_path.c_str(), "a");

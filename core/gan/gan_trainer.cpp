@@ -4,10 +4,10 @@
 #include "data/png.h"
 #include "gan/gan_losses.h"
 #include "gan/generated_images.h"
-#include "support/device.h"
-#include "support/run_environment.h"
+#include "common/run_files.h"
 #include "train/checkpoint.h"
 #include "train/random_streams.h"
+#include "train/run_session.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <fmt/format.h>
@@ -18,7 +18,6 @@
 #include <limits>
 #include <mutex>
 #include <optional>
-#include <sstream>
 
 namespace isda::gan {
 namespace {
@@ -41,27 +40,28 @@ struct Step {
   bool generator_step = true;
 };
 
-struct Progress {
-  int64_t epoch = 0;
-  int64_t step = 0;
+// The sums of the epoch in progress (zero between epochs); a stop inside an epoch checkpoints them.
+struct PartialEpoch {
   double generator_loss_sum = 0;
   int64_t generator_steps = 0;
   double train_seconds = 0;
 };
 
-class GeneratorRun {
+// The generator(s) of config.task and their discriminators, trained by the run harness.
+class GeneratorTask : public train::RunTask {
  public:
-  GeneratorRun(const train::TrainConfig& config, const train::TrainOptions& options, train::RunDirectory* run_dir)
-      : config_(config), options_(options), device_(support::resolve_device(config.device, distributed::World{})), run_dir_(run_dir),
-        recipe_(recipe_of(parse_gan_kind(config.task))),
-        noise_(at::detail::createCPUGenerator(mix(config.seed, kNoiseStream))) {
-    if (config.threads > 0) torch::set_num_threads(static_cast<int>(config.threads));
-    torch::manual_seed(config.seed);
+  explicit GeneratorTask(train::RunSession& session)
+      : session_(session), config_(session.config()), device_(session.device()),
+        recipe_(recipe_of(parse_gan_kind(config_.task))),
+        noise_(at::detail::createCPUGenerator(mix(config_.seed, kNoiseStream))) {
+    const auto& config = config_;
+    session.activity().set("loading the data");
     const auto root = config.data_root.empty() ? data::default_data_root(config.dataset) : config.data_root;
     auto splits = data::load_dataset(config.dataset, root, config.holdout, config.split_seed, config.train_limit, 0);
     // [0, 255] -> [-1, 1], as the generators' tanh.
     images_ = (splits.train.images.to(device_, torch::kFloat32) / 127.5 - 1).contiguous();
     labels_ = splits.train.labels.to(torch::kInt64);
+    session.activity().set("building the networks");
     shape_.kind = parse_gan_kind(config.task);
     shape_.channels = images_.size(1);
     shape_.size = images_.size(2);
@@ -95,48 +95,109 @@ class GeneratorRun {
     }
   }
 
-  train::TrainResult run() {
-    Progress progress;
-    if (run_dir_ && run_dir_->has_checkpoint()) {
-      load_checkpoint(progress);
-      note(progress.step == 0 ? fmt::format("resuming after epoch {}", progress.epoch)
-                              : fmt::format("resuming epoch {} at step {}", progress.epoch + 1, progress.step));
-      logged_done_ = train::reconcile_epoch_events(*run_dir_, result_.epochs);
-    }
-    if (run_dir_) {
-      run_dir_->clear_interrupted_mark();
-      run_dir_->write_json("config.json", train::to_json(config_));
-      run_dir_->append_event(train::start_event(
-          progress.epoch, progress.step, device_.str(), config_,
-          support::describe_environment(device_.is_cuda(), std::max<int>(0, device_.index()))));
-    }
-    progress_notes_.emplace(run_dir_, config_.stall_limit);
-    while (progress.epoch < config_.epochs) {
-      const auto metrics = train_epoch(progress);
-      result_.epochs.push_back(metrics);
-      progress = Progress{progress.epoch + 1};
-      if (run_dir_) {
-        save_checkpoint(progress);
-        // What the generator makes now, one row per class, always from the same noise (sampling
-        // changes no state, so resume is unaffected).
-        data::write_png(run_dir_->file(kSampleGridFile), sample_grid(*bank_, kSamplesPerClass, kSampleGridSeed));
-        run_dir_->append_event(train::epoch_event(metrics));
+  train::EpochMetrics train_epoch(int64_t epoch, int64_t first_step) override {
+    const auto started = Clock::now();
+    const auto steps = epoch_steps(epoch);
+    const auto count = static_cast<int64_t>(steps.size());
+    int64_t images = 0;
+    for (int64_t s = first_step; s < count; ++s) {
+      session_.activity() = train::Activity{"training", epoch + 1, s + 1, count};
+      const double g_loss = take_step(steps[static_cast<size_t>(s)]);
+      images += steps[static_cast<size_t>(s)].index.size(0);
+      if (!std::isnan(g_loss)) {
+        if (!(std::isfinite(g_loss) && std::abs(g_loss) < kExplodingLoss)) {
+          throw train::TrainingError(fmt::format("generator loss {} in epoch {} (step {})", g_loss, epoch + 1, s + 1));
+        }
+        partial_.generator_loss_sum += g_loss;
+        ++partial_.generator_steps;
       }
-      if (options_.on_epoch) options_.on_epoch(metrics);
-      const int signal = options_.stop_signal ? options_.stop_signal->load() : 0;
-      if (signal != 0 && progress.epoch < config_.epochs) stop(signal, progress, /*checkpointed=*/true);
+      const int signal = session_.step_finished(epoch, s + 1);
+      if (signal != 0 && s + 1 < count) {
+        partial_.train_seconds += std::chrono::duration<double>(Clock::now() - started).count();
+        session_.stop_within_epoch(signal, epoch, s + 1);
+      }
     }
-    result_.final_test_error = result_.best_test_error = result_.last10_test_error = kNaN;
-    result_.last10_validation_error = result_.last10_test_top5_error = kNaN;
-    if (run_dir_ && !logged_done_) train::log_done(*run_dir_, result_);
-    return result_;
+    const double seconds = partial_.train_seconds + std::chrono::duration<double>(Clock::now() - started).count();
+    train::EpochMetrics m;
+    m.epoch = epoch + 1;
+    m.train_loss = partial_.generator_steps > 0 ? partial_.generator_loss_sum / static_cast<double>(partial_.generator_steps) : kNaN;
+    m.train_error = m.test_error = m.validation_error = m.test_top5_error = m.lambda = kNaN;
+    m.lr = recipe_.lr;
+    m.seconds = seconds;
+    m.images_per_second = static_cast<double>(images) / std::max(1e-9, std::chrono::duration<double>(Clock::now() - started).count());
+    partial_ = PartialEpoch{};
+    return m;
+  }
+
+  // What the generator makes now, one row per class, always from the same noise (sampling changes
+  // no state, so resume is unaffected).
+  void after_checkpoint(train::RunDirectory& run_dir) override {
+    data::write_png(run_dir.file(run_files::kSamples), sample_grid(*bank_, kSamplesPerClass, kSampleGridSeed));
+  }
+
+  void finish(train::TrainResult& result) override {  // a generator has no errors
+    result.final_test_error = result.best_test_error = result.last10_test_error = kNaN;
+    result.last10_validation_error = result.last10_test_top5_error = kNaN;
+  }
+
+  // The checkpoint: the shape and partial sums in the meta; every network and optimiser, the noise
+  // generator and torch's global CPU generator in the archive.
+  void save(nlohmann::json& meta, torch::serialize::OutputArchive& archive) override {
+    meta["shape"] = {{"kind", gan_kind_name(shape_.kind)}, {"channels", shape_.channels}, {"size", shape_.size},
+                     {"classes", shape_.classes}, {"width", shape_.width}};
+    meta["generator_loss_sum"] = partial_.generator_loss_sum;
+    meta["generator_steps"] = partial_.generator_steps;
+    meta["train_seconds"] = partial_.train_seconds;
+    for (size_t i = 0; i < discriminators_.size(); ++i) {
+      const auto write = [&](const std::string& key, const auto& saver) {
+        torch::serialize::OutputArchive part;
+        saver(part);
+        archive.write(key, part);
+      };
+      write(GeneratorBank::archive_key(i), [&](auto& a) { bank_->generators()[i]->save(a); });
+      write("discriminator_" + std::to_string(i), [&](auto& a) { discriminators_[i]->save(a); });
+      write("generator_optimizer_" + std::to_string(i), [&](auto& a) { generator_optimizers_[i]->save(a); });
+      write("discriminator_optimizer_" + std::to_string(i), [&](auto& a) { discriminator_optimizers_[i]->save(a); });
+    }
+    {
+      std::lock_guard<std::mutex> lock(noise_.mutex());
+      archive.write("noise_rng", noise_.get_state());
+    }
+    auto global = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(global.mutex());
+    archive.write("cpu_rng", global.get_state());
+  }
+
+  void load(const nlohmann::json& meta, torch::serialize::InputArchive& archive) override {
+    partial_.generator_loss_sum = meta.at("generator_loss_sum").get<double>();
+    partial_.generator_steps = meta.at("generator_steps").get<int64_t>();
+    partial_.train_seconds = meta.at("train_seconds").get<double>();
+    for (size_t i = 0; i < discriminators_.size(); ++i) {
+      const auto read = [&](const std::string& key, const auto& loader) {
+        torch::serialize::InputArchive part;
+        archive.read(key, part);
+        loader(part);
+      };
+      read(GeneratorBank::archive_key(i), [&](auto& a) { bank_->generators()[i]->load(a); });
+      read("discriminator_" + std::to_string(i), [&](auto& a) { discriminators_[i]->load(a); });
+      read("generator_optimizer_" + std::to_string(i), [&](auto& a) { generator_optimizers_[i]->load(a); });
+      read("discriminator_optimizer_" + std::to_string(i), [&](auto& a) { discriminator_optimizers_[i]->load(a); });
+      bank_->generators()[i]->to(device_);
+      discriminators_[i]->to(device_);
+    }
+    torch::Tensor state;
+    archive.read("noise_rng", state);
+    {
+      std::lock_guard<std::mutex> lock(noise_.mutex());
+      noise_.set_state(state);
+    }
+    archive.read("cpu_rng", state);
+    auto global = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(global.mutex());
+    global.set_state(state);
   }
 
  private:
-  void note(const std::string& text) const {
-    if (options_.on_note) options_.on_note(text);
-  }
-
   // The epoch's steps: batches of a shuffled order (from the epoch's own generator), the last
   // partial batch dropped as DCGAN does; WGAN: each class's batches for its own pair in turn, a
   // generator step after every n_critic critic steps.
@@ -222,137 +283,9 @@ class GeneratorRun {
     return g_loss.item<double>();
   }
 
-  train::EpochMetrics train_epoch(Progress& progress) {
-    const auto started = Clock::now();
-    const auto steps = epoch_steps(progress.epoch);
-    int64_t images = 0;
-    for (int64_t s = progress.step; s < static_cast<int64_t>(steps.size()); ++s) {
-      const double g_loss = take_step(steps[static_cast<size_t>(s)]);
-      progress_notes_->step_finished(progress.epoch + 1, s + 1);
-      images += steps[static_cast<size_t>(s)].index.size(0);
-      if (!std::isnan(g_loss)) {
-        if (!(std::isfinite(g_loss) && std::abs(g_loss) < kExplodingLoss)) {
-          throw train::TrainingError(fmt::format("generator loss {} in epoch {} (step {})", g_loss, progress.epoch + 1, s + 1));
-        }
-        progress.generator_loss_sum += g_loss;
-        ++progress.generator_steps;
-      }
-      const int signal = options_.stop_signal ? options_.stop_signal->load() : 0;
-      if (signal != 0 && s + 1 < static_cast<int64_t>(steps.size())) {
-        progress.step = s + 1;
-        progress.train_seconds += std::chrono::duration<double>(Clock::now() - started).count();
-        stop(signal, progress, /*checkpointed=*/false);
-      }
-    }
-    const double seconds = progress.train_seconds + std::chrono::duration<double>(Clock::now() - started).count();
-    train::EpochMetrics m;
-    m.epoch = progress.epoch + 1;
-    m.train_loss = progress.generator_steps > 0 ? progress.generator_loss_sum / static_cast<double>(progress.generator_steps) : kNaN;
-    m.train_error = m.test_error = m.validation_error = m.test_top5_error = m.lambda = kNaN;
-    m.lr = recipe_.lr;
-    m.seconds = seconds;
-    m.images_per_second = static_cast<double>(images) / std::max(1e-9, std::chrono::duration<double>(Clock::now() - started).count());
-    return m;
-  }
-
-  [[noreturn]] void stop(int signal, const Progress& progress, bool checkpointed) {
-    if (run_dir_) {
-      if (!checkpointed) save_checkpoint(progress);
-      run_dir_->mark_interrupted(signal);
-      run_dir_->append_event({{"event", "interrupted"}, {"signal", signal}, {"epoch", progress.epoch}, {"step", progress.step}});
-    }
-    throw train::Interrupted(signal);
-  }
-
-  // --- checkpoints: meta (config, shape, progress, history), every network and optimiser, the
-  // noise generator and torch's global CPU generator ----------------------------------------------
-
-  void save_checkpoint(const Progress& progress) {
-    nlohmann::json meta = {{"config", train::to_json(config_)},
-                           {"shape", {{"kind", gan_kind_name(shape_.kind)}, {"channels", shape_.channels},
-                                      {"size", shape_.size}, {"classes", shape_.classes}, {"width", shape_.width}}},
-                           {"epoch", progress.epoch}, {"step", progress.step},
-                           {"generator_loss_sum", progress.generator_loss_sum},
-                           {"generator_steps", progress.generator_steps},
-                           {"train_seconds", progress.train_seconds}, {"history", nlohmann::json::array()}};
-    for (const auto& m : result_.epochs) meta["history"].push_back(train::to_json(m));
-    torch::serialize::OutputArchive archive;
-    train::write_checkpoint_meta(archive, meta);
-    for (size_t i = 0; i < discriminators_.size(); ++i) {
-      const auto write = [&](const std::string& key, const auto& saver) {
-        torch::serialize::OutputArchive part;
-        saver(part);
-        archive.write(key, part);
-      };
-      write(GeneratorBank::archive_key(i), [&](auto& a) { bank_->generators()[i]->save(a); });
-      write("discriminator_" + std::to_string(i), [&](auto& a) { discriminators_[i]->save(a); });
-      write("generator_optimizer_" + std::to_string(i), [&](auto& a) { generator_optimizers_[i]->save(a); });
-      write("discriminator_optimizer_" + std::to_string(i), [&](auto& a) { discriminator_optimizers_[i]->save(a); });
-    }
-    {
-      std::lock_guard<std::mutex> lock(noise_.mutex());
-      archive.write("noise_rng", noise_.get_state());
-    }
-    {
-      auto global = at::detail::getDefaultCPUGenerator();
-      std::lock_guard<std::mutex> lock(global.mutex());
-      archive.write("cpu_rng", global.get_state());
-    }
-    std::ostringstream bytes;
-    archive.save_to(bytes);
-    run_dir_->write_checkpoint(bytes.str());
-  }
-
-  void load_checkpoint(Progress& progress) {
-    const auto path = run_dir_->file("checkpoint.pt");
-    const auto payload = run_dir_->read_checkpoint();
-    try {
-      std::istringstream bytes(payload);
-      torch::serialize::InputArchive archive;
-      archive.load_from(bytes);
-      const auto meta = train::read_checkpoint_meta(archive);
-      train::check_same_config(meta.at("config"), config_, path);
-      progress.epoch = meta.at("epoch").get<int64_t>();
-      progress.step = meta.at("step").get<int64_t>();
-      progress.generator_loss_sum = meta.at("generator_loss_sum").get<double>();
-      progress.generator_steps = meta.at("generator_steps").get<int64_t>();
-      progress.train_seconds = meta.at("train_seconds").get<double>();
-      for (const auto& m : meta.at("history")) result_.epochs.push_back(train::epoch_metrics_from_json(m));
-      for (size_t i = 0; i < discriminators_.size(); ++i) {
-        const auto read = [&](const std::string& key, const auto& loader) {
-          torch::serialize::InputArchive part;
-          archive.read(key, part);
-          loader(part);
-        };
-        read(GeneratorBank::archive_key(i), [&](auto& a) { bank_->generators()[i]->load(a); });
-        read("discriminator_" + std::to_string(i), [&](auto& a) { discriminators_[i]->load(a); });
-        read("generator_optimizer_" + std::to_string(i), [&](auto& a) { generator_optimizers_[i]->load(a); });
-        read("discriminator_optimizer_" + std::to_string(i), [&](auto& a) { discriminator_optimizers_[i]->load(a); });
-        bank_->generators()[i]->to(device_);
-        discriminators_[i]->to(device_);
-      }
-      torch::Tensor state;
-      archive.read("noise_rng", state);
-      {
-        std::lock_guard<std::mutex> lock(noise_.mutex());
-        noise_.set_state(state);
-      }
-      archive.read("cpu_rng", state);
-      auto global = at::detail::getDefaultCPUGenerator();
-      std::lock_guard<std::mutex> lock(global.mutex());
-      global.set_state(state);
-    } catch (const train::CheckpointError&) {
-      throw;
-    } catch (const std::exception& e) {
-      const std::string message = e.what();
-      throw train::CheckpointError(path + ": unreadable (" + message.substr(0, message.find('\n')) + ")");
-    }
-  }
-
-  train::TrainConfig config_;
-  train::TrainOptions options_;
+  train::RunSession& session_;
+  const train::TrainConfig& config_;
   torch::Device device_;
-  train::RunDirectory* run_dir_ = nullptr;  // not owned
   GanRecipe recipe_;
   GanShape shape_;
   at::Generator noise_;
@@ -361,9 +294,7 @@ class GeneratorRun {
   std::optional<GeneratorBank> bank_;
   std::vector<Discriminator> discriminators_;
   std::vector<std::unique_ptr<torch::optim::Optimizer>> generator_optimizers_, discriminator_optimizers_;
-  train::TrainResult result_;
-  std::optional<train::ProgressNotes> progress_notes_;  // for isda-run's stall watch
-  bool logged_done_ = false;
+  PartialEpoch partial_;
 };
 
 }  // namespace
@@ -389,20 +320,11 @@ GanRecipe recipe_of(GanKind kind) {
 }
 
 train::TrainResult train_generator(const train::TrainConfig& config, const train::TrainOptions& options) {
-  std::optional<train::RunDirectory> owned;
-  train::RunDirectory* run_dir = options.opened_run_dir;
-  if (run_dir == nullptr && options.run_dir) run_dir = &owned.emplace(*options.run_dir);
-  try {
-    train::validate(config, "config");
+  return train::run_in_session(config, options, [&](train::RunSession& session) {
     if (config.task == "classify") throw std::logic_error("train_generator: task is classify");
-    GeneratorRun run(config, options, run_dir);
-    return run.run();
-  } catch (const train::Interrupted&) {
-    throw;
-  } catch (const std::exception& e) {
-    if (run_dir != nullptr) train::log_failure(*run_dir, train::failure_of(e));
-    throw;
-  }
+    GeneratorTask task(session);
+    return session.run(task);
+  });
 }
 
 }  // namespace isda::gan

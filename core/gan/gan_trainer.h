@@ -22,9 +22,9 @@ struct GanRecipe {
 };
 GanRecipe recipe_of(GanKind kind);
 
-// Runs `config` (validated again; task must not be "classify"). Throws as train::train does (ConfigError,
-// data::DataError, CheckpointError, TrainingError, common::FileError, Interrupted); with a run
-// directory every failure is logged as a `failed` event first. Each epoch's metrics: train_loss is
+// Runs `config` (validated again; task must not be "classify") in the run harness of every task
+// (train/run_session.h). Throws as train::train does: Interrupted on a stop signal, RunFailure for
+// anything else; with a run directory every failure is logged as a `failed` event first. Each epoch's metrics: train_loss is
 // the mean generator loss; errors are NaN (a generator has none).
 train::TrainResult train_generator(const train::TrainConfig& config, const train::TrainOptions& options = {});
 

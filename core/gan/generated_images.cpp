@@ -1,5 +1,6 @@
 #include "gan/generated_images.h"
 
+#include "common/run_files.h"
 #include "data/preview.h"
 #include "train/checkpoint.h"
 #include "train/random_streams.h"
@@ -118,10 +119,10 @@ std::string resolve_generator_run(const train::TrainConfig& classifier, const st
     if (!run_dir.empty()) directory = parent_of(run_dir) + "/" + named;
   }
   if (!is_directory(directory)) throw train::ConfigError("generator_run: no generator run at " + directory);
-  if (!is_file(directory + "/result.json")) {
+  if (!is_file(directory + "/" + run_files::kResult)) {
     throw train::ConfigError("generator_run: the generator run at " + directory + " is not done (no result.json)");
   }
-  const auto config = train::config_from_json(train::load_config_file(directory + "/config.json"), directory + "/config.json");
+  const auto config = train::config_from_json(train::load_config_file(directory + "/" + run_files::kConfig), directory + "/" + run_files::kConfig);
   if (config.task != classifier.gan) {
     throw train::ConfigError("generator_run: " + directory + " trained task \"" + config.task + "\", not gan \"" +
                              classifier.gan + "\"");
@@ -134,7 +135,7 @@ std::string resolve_generator_run(const train::TrainConfig& classifier, const st
 }
 
 GeneratorBank load_generator_run(const std::string& directory, const torch::Device& device) {
-  const auto path = directory + "/checkpoint.pt";
+  const auto path = directory + "/" + run_files::kCheckpoint;
   const auto payload = train::RunDirectory::read_checkpoint_file(path);
   try {
     std::istringstream bytes(payload);
@@ -187,10 +188,10 @@ std::pair<torch::Tensor, torch::Tensor> GeneratedBatches::draw(int64_t real, int
   return {images, labels.to(images.device())};
 }
 
-GeneratedBatches open_generated_batches(const train::TrainConfig& config, const std::string& run_dir,
-                                        const torch::Device& device, const torch::Tensor& train_images) {
-  const auto directory = resolve_generator_run(config, run_dir);
-  auto bank = load_generator_run(directory, device);
+std::unique_ptr<train::ExtraImages> open_generated_images(const train::ExtraImagesRequest& request) {
+  const auto& train_images = request.train_images;
+  const auto directory = resolve_generator_run(request.config, request.run_dir);
+  auto bank = load_generator_run(directory, request.device);
   const auto& shape = bank.shape();
   if (shape.channels != train_images.size(1) || shape.size != train_images.size(2)) {
     throw train::ConfigError("generator_run: " + directory + " makes " + std::to_string(shape.channels) + "x" +
@@ -198,7 +199,7 @@ GeneratedBatches open_generated_batches(const train::TrainConfig& config, const 
                              std::to_string(train_images.size(1)) + "x" + std::to_string(train_images.size(2)) + "x" +
                              std::to_string(train_images.size(3)));
   }
-  return GeneratedBatches(std::move(bank), config.generated_fraction, config.seed);
+  return std::make_unique<GeneratedBatches>(std::move(bank), request.config.generated_fraction, request.config.seed);
 }
 
 }  // namespace isda::gan

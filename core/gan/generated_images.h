@@ -1,9 +1,11 @@
 #pragma once
 // The generators of a generator run, and labelled images drawn from them: what a classifier with
-// "gan" mixes into its batches (train/trainer.cpp) and what a sample grid shows.
+// "gan" mixes into its batches (handed to train::train as its extra images, train/extra_images.h)
+// and what a sample grid shows.
 
 #include "data/rgb_image.h"
 #include "gan/gan_networks.h"
+#include "train/extra_images.h"
 #include "train/train_config.h"
 
 #include <nlohmann/json.hpp>
@@ -40,7 +42,6 @@ class GeneratorBank {
 // `per_class` samples of each class, one row per class, drawn with noise from `seed`, each pixel 2x2:
 // the `samples.png` of a generator run (tile layout: data/preview.h).
 data::RgbImage sample_grid(GeneratorBank& bank, int64_t per_class, uint64_t seed);
-inline constexpr char kSampleGridFile[] = "samples.png";
 
 // A generator's input for `labels` (CPU int64): noise ~ N(0, I) from `rng`, then the one-hot label
 // (CGAN, ACGAN) or infoGAN's codes (the label as categorical code, then continuous codes ~ U(-1, 1),
@@ -64,12 +65,12 @@ GeneratorBank load_generator_run(const std::string& directory, const torch::Devi
 // What a classifier mixes into its batches: k = round(batch * f / (1 - f)) generated images beside
 // a batch of `batch` real ones (f = generated_fraction), with uniformly drawn labels, all drawn from
 // a generator seeded by (seed, epoch, step), so a resumed run draws the same images.
-class GeneratedBatches {
+class GeneratedBatches : public train::ExtraImages {
  public:
   GeneratedBatches(GeneratorBank bank, double fraction, uint64_t seed);
   int64_t count_for(int64_t real) const;
   // (images uint8 (k, C, H, W), labels int64 (k)) on the bank's device.
-  std::pair<torch::Tensor, torch::Tensor> draw(int64_t real, int64_t epoch, int64_t step);
+  std::pair<torch::Tensor, torch::Tensor> draw(int64_t real, int64_t epoch, int64_t step) override;
 
  private:
   GeneratorBank bank_;
@@ -77,10 +78,11 @@ class GeneratedBatches {
   uint64_t seed_;
 };
 
-// The GeneratedBatches of classifier `config` (gan set): its generator run resolved and loaded, and
-// checked to make images like `train_images` (channels, size). Throws as resolve_generator_run and
-// load_generator_run, and ConfigError "generator_run: ..." for a generator of other images.
-GeneratedBatches open_generated_batches(const train::TrainConfig& config, const std::string& run_dir,
-                                        const torch::Device& device, const torch::Tensor& train_images);
+// The GeneratedBatches of the classifier of `request` (its `gan` set): its generator run resolved
+// beside its run directory and loaded, and checked to make images like its training images
+// (channels, size). The opener callers of train::train hand in (TrainOptions::open_extra_images).
+// Throws as resolve_generator_run and load_generator_run, and ConfigError "generator_run: ..." for
+// a generator of other images.
+std::unique_ptr<train::ExtraImages> open_generated_images(const train::ExtraImagesRequest& request);
 
 }  // namespace isda::gan

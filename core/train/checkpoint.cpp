@@ -47,9 +47,7 @@ void check_same_config(const nlohmann::json& saved, const TrainConfig& current, 
   }
 }
 
-std::string serialize_checkpoint(const nlohmann::json& meta, const CheckpointParts& parts) {
-  torch::serialize::OutputArchive archive;
-  write_checkpoint_meta(archive, meta);
+void save_checkpoint_parts(torch::serialize::OutputArchive& archive, const CheckpointParts& parts) {
   torch::serialize::OutputArchive model_archive;
   parts.model.save(model_archive);
   archive.write("model", model_archive);
@@ -67,6 +65,33 @@ std::string serialize_checkpoint(const nlohmann::json& meta, const CheckpointPar
   }
   if (parts.rank_cpu_rng.defined()) state_archive.write("rank_cpu_rng", parts.rank_cpu_rng);
   archive.write("state", state_archive);
+}
+
+void load_checkpoint_parts(torch::serialize::InputArchive& archive, const CheckpointParts& parts) {
+  torch::serialize::InputArchive model_archive;
+  archive.read("model", model_archive);
+  parts.model.load(model_archive);
+  torch::serialize::InputArchive optimizer_archive;
+  archive.read("optimizer", optimizer_archive);
+  parts.optimizer.load(optimizer_archive);
+  torch::serialize::InputArchive state_archive;
+  archive.read("state", state_archive);
+  if (parts.estimator) parts.estimator->load(state_archive);
+  if (parts.comparison) parts.comparison->load(state_archive);
+  parts.augmenter.load(state_archive);
+  torch::Tensor rng;
+  state_archive.read("cpu_rng", rng);
+  torch::Tensor rank_rng;
+  if (state_archive.try_read("rank_cpu_rng", rank_rng) && parts.rank < rank_rng.size(0)) rng = rank_rng[parts.rank];
+  auto generator = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(generator.mutex());
+  generator.set_state(rng);
+}
+
+std::string serialize_checkpoint(const nlohmann::json& meta, const CheckpointParts& parts) {
+  torch::serialize::OutputArchive archive;
+  write_checkpoint_meta(archive, meta);
+  save_checkpoint_parts(archive, parts);
   std::ostringstream bytes;
   archive.save_to(bytes);
   return bytes.str();
@@ -80,24 +105,7 @@ nlohmann::json restore_checkpoint(const std::string& payload, const CheckpointPa
     archive.load_from(bytes);
     const auto meta = read_checkpoint_meta(archive);
     if (check_meta) check_meta(meta);
-    torch::serialize::InputArchive model_archive;
-    archive.read("model", model_archive);
-    parts.model.load(model_archive);
-    torch::serialize::InputArchive optimizer_archive;
-    archive.read("optimizer", optimizer_archive);
-    parts.optimizer.load(optimizer_archive);
-    torch::serialize::InputArchive state_archive;
-    archive.read("state", state_archive);
-    if (parts.estimator) parts.estimator->load(state_archive);
-    if (parts.comparison) parts.comparison->load(state_archive);
-    parts.augmenter.load(state_archive);
-    torch::Tensor rng;
-    state_archive.read("cpu_rng", rng);
-    torch::Tensor rank_rng;
-    if (state_archive.try_read("rank_cpu_rng", rank_rng) && parts.rank < rank_rng.size(0)) rng = rank_rng[parts.rank];
-    auto generator = at::detail::getDefaultCPUGenerator();
-    std::lock_guard<std::mutex> lock(generator.mutex());
-    generator.set_state(rng);
+    load_checkpoint_parts(archive, parts);
     return meta;
   } catch (const CheckpointError&) {
     throw;

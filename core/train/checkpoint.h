@@ -39,6 +39,11 @@ nlohmann::json read_checkpoint_meta(torch::serialize::InputArchive& archive);
 // first key, execution keys aside, whose value in `saved` (a checkpoint's config) differs from `current`'s.
 void check_same_config(const nlohmann::json& saved, const TrainConfig& current, const std::string& path);
 
+// The state of `parts` (and the global CPU generator) into / from a checkpoint archive, beside the
+// meta the run's harness writes (train/run_session.h).
+void save_checkpoint_parts(torch::serialize::OutputArchive& archive, const CheckpointParts& parts);
+void load_checkpoint_parts(torch::serialize::InputArchive& archive, const CheckpointParts& parts);
+
 // The payload of a checkpoint: `meta` and the state of `parts` (and the global CPU generator).
 std::string serialize_checkpoint(const nlohmann::json& meta, const CheckpointParts& parts);
 

@@ -73,10 +73,10 @@ int take_lock(const std::string& dir) {
 // The descriptor a coordinator handed down for this directory's lock, or -1. The variable is
 // removed so that nothing this process starts inherits the claim by mistake.
 int inherited_lock(const std::string& dir) {
-  const char* text = std::getenv(kInheritedLockVariable);
+  const char* text = std::getenv(run_files::kInheritedLockVariable);
   if (text == nullptr) return -1;
   const int fd = std::atoi(text);
-  ::unsetenv(kInheritedLockVariable);
+  ::unsetenv(run_files::kInheritedLockVariable);
   struct stat held {}, ours {};
   const auto lock_path = dir + "/lock";
   if (fd <= 2 || ::fstat(fd, &held) != 0 || ::stat(lock_path.c_str(), &ours) != 0 || held.st_dev != ours.st_dev ||
@@ -111,7 +111,7 @@ RunDirectory::RunDirectory(std::string path) : path_(std::move(path)) {
   }
   // A torn record left by a crash mid-append would glue onto the next one: drop it now, whether or
   // not the run has a checkpoint.
-  common::drop_torn_last_line(file(events::kLogFile));
+  common::drop_torn_last_line(file(run_files::kEvents));
 }
 
 RunDirectory::~RunDirectory() {
@@ -136,11 +136,11 @@ int RunDirectory::lock_holder(const std::string& path) {
 
 void RunDirectory::append_event(nlohmann::json event) const {
   event[events::kTime] = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-  common::append_line_durably(file(events::kLogFile), event.dump());
+  common::append_line_durably(file(run_files::kEvents), event.dump());
 }
 
 std::vector<nlohmann::json> RunDirectory::read_events() const {
-  const auto path = file(events::kLogFile);
+  const auto path = file(run_files::kEvents);
   std::vector<nlohmann::json> records;
   if (!std::filesystem::exists(path)) return records;
   const auto text = common::read_file(path);
@@ -158,22 +158,22 @@ std::vector<nlohmann::json> RunDirectory::read_events() const {
 
 int64_t RunDirectory::event_log_size(const std::string& path) {
   std::error_code ec;
-  const auto size = std::filesystem::file_size(path + "/" + events::kLogFile, ec);
+  const auto size = std::filesystem::file_size(path + "/" + run_files::kEvents, ec);
   return ec ? 0 : static_cast<int64_t>(size);
 }
 
 void RunDirectory::mark_interrupted(int signal_number) const {
-  common::write_file_atomically(file(events::kInterruptedMarker), std::to_string(signal_number) + "\n");
+  common::write_file_atomically(file(run_files::kInterrupted), std::to_string(signal_number) + "\n");
 }
 
 void RunDirectory::clear_interrupted_mark() const {
   std::error_code ec;
-  std::filesystem::remove(file(events::kInterruptedMarker), ec);
+  std::filesystem::remove(file(run_files::kInterrupted), ec);
 }
 
 void RunDirectory::note_progress(int64_t epoch, int64_t step, double stall_limit) const {
   // Not durable on purpose: its time matters while the worker lives, and a crash loses nothing.
-  const auto target = file(kProgressFile);
+  const auto target = file(run_files::kProgress);
   const auto temporary = target + ".tmp";
   std::ofstream out(temporary, std::ios::trunc);
   out << epoch << ' ' << step << ' ' << static_cast<int64_t>(std::ceil(stall_limit)) << '\n';
@@ -203,7 +203,7 @@ void RunDirectory::write_json(const char* name, const nlohmann::json& value) con
   common::write_file_atomically(file(name), value.dump(2) + "\n");
 }
 
-bool RunDirectory::has_checkpoint() const { return std::filesystem::exists(file("checkpoint.pt")); }
+bool RunDirectory::has_checkpoint() const { return std::filesystem::exists(file(run_files::kCheckpoint)); }
 
 void RunDirectory::write_checkpoint(const std::string& payload) const {
   std::string framed(kMagic, sizeof kMagic);
@@ -211,10 +211,10 @@ void RunDirectory::write_checkpoint(const std::string& payload) const {
   put<uint32_t>(framed, crc32_of(payload));
   put<uint64_t>(framed, payload.size());
   framed += payload;
-  common::write_file_atomically(file("checkpoint.pt"), framed);
+  common::write_file_atomically(file(run_files::kCheckpoint), framed);
 }
 
-std::string RunDirectory::read_checkpoint() const { return read_checkpoint_file(file("checkpoint.pt")); }
+std::string RunDirectory::read_checkpoint() const { return read_checkpoint_file(file(run_files::kCheckpoint)); }
 
 std::string RunDirectory::read_checkpoint_file(const std::string& path) {
   const auto bytes = common::read_file(path);

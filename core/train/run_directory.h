@@ -1,5 +1,5 @@
 #pragma once
-// A run's directory on disk: the resolved config, the append-only event log the runner ingests,
+// A run's directory on disk (file names: common/run_files.h): the resolved config, the append-only event log the runner ingests,
 // the checkpoint and the final result. Free of LibTorch.
 //
 //   lock             flock'ed by the one process that works in the directory; holds its pid
@@ -17,6 +17,8 @@
 // The claim is never left open at any instant of a launch: a coordinator takes the lock with a
 // RunDirectoryClaim before the worker exists, the worker inherits that descriptor (it writes its
 // pid into the lock between fork and exec) and RunDirectory adopts it.
+
+#include "common/run_files.h"
 
 #include <nlohmann/json.hpp>
 
@@ -40,10 +42,6 @@ class RunDirectoryBusy : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// The environment variable through which a coordinator tells isda-train which inherited file
-// descriptor already holds its run directory's lock.
-inline constexpr char kInheritedLockVariable[] = "ISDA_RUN_DIR_LOCK_FD";
-
 // A coordinator's hold on a run directory's lock, taken before it spawns the worker and handed to
 // the worker as an inherited descriptor (see runner/worker.cpp), so that the directory is claimed
 // at every instant from before the spawn until the worker exits. The descriptor is close-on-exec:
@@ -63,11 +61,9 @@ class RunDirectoryClaim {
   int fd_ = -1;
 };
 
-// The progress file (see above) and the default stall limit: seconds without a finished step after
-// which a worker counts as stalled. `configured` (config key stall_limit) when positive, else the
-// larger of 10 minutes and 20 times the slowest step so far (0: none measured yet).
-inline constexpr char kProgressFile[] = "progress";
-inline constexpr char kStallReportFile[] = "stall.txt";
+// The default stall limit: seconds without a finished step after which a worker counts as stalled.
+// `configured` (config key stall_limit) when positive, else the larger of 10 minutes and 20 times
+// the slowest step so far (0: none measured yet).
 inline constexpr int kStallLimitFloorSeconds = 600;  // a worker gets 10 minutes whatever its steps take
 inline constexpr int kStallSlowestStepFactor = 20;
 inline constexpr int kStallGraceSeconds = 30;  // from a stalled worker's SIGTERM to its SIGKILL

@@ -80,7 +80,7 @@ nlohmann::json start_event(int64_t epoch, int64_t step, const std::string& devic
 }
 
 void log_done(const RunDirectory& run_dir, const TrainResult& result) {
-  run_dir.write_json("result.json", to_json(result));
+  run_dir.write_json(run_files::kResult, to_json(result));
   auto done = to_json(result);
   done["event"] = "done";
   run_dir.append_event(done);

@@ -10,12 +10,16 @@
 
 #include <atomic>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 namespace isda::train {
+
+class ExtraImages;          // train/extra_images.h
+struct ExtraImagesRequest;  // train/extra_images.h
 
 // The run cannot go on (NaN or exploding loss, unusable device); what() says why in one line.
 class TrainingError : public std::runtime_error {
@@ -49,6 +53,9 @@ struct TrainOptions {
   // With a run directory: log every failure as a `failed` record (isda-train's launcher logs the
   // ranks' failures itself, naming the rank).
   bool log_failures = true;
+  // A classifier whose config names a generator (`gan`): opens the generated images its batches
+  // take (gan::open_generated_images; train/extra_images.h). Without it such a config is refused.
+  std::function<std::unique_ptr<ExtraImages>(const ExtraImagesRequest&)> open_extra_images;
 };
 
 // Runs `config` (validated again here). Throws Interrupted on a stop signal, and RunFailure for

@@ -31,10 +31,10 @@ TEST(RunDirectoryClaim, HoldsTheDirectoryWithoutAPidUntilAWorkerAdoptsIt) {
   }
   // What a child does with the inherited descriptor (here a duplicate in this process).
   const int inherited = ::dup(claim->descriptor());
-  ::setenv(kInheritedLockVariable, std::to_string(inherited).c_str(), 1);
+  ::setenv(run_files::kInheritedLockVariable, std::to_string(inherited).c_str(), 1);
   {
     RunDirectory adopted(path);
-    EXPECT_EQ(std::getenv(kInheritedLockVariable), nullptr) << "nothing it starts inherits the claim";
+    EXPECT_EQ(std::getenv(run_files::kInheritedLockVariable), nullptr) << "nothing it starts inherits the claim";
     claim.reset();  // the coordinator closes its copy: the directory stays claimed
     EXPECT_EQ(RunDirectory::lock_holder(path), ::getpid());
     EXPECT_THROW(RunDirectoryClaim{path}, RunDirectoryBusy);
@@ -46,11 +46,11 @@ TEST(RunDirectoryClaim, AnotherDirectorysClaimIsNotAdopted) {
   testing::ScratchDir dir;
   RunDirectoryClaim other(dir.file("other"));
   const int inherited = ::dup(other.descriptor());
-  ::setenv(kInheritedLockVariable, std::to_string(inherited).c_str(), 1);
+  ::setenv(run_files::kInheritedLockVariable, std::to_string(inherited).c_str(), 1);
   RunDirectory run(dir.file("run"));  // locks its own
   EXPECT_EQ(RunDirectory::lock_holder(dir.file("run")), ::getpid());
   EXPECT_EQ(RunDirectory::lock_holder(dir.file("other")), -1) << "the other claim is untouched";
-  EXPECT_EQ(std::getenv(kInheritedLockVariable), nullptr);
+  EXPECT_EQ(std::getenv(run_files::kInheritedLockVariable), nullptr);
 }
 
 TEST(RunDirectory, OpeningDropsATornLastRecord) {
