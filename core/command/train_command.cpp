@@ -5,6 +5,7 @@
 #include "distributed/launcher.h"
 #include "distributed/world.h"
 #include "gan/gan_trainer.h"
+#include "gan/generated_images.h"
 #include "models/registry.h"
 #include "train/trainer.h"
 
@@ -191,8 +192,13 @@ int launch_ranks(const std::vector<std::string>& args, const train::TrainConfig&
 }  // namespace
 
 int run_train_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  const auto fail = [&err](int code, const std::string& message) {
-    err << "isda-train: error: " << message << '\n';
+  // A rank its launcher started says why it failed in its failure file, and the launcher reports it
+  // once naming the rank (distributed/launcher.h); any other process prints it.
+  const auto fail = [&err](int code, const std::string& message, events::Fault fault = events::Fault::run) {
+    const bool secondary = message.find(distributed::kAnotherRankFailed) != std::string::npos;
+    if (!distributed::write_rank_failure({code, events::to_string(fault), message, secondary})) {
+      err << "isda-train: error: " << message << '\n';
+    }
     return code;
   };
   Invocation inv;
@@ -236,6 +242,7 @@ int run_train_command(const std::vector<std::string>& args, std::ostream& out, s
     options.stop_signal = &g_stop_signal;
     options.world = world;
     options.log_failures = !launched;
+    options.open_extra_images = gan::open_generated_images;  // Table 3: a classifier's generated images
     if (lead) {
       options.on_epoch = [&](const train::EpochMetrics& m) {
         if (config.task == "classify") {
@@ -270,7 +277,7 @@ int run_train_command(const std::vector<std::string>& args, std::ostream& out, s
   } catch (const std::exception& e) {
     const auto failure = train::failure_of(e);
     if (run_dir && !training && !launched) train::log_failure(*run_dir, failure);
-    return fail(failure.exit_code, failure.reason);
+    return fail(failure.exit_code, failure.reason, failure.fault);
   }
 }
 

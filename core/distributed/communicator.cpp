@@ -83,8 +83,8 @@ namespace {
 [[noreturn]] void rethrow(const World& world, const char* operation, const std::exception& error) {
   std::string reason = error.what();
   reason = reason.substr(0, reason.find('\n'));
-  throw DistributedError(fmt::format("rank {} of {}: {} failed (another rank died, hung or is unreachable): {}",
-                                     world.rank, world.size, operation, reason));
+  throw DistributedError(fmt::format("rank {} of {}: {} failed ({}): {}",
+                                     world.rank, world.size, operation, kAnotherRankFailed, reason));
 }
 
 }  // namespace

@@ -1,7 +1,10 @@
 #include "distributed/launcher.h"
 
-#include "distributed/world.h"     // kRendezvousFileVariable
-#include "train/run_directory.h"  // kInheritedLockVariable
+#include "common/durable_file.h"
+#include "common/run_files.h"
+#include "distributed/world.h"  // kRendezvousFileVariable
+
+#include <nlohmann/json.hpp>
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -28,16 +31,11 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// The marker of a rank that failed only because another one did (distributed/communicator.h):
-// the launcher reports the rank that failed first for its own reason.
-constexpr const char* kSecondaryFailure = "another rank died, hung or is unreachable";
-constexpr const char* kErrorPrefix = "isda-train: error: ";
-
 struct Rank {
   pid_t pid = -1;
   int stderr_fd = -1;
   std::string pending;    // a partial line of stderr
-  std::string last_error;  // its last "isda-train: error: " line
+  std::string failure_file;  // where it writes why it failed (write_rank_failure)
   std::optional<int> status;  // wait status once it exited
   bool sigkilled = false;     // the launcher had to SIGKILL it (it outlived the grace period)
 };
@@ -58,11 +56,6 @@ void relay(Rank& rank, int index, std::ostream& err, bool flush_partial) {
   while ((newline = rank.pending.find('\n')) != std::string::npos || (flush_partial && !rank.pending.empty())) {
     const auto line = rank.pending.substr(0, newline);
     rank.pending.erase(0, newline == std::string::npos ? std::string::npos : newline + 1);
-    if (line.rfind(kErrorPrefix, 0) == 0) {
-      // Held back: the launcher says once which rank failed and why (launch_local_ranks' caller).
-      rank.last_error = line.substr(std::strlen(kErrorPrefix));
-      continue;
-    }
     if (index > 0) err << "rank " << index << ": ";
     err << line << '\n';
   }
@@ -81,6 +74,35 @@ void relay(Rank& rank, int index, std::ostream& err, bool flush_partial) {
 }
 
 }  // namespace
+
+bool write_rank_failure(const RankFailure& failure) {
+  const char* path = std::getenv(kRankFailureFileVariable);
+  if (path == nullptr || *path == '\0') return false;
+  const nlohmann::json record = {{"exit_code", failure.exit_code}, {"fault", failure.fault}, {"reason", failure.reason},
+                                 {"secondary", failure.secondary}};
+  try {
+    common::write_file_atomically(path, record.dump() + "\n");
+    return true;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+std::optional<RankFailure> read_rank_failure(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return std::nullopt;
+  try {
+    const auto record = nlohmann::json::parse(common::read_file(path));
+    RankFailure failure;
+    failure.exit_code = record.at("exit_code").get<int>();
+    failure.fault = record.at("fault").get<std::string>();
+    failure.reason = record.at("reason").get<std::string>();
+    failure.secondary = record.at("secondary").get<bool>();
+    return failure;
+  } catch (const std::exception&) {
+    return std::nullopt;  // torn or foreign: the rank's exit status is all there is
+  }
+}
 
 int free_local_port() {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -119,6 +141,7 @@ class RendezvousFolder {
   RendezvousFolder(const RendezvousFolder&) = delete;
   RendezvousFolder& operator=(const RendezvousFolder&) = delete;
   std::string file() const { return path_ + "/store"; }
+  std::string failure_file(int rank) const { return path_ + "/failure." + std::to_string(rank) + ".json"; }
 
  private:
   std::string path_;
@@ -148,7 +171,8 @@ LaunchResult launch_local_ranks(const LaunchOptions& options, std::ostream& err)
     const std::string entry = *e;
     const auto name = entry.substr(0, entry.find('='));
     if (name == "RANK" || name == "WORLD_SIZE" || name == "LOCAL_RANK" || name == "MASTER_ADDR" ||
-        name == "MASTER_PORT" || name == kRendezvousFileVariable || name == train::kInheritedLockVariable) {
+        name == "MASTER_PORT" || name == kRendezvousFileVariable || name == kRankFailureFileVariable ||
+        name == run_files::kInheritedLockVariable) {
       continue;
     }
     base_env.push_back(entry);
@@ -162,8 +186,9 @@ LaunchResult launch_local_ranks(const LaunchOptions& options, std::ostream& err)
     env.push_back("WORLD_SIZE=" + std::to_string(options.ranks));
     env.push_back("MASTER_ADDR=127.0.0.1");
     env.push_back(std::string(kRendezvousFileVariable) + "=" + rendezvous.file());
+    env.push_back(std::string(kRankFailureFileVariable) + "=" + rendezvous.failure_file(r));
     if (r == 0 && options.run_dir_lock_descriptor >= 0) {
-      env.push_back(std::string(train::kInheritedLockVariable) + "=" + std::to_string(options.run_dir_lock_descriptor));
+      env.push_back(std::string(run_files::kInheritedLockVariable) + "=" + std::to_string(options.run_dir_lock_descriptor));
     }
     for (auto& e : env) envp[static_cast<size_t>(r)].push_back(e.data());
     envp[static_cast<size_t>(r)].push_back(nullptr);
@@ -193,9 +218,11 @@ LaunchResult launch_local_ranks(const LaunchOptions& options, std::ostream& err)
     ::fcntl(pipe_fds[0], F_SETFL, O_NONBLOCK);
     ranks[static_cast<size_t>(r)].pid = pid;
     ranks[static_cast<size_t>(r)].stderr_fd = pipe_fds[0];
+    ranks[static_cast<size_t>(r)].failure_file = rendezvous.failure_file(r);
   }
 
   LaunchResult result;
+  bool first_was_secondary = false;  // the failure reported so far only echoed another rank's
   std::optional<Clock::time_point> kill_at;
   int forwarded = 0;
   const auto exit_code_of = [](int status) {
@@ -233,18 +260,19 @@ LaunchResult launch_local_ranks(const LaunchOptions& options, std::ostream& err)
           const bool stopped_as_asked = forwarded != 0 && code == 128 + forwarded;
           if (code != 0 && !stopped && !stopped_as_asked) {
             // The first failure, unless it only echoes another rank's: that one's own reason wins.
-            const bool secondary = rank.last_error.find(kSecondaryFailure) != std::string::npos;
-            const bool replace = result.failed_rank < 0 ||
-                                 (!secondary && !result.killed && result.reason.find(kSecondaryFailure) != std::string::npos);
+            const auto said = WIFSIGNALED(status) ? std::nullopt : read_rank_failure(rank.failure_file);
+            const bool secondary = said && said->secondary;
+            const bool replace = result.failed_rank < 0 || (!secondary && !result.killed && first_was_secondary);
             if (replace) {
+              first_was_secondary = secondary;
               result.failed_rank = static_cast<int>(r);
               result.exit_code = code;
               result.killed = WIFSIGNALED(status);
               result.reason = "rank " + std::to_string(r) + ": " +
                               (WIFSIGNALED(status) ? "killed by signal " + std::to_string(WTERMSIG(status)) + " (" +
                                                          signal_name(WTERMSIG(status)) + ")"
-                               : rank.last_error.empty() ? "exited with status " + std::to_string(code)
-                                                         : rank.last_error);
+                               : said              ? said->reason
+                                                   : "exited with status " + std::to_string(code) + " without saying why");
             }
             if (!kill_at) {
               kill_at = Clock::now() + options.grace;

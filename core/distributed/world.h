@@ -40,6 +40,10 @@ Environment process_environment();
 // The launcher's rendezvous file for its ranks (World::rendezvous_file).
 inline constexpr char kRendezvousFileVariable[] = "ISDA_RENDEZVOUS_FILE";
 
+// What a collective's failure says when it failed because of another rank (communicator.cpp): a
+// rank whose failure says it is not the one to blame (launcher.h, RankFailure::secondary).
+inline constexpr char kAnotherRankFailed[] = "another rank died, hung or is unreachable";
+
 // The world this process belongs to: RANK/WORLD_SIZE when WORLD_SIZE is set, else Slurm's variables
 // when this is a task of an srun step of more than one task, else a single process. Throws
 // WorldError naming the variable for a value that is not a number or out of range, or for a
