@@ -5,6 +5,7 @@
 #include "common/run_events.h"
 #include "common/system.h"
 #include "results/store.h"
+#include "runner/attempt_outcome.h"
 #include "runner/cost_estimate.h"
 #include "runner/gpu_use.h"
 #include "runner/progress.h"
@@ -372,50 +373,47 @@ class LocalSweep {
     if (!display_.live()) log(fmt::format("{} epoch {}/{}", a.run_id, a.last_epoch, epochs_of_run_[a.run_id]));
   }
 
-  // Sets the state of a run whose worker exited from what this attempt logged and its exit code.
+  // Sets the state of a run whose worker exited from what this attempt logged and its exit code
+  // (runner/attempt_outcome.h decides; this applies it).
   void finish(Active& a, std::deque<std::string>& queue) {
-    using Outcome = results::IngestResult::Outcome;
     const int code = a.worker->exit_code();
-    const auto seen = store_.ingest_events(a.run_id, a.run_dir + "/" + events::kLogFile, a.log_start);
+    AttemptEvidence evidence;
+    evidence.seen = store_.ingest_events(a.run_id, a.run_dir + "/" + events::kLogFile, a.log_start);
+    evidence.exit_code = code;
+    if (a.stall_watch->stalled()) evidence.stalled = a.stall_watch->stalled_reason();
+    evidence.ended = fmt::format("isda-train exited with code {}", code);
+    const auto outcome = attempt_outcome(evidence);
     const auto tail = tail_of_file(a.run_dir + "/worker.log", kLogTailLines);
     auto provenance = store_.provenance_of(a.run_id).value_or(results::Provenance{});
     provenance.ended = now_seconds();
     store_.record_provenance(a.run_id, provenance);
-    if (seen.outcome == Outcome::done) {  // complete, even if the worker was killed right after
-      store_.set_state(a.run_id, RunState::done);
-      log(fmt::format("done {}", a.run_id));
-    } else if (a.stall_watch->stalled()) {  // however it ended after the stall watch stopped it
-      fail(a.run_id, events::Fault::stalled, a.stall_watch->stalled_reason(), tail, queue);
-    } else if (seen.outcome == Outcome::unreadable) {
-      fail(a.run_id, events::Fault::run, seen.reason, tail, queue);
-    } else if (seen.outcome == Outcome::interrupted || code > 128) {
-      const int signal = seen.outcome == Outcome::interrupted ? seen.signal : code - 128;
-      const auto info = store_.find_run(a.run_id);
-      const auto reached = info && info->last_epoch > 0 ? fmt::format(", {} epochs done", info->last_epoch) : std::string();
-      store_.set_state(a.run_id, RunState::interrupted,
-                       fmt::format("stopped by signal {}{}", signal,
-                                   seen.outcome == Outcome::interrupted ? " after checkpointing" : ""),
-                       tail);
-      // A Ctrl-C reaches the workers (the terminal's process group) as it reaches isda-run, which may
-      // not have handled it yet: a stop asked of isda-run is a stop, not a kill from outside.
-      if (stopped() || stop_requests_.load() > 0) {
-        log(fmt::format("interrupted {}{}{}; rerun to resume it", a.run_id, reached,
-                        seen.outcome == Outcome::interrupted ? ", checkpointed" : ""));
-      } else if (++outside_kills_[a.run_id] <= kResumesAfterOutsideKills) {
-        store_.set_state(a.run_id, RunState::pending);
-        queue.push_back(a.run_id);
-        log(fmt::format("interrupted {} (signal {}, not sent by isda-run); resuming it", a.run_id, signal));
-      } else {
-        log(fmt::format("interrupted {} (signal {}) again; left interrupted, rerun to resume it", a.run_id, signal));
-      }
-    } else if (code == kExitEnvironment || (seen.outcome == Outcome::failed && seen.fault == events::Fault::environment)) {
-      const auto why = !seen.reason.empty() ? seen.reason : fmt::format("isda-train exited with code {}", code);
-      fail(a.run_id, events::Fault::environment, why, tail, queue);
+    switch (outcome.kind) {
+      case AttemptOutcome::Kind::done:
+        store_.set_state(a.run_id, RunState::done);
+        log(fmt::format("done {}", a.run_id));
+        return;
+      case AttemptOutcome::Kind::failed:
+      case AttemptOutcome::Kind::lost:  // (only under Slurm, where the exit is unknown)
+        fail(a.run_id, outcome.fault, outcome.reason, tail, queue);
+        return;
+      case AttemptOutcome::Kind::interrupted:
+        break;
+    }
+    const int signal = outcome.signal;
+    const auto info = store_.find_run(a.run_id);
+    const auto reached = info && info->last_epoch > 0 ? fmt::format(", {} epochs done", info->last_epoch) : std::string();
+    store_.set_state(a.run_id, RunState::interrupted,
+                     fmt::format("stopped by signal {}{}", signal, outcome.checkpointed ? " after checkpointing" : ""), tail);
+    // A Ctrl-C reaches the workers (the terminal's process group) as it reaches isda-run, which may
+    // not have handled it yet: a stop asked of isda-run is a stop, not a kill from outside.
+    if (stopped() || stop_requests_.load() > 0) {
+      log(fmt::format("interrupted {}{}{}; rerun to resume it", a.run_id, reached, outcome.checkpointed ? ", checkpointed" : ""));
+    } else if (++outside_kills_[a.run_id] <= kResumesAfterOutsideKills) {
+      store_.set_state(a.run_id, RunState::pending);
+      queue.push_back(a.run_id);
+      log(fmt::format("interrupted {} (signal {}, not sent by isda-run); resuming it", a.run_id, signal));
     } else {
-      const auto why = seen.outcome == Outcome::failed && !seen.reason.empty()
-                           ? seen.reason
-                           : fmt::format("isda-train exited with code {} before logging why", code);
-      fail(a.run_id, seen.outcome == Outcome::failed ? seen.fault : events::Fault::run, why, tail, queue);
+      log(fmt::format("interrupted {} (signal {}) again; left interrupted, rerun to resume it", a.run_id, signal));
     }
   }
 

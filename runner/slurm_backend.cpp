@@ -4,6 +4,7 @@
 #include "common/run_events.h"
 #include "common/system.h"
 
+#include "runner/attempt_outcome.h"
 #include "runner/progress.h"
 #include "runner/spec.h"
 #include "runner/sweep.h"
@@ -292,32 +293,36 @@ void SlurmBackend::settle_ended(const results::RunInfo& run, const results::Inge
   }
   const auto tail = tail_of_file(run.run_dir + "/worker.log", kLogTailLines);
   const auto how = status ? fmt::format("ended {}", status->state) : std::string("is gone from the scheduler");
-  using Outcome = results::IngestResult::Outcome;
-  switch (seen.outcome) {
-    case Outcome::done:
+  AttemptEvidence evidence;
+  evidence.seen = seen;
+  evidence.has_checkpoint = fs::exists(run.run_dir + "/checkpoint.pt");
+  evidence.ended = fmt::format("slurm job {} {}", owner, how);
+  if (seen.outcome == results::IngestResult::Outcome::none || seen.outcome == results::IngestResult::Outcome::running) {
+    evidence.seen.outcome = results::IngestResult::Outcome::none;  // no final record: the checkpoint decides
+  }
+  const auto outcome = attempt_outcome(evidence);
+  switch (outcome.kind) {
+    case AttemptOutcome::Kind::done:
       store_.set_state(run.id, RunState::done);
       log_(fmt::format("done {}", run.id));
       return;
-    case Outcome::failed:
-    case Outcome::unreadable:
-      store_.record_failure(run.id, seen.fault, seen.reason, tail);
-      log_(fmt::format("failed {} ({}); its log: {}/worker.log", run.id, seen.reason, run.run_dir));
+    case AttemptOutcome::Kind::failed:
+      store_.record_failure(run.id, outcome.fault, outcome.reason, tail);
+      log_(fmt::format("failed {} ({}); its log: {}/worker.log", run.id, outcome.reason, run.run_dir));
       return;
-    case Outcome::interrupted:
-      store_.set_state(run.id, RunState::interrupted, fmt::format("stopped by signal {} ({})", seen.signal, owner), tail);
-      log_(fmt::format("interrupted {} ({} {})", run.id, owner, how));
+    case AttemptOutcome::Kind::interrupted:
+      if (outcome.checkpointed) {
+        store_.set_state(run.id, RunState::interrupted, fmt::format("stopped by signal {} ({})", outcome.signal, owner), tail);
+        log_(fmt::format("interrupted {} ({} {})", run.id, owner, how));
+      } else {
+        store_.set_state(run.id, RunState::interrupted, outcome.reason, tail);
+        log_(fmt::format("interrupted {} ({}; resumes from its checkpoint)", run.id, outcome.reason));
+      }
       return;
-    case Outcome::none:
-    case Outcome::running:
-      break;
-  }
-  if (fs::exists(run.run_dir + "/checkpoint.pt")) {
-    store_.set_state(run.id, RunState::interrupted, fmt::format("slurm job {} {} without a final event", owner, how), tail);
-    log_(fmt::format("interrupted {} ({} {} without a final event; resumes from its checkpoint)", run.id, owner, how));
-  } else {
-    const auto error = fmt::format("slurm job {} {} before its first checkpoint", owner, how);
-    store_.set_state(run.id, RunState::failed, error, tail);
-    log_(fmt::format("failed {} ({}); its log: {}/worker.log", run.id, error, run.run_dir));
+    case AttemptOutcome::Kind::lost:
+      store_.set_state(run.id, RunState::failed, outcome.reason, tail);
+      log_(fmt::format("failed {} ({}); its log: {}/worker.log", run.id, outcome.reason, run.run_dir));
+      return;
   }
 }
 

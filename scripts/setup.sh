@@ -10,6 +10,7 @@ packages=(
   libgloo-dev                                          # data-parallel isda-train: c10d's Gloo headers
   chromium                                             # isda-report's HTML checked in a real browser
   slurm-wlm munge                                      # the Slurm backend's end-to-end test (a local Slurm)
+  shellcheck                                           # the Slurm job script (runner/slurm_job.sh) checked
   dataset-fashion-mnist
 )
 

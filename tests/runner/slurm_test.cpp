@@ -148,6 +148,25 @@ TEST(SlurmSubmission, ADataParallelRunAsksForATaskAndAGpuPerRank) {
   EXPECT_THAT(job_script("/d/m.runs", "/runs", "/bin/isda-train"), HasSubstr("launch=()"));
 }
 
+// The job script is runner/slurm_job.sh with one array's settings: both pass bash -n, and shellcheck
+// (where installed, as on the project's machines) finds no warning in what a job runs.
+TEST(SlurmSubmission, TheJobScriptPassesBashAndShellcheck) {
+  testing::ScratchDir dir;
+  const auto script = dir.file("job.sh");
+  std::ofstream(script) << job_script("/d/it's m.runs", "/runs with space", "/bin/isda-train", 2);
+  const auto resource = std::string(ISDA_SOURCE_DIR) + "/runner/slurm_job.sh";
+  for (const std::string& file : {script, resource}) {
+    const auto checked = testing::run_process({"/bin/bash", "-n", file});
+    EXPECT_EQ(checked.exit_code, 0) << file << ": " << checked.err;
+  }
+  EXPECT_THAT(job_script("/d/m.runs", "/runs", "/bin/isda-train"), HasSubstr("manifest='/d/m.runs'\nruns_root='/runs'\n"));
+  if (!std::filesystem::exists("/usr/bin/shellcheck")) GTEST_SKIP() << "no shellcheck here (Debian: apt-get install shellcheck)";
+  for (const std::string& file : {script, resource}) {
+    const auto checked = testing::run_process({"/usr/bin/shellcheck", "--severity=warning", "--shell=bash", file});
+    EXPECT_EQ(checked.exit_code, 0) << checked.out << checked.err;
+  }
+}
+
 TEST(SlurmSubmission, ManifestRoundTripsAndJobNamesAreUnique) {
   testing::ScratchDir dir;
   write_manifest(dir.file("m.runs"), {"aaaa000000000001", "aaaa000000000002"});
