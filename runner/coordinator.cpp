@@ -4,6 +4,10 @@
 #include "common/exit_codes.h"
 #include "common/run_events.h"
 #include "common/system.h"
+#include "results/ingest.h"
+#include "results/lambda0_choices.h"
+#include "results/run_ledger.h"
+#include "results/run_metrics.h"
 #include "results/store.h"
 #include "runner/cost_estimate.h"
 #include "runner/gpu_use.h"
@@ -143,7 +147,7 @@ class LocalSweep {
       first_plan_ = false;
     }
     std::deque<std::string> queue;
-    for (const auto& info : store_.runs_of_sweep(plan.sweep_id)) {
+    for (const auto& info : runs_of_sweep(store_, plan.sweep_id)) {
       if (info.state == RunState::pending || info.state == RunState::interrupted) {
         queue.push_back(info.id);
       } else if (info.state == RunState::failed && retried_.insert(info.id).second) {
@@ -157,7 +161,7 @@ class LocalSweep {
         } else {
           continue;
         }
-        store_.set_state(info.id, RunState::pending);
+        set_state(store_, info.id, RunState::pending);
         queue.push_back(info.id);
       }
     }
@@ -176,7 +180,7 @@ class LocalSweep {
   // Runs left `running` by a coordinator that died: stop their orphaned workers, take in what they
   // logged, and mark them interrupted so they resume from their checkpoints.
   void recover_orphans(int64_t sweep_id) {
-    for (const auto& info : store_.runs_of_sweep(sweep_id)) {
+    for (const auto& info : runs_of_sweep(store_, sweep_id)) {
       if (info.state != RunState::running) continue;
       const auto run_dir = info.run_dir.empty() ? o_.runs_root + "/" + info.id : info.run_dir;
       if (!release_orphan(run_dir)) {
@@ -184,14 +188,14 @@ class LocalSweep {
                         run_dir, info.id));
         continue;
       }
-      const auto seen = store_.ingest_events(info.id, run_dir + "/" + events::kLogFile);
+      const auto seen = ingest_events(store_, info.id, run_dir + "/" + events::kLogFile);
       const auto tail = tail_of_file(run_dir + "/worker.log", kLogTailLines);
       if (seen.outcome == results::IngestResult::Outcome::done) {
-        store_.set_state(info.id, RunState::done);
+        set_state(store_, info.id, RunState::done);
       } else if (seen.outcome == results::IngestResult::Outcome::unreadable) {
-        store_.record_failure(info.id, events::Fault::run, seen.reason, tail);
+        record_failure(store_, info.id, events::Fault::run, seen.reason, tail);
       } else {
-        store_.set_state(info.id, RunState::interrupted, "coordinator lost", tail);
+        set_state(store_, info.id, RunState::interrupted, "coordinator lost", tail);
       }
     }
   }
@@ -212,7 +216,7 @@ class LocalSweep {
   void launch(std::deque<std::string>& queue) {
     while (!queue.empty() && !stopped()) {
       const auto id = queue.front();
-      const auto info = store_.find_run(id);
+      const auto info = find_run(store_, id);
       const auto launch_keys = launch_keys_of(info->config_json);
       const int ranks = launch_keys.ranks;
       const auto slots = free_slots(ranks);
@@ -222,8 +226,8 @@ class LocalSweep {
           const auto reason = fmt::format("needs {} {} (config key ranks), isda-run has {} ({})", ranks,
                                           o_.gpus.empty() ? "CPU slots" : "GPUs", distinct_slots(),
                                           o_.gpus.empty() ? "--cpu-slots" : "--gpus");
-          store_.start_attempt(id, fmt::format("{}:{}", host_name(), ::getpid()));  // pending -> running -> failed
-          store_.record_failure(id, events::Fault::run, reason);
+          start_attempt(store_, id, fmt::format("{}:{}", host_name(), ::getpid()));  // pending -> running -> failed
+          record_failure(store_, id, events::Fault::run, reason);
           log(fmt::format("failed {} ({})", id, reason));
           continue;
         }
@@ -240,7 +244,7 @@ class LocalSweep {
       a.last_epoch = info->last_epoch;
       a.owner = fmt::format("{}:{}", host_name(), ::getpid());
       a.log_start = train::RunDirectory::event_log_size(run_dir);
-      store_.start_attempt(id, a.owner);
+      start_attempt(store_, id, a.owner);
       try {
         common::write_file_atomically(run_dir + "/run.json", nlohmann::json::parse(info->config_json).dump(2) + "\n");
         a.worker = std::make_unique<Worker>(
@@ -251,19 +255,19 @@ class LocalSweep {
       } catch (const std::exception& e) {
         const auto* file = dynamic_cast<const common::FileError*>(&e);
         const bool machine = file != nullptr && common::is_environment_fault(file->error_number);
-        store_.record_failure(id, machine ? events::Fault::environment : events::Fault::run, e.what());
+        record_failure(store_, id, machine ? events::Fault::environment : events::Fault::run, e.what());
         log(fmt::format("failed {} ({})", id, e.what()));
         continue;
       }
       claim.reset();  // the worker holds the lock now
       // What an earlier attempt's worker recorded of its environment stays until this one's start
       // event is taken in.
-      auto provenance = store_.provenance_of(id).value_or(results::Provenance{});
+      auto provenance = provenance_of(store_, id).value_or(results::Provenance{});
       if (provenance.host.empty()) provenance.host = host_name();
       provenance.command_line = o_.worker_binary + " --config " + run_dir + "/run.json --run-dir " + run_dir;
       provenance.started = now_seconds();
       provenance.ended = std::nan("");
-      store_.record_provenance(id, provenance);
+      record_provenance(store_, id, provenance);
       a.last_heartbeat = now_seconds();
       a.stall_watch.emplace(run_dir, launch_keys.stall_limit);
       for (const auto s : slots) busy_[s] = true;
@@ -344,7 +348,7 @@ class LocalSweep {
       auto& a = *it;
       if (!a.worker->finished()) {
         if (now_seconds() - a.last_heartbeat > kHeartbeatSeconds) {
-          store_.heartbeat(a.run_id, a.owner);
+          heartbeat(store_, a.run_id, a.owner);
           take_in_epochs(a);
           a.last_heartbeat = now_seconds();
         }
@@ -360,10 +364,10 @@ class LocalSweep {
   }
 
   void take_in_epochs(Active& a) {
-    const auto seen = store_.ingest_events(a.run_id, a.run_dir + "/events.jsonl");
+    const auto seen = ingest_events(store_, a.run_id, a.run_dir + "/events.jsonl");
     if (seen.last_epoch <= a.last_epoch) return;
     a.last_epoch = seen.last_epoch;
-    const auto epochs = store_.epochs_of(a.run_id);
+    const auto epochs = epochs_of(store_, a.run_id);
     if (!epochs.empty() && epochs.back().seconds > 0) {
       a.seconds_per_epoch = epochs.back().seconds;
       epoch_seconds_sum_ += a.seconds_per_epoch;
@@ -376,13 +380,13 @@ class LocalSweep {
   void finish(Active& a, std::deque<std::string>& queue) {
     using Outcome = results::IngestResult::Outcome;
     const int code = a.worker->exit_code();
-    const auto seen = store_.ingest_events(a.run_id, a.run_dir + "/" + events::kLogFile, a.log_start);
+    const auto seen = ingest_events(store_, a.run_id, a.run_dir + "/" + events::kLogFile, a.log_start);
     const auto tail = tail_of_file(a.run_dir + "/worker.log", kLogTailLines);
-    auto provenance = store_.provenance_of(a.run_id).value_or(results::Provenance{});
+    auto provenance = provenance_of(store_, a.run_id).value_or(results::Provenance{});
     provenance.ended = now_seconds();
-    store_.record_provenance(a.run_id, provenance);
+    record_provenance(store_, a.run_id, provenance);
     if (seen.outcome == Outcome::done) {  // complete, even if the worker was killed right after
-      store_.set_state(a.run_id, RunState::done);
+      set_state(store_, a.run_id, RunState::done);
       log(fmt::format("done {}", a.run_id));
     } else if (a.stall_watch->stalled()) {  // however it ended after the stall watch stopped it
       fail(a.run_id, events::Fault::stalled, a.stall_watch->stalled_reason(), tail, queue);
@@ -390,19 +394,19 @@ class LocalSweep {
       fail(a.run_id, events::Fault::run, seen.reason, tail, queue);
     } else if (seen.outcome == Outcome::interrupted || code > 128) {
       const int signal = seen.outcome == Outcome::interrupted ? seen.signal : code - 128;
-      const auto info = store_.find_run(a.run_id);
+      const auto info = find_run(store_, a.run_id);
       const auto reached = info && info->last_epoch > 0 ? fmt::format(", {} epochs done", info->last_epoch) : std::string();
-      store_.set_state(a.run_id, RunState::interrupted,
-                       fmt::format("stopped by signal {}{}", signal,
-                                   seen.outcome == Outcome::interrupted ? " after checkpointing" : ""),
-                       tail);
+      set_state(store_, a.run_id, RunState::interrupted,
+                fmt::format("stopped by signal {}{}", signal,
+                            seen.outcome == Outcome::interrupted ? " after checkpointing" : ""),
+                tail);
       // A Ctrl-C reaches the workers (the terminal's process group) as it reaches isda-run, which may
       // not have handled it yet: a stop asked of isda-run is a stop, not a kill from outside.
       if (stopped() || stop_requests_.load() > 0) {
         log(fmt::format("interrupted {}{}{}; rerun to resume it", a.run_id, reached,
                         seen.outcome == Outcome::interrupted ? ", checkpointed" : ""));
       } else if (++outside_kills_[a.run_id] <= kResumesAfterOutsideKills) {
-        store_.set_state(a.run_id, RunState::pending);
+        set_state(store_, a.run_id, RunState::pending);
         queue.push_back(a.run_id);
         log(fmt::format("interrupted {} (signal {}, not sent by isda-run); resuming it", a.run_id, signal));
       } else {
@@ -423,12 +427,12 @@ class LocalSweep {
   // machine is left for a rerun (retrying at once would meet the same full disk) and not charged.
   void fail(const std::string& id, events::Fault fault, const std::string& why, const std::string& tail,
             std::deque<std::string>& queue) {
-    store_.record_failure(id, fault, why, tail);
-    const auto info = store_.find_run(id);
+    record_failure(store_, id, fault, why, tail);
+    const auto info = find_run(store_, id);
     if (fault == events::Fault::environment) {
       log(fmt::format("failed {} for the machine ({}); not counted against its retries: rerun once it is fixed", id, why));
     } else if (!stopped() && info && info->failures <= spec_.retries) {
-      store_.set_state(id, RunState::pending);
+      set_state(store_, id, RunState::pending);
       queue.push_back(id);
       retried_.insert(id);
       log(fmt::format("failed {} ({}), retrying", id, why));
@@ -442,7 +446,7 @@ class LocalSweep {
   ProgressSnapshot snapshot(const std::deque<std::string>& queue) {
     ProgressSnapshot p;
     p.sweep = plan_->name;
-    p.counts = store_.counts_by_state(plan_->sweep_id);
+    p.counts = counts_by_state(store_, plan_->sweep_id);
     p.waiting = plan_->waiting_runs;
     p.elapsed = std::chrono::duration<double>(Clock::now() - started_).count();
     for (const auto& a : active_) {
@@ -513,7 +517,7 @@ class LocalSweep {
   }
 
   void log(const std::string& text) {
-    const auto counts = store_.counts_by_state(plan_->sweep_id);
+    const auto counts = counts_by_state(store_, plan_->sweep_id);
     const double elapsed = std::chrono::duration<double>(Clock::now() - started_).count();
     display_.event(fmt::format("isda-run: [{} done, {} running, {} failed, {} pending, {}] {}", counts.done, counts.running,
                                counts.failed, counts.pending + counts.interrupted, format_duration(elapsed), text));
@@ -558,7 +562,7 @@ int list_plan(const SweepOptions& o, const Spec& spec, std::vector<PlannedRun> e
                      plan.waiting_runs > 0 ? fmt::format(", {} of them after the runs they depend on", plan.waiting_runs) : "",
                      o.profile.empty() ? "paper" : o.profile);
   for (const auto& run : plan.runs) {
-    const auto info = store ? store->find_run(run.id) : std::nullopt;
+    const auto info = store ? find_run(*store, run.id) : std::nullopt;
     out << fmt::format("{}  {:<11} {}\n", run.id, info ? results::to_string(info->state) : "new", run.varying);
   }
   for (const auto& note : plan.notes) out << note << '\n';
@@ -597,7 +601,7 @@ int run_sweep(const SweepOptions& o, const std::atomic<int>& stop_requests, std:
   }
   display.finish();
   print_finals(plan, store, out);
-  const auto counts = store.counts_by_state(plan.sweep_id);
+  const auto counts = counts_by_state(store, plan.sweep_id);
   out << fmt::format("{}: {} done, {} failed, {} interrupted, {} pending of {} runs{}\n", plan.name, counts.done,
                      counts.failed, counts.interrupted, counts.pending, counts.total(),
                      plan.waiting_runs > 0 ? fmt::format(" ({} more wait for runs they depend on)", plan.waiting_runs) : "");
@@ -610,17 +614,17 @@ int print_status(const std::string& db_path, const std::string& spec_path, std::
   auto store = results::ResultsStore::open(db_path, results::ResultsStore::Mode::reader);
   std::string only;
   if (!spec_path.empty()) only = load_spec(spec_path).name;
-  const auto sweeps = store.list_sweeps();
+  const auto sweeps = list_sweeps(store);
   if (sweeps.empty()) out << db_path << ": no sweeps yet\n";
   for (const auto& sweep : sweeps) {
     if (!only.empty() && sweep.name != only && sweep.name.rfind(only + ":", 0) != 0) continue;
-    const auto c = store.counts_by_state(sweep.id);
+    const auto c = counts_by_state(store, sweep.id);
     out << fmt::format("{:<24} {:>5} runs: {} done, {} running, {} failed, {} interrupted, {} pending\n", sweep.name,
                        c.total(), c.done, c.running, c.failed, c.interrupted, c.pending);
-    for (const auto& choice : store.lambda0_choices(sweep.id)) {
+    for (const auto& choice : lambda0_choices(store, sweep.id)) {
       out << fmt::format("  lambda0 {} for {} (lowest mean {})\n", choice.lambda0, choice.group_key, choice.metric);
     }
-    for (const auto& run : store.runs_of_sweep(sweep.id)) {
+    for (const auto& run : runs_of_sweep(store, sweep.id)) {
       if (run.state != RunState::running && run.state != RunState::failed && run.state != RunState::interrupted) continue;
       const auto config = nlohmann::json::parse(run.config_json, nullptr, false);
       const auto epochs = config.is_object() && config.contains("epochs") ? config["epochs"].dump() : "?";

@@ -4,6 +4,7 @@
 #include "common/run_events.h"
 #include "common/system.h"
 
+#include "results/run_metrics.h"
 #include "runner/progress.h"
 #include "runner/spec.h"
 #include "runner/sweep.h"
@@ -156,7 +157,7 @@ SlurmBackend::SlurmBackend(results::ResultsStore& store, Scheduler& scheduler,
 
 std::set<std::string> SlurmBackend::queued_runs(int64_t sweep_id) {
   std::set<std::string> runs;
-  for (const auto& submission : store_.slurm_submissions(sweep_id, /*open_only=*/true)) {
+  for (const auto& submission : slurm_submissions(store_, sweep_id, /*open_only=*/true)) {
     for (const auto& task : submission.tasks) {
       if (!task.finished) runs.insert(task.run_id);
     }
@@ -165,7 +166,7 @@ std::set<std::string> SlurmBackend::queued_runs(int64_t sweep_id) {
 }
 
 void SlurmBackend::sync(int64_t sweep_id) {
-  auto open = store_.slurm_submissions(sweep_id, /*open_only=*/true);
+  auto open = slurm_submissions(store_, sweep_id, /*open_only=*/true);
   if (open.empty()) return;
   std::vector<std::string> names;
   for (const auto& submission : open) names.push_back(submission.job_name);
@@ -183,17 +184,17 @@ void SlurmBackend::sync(int64_t sweep_id) {
     std::string job_id;
     if (const auto it = job_of_name.find(submission.job_name); it != job_of_name.end()) job_id = it->second;
     for (size_t i = 0; job_id.empty() && i < submission.tasks.size(); ++i) {
-      const auto run = store_.find_run(submission.tasks[i].run_id);
+      const auto run = find_run(store_, submission.tasks[i].run_id);
       const auto mark = run ? job_mark_of(run->run_dir) : std::nullopt;
       if (mark && mark->job_name == submission.job_name) job_id = mark->task_id.substr(0, mark->task_id.find('_'));
     }
     if (!job_id.empty()) {
-      store_.set_slurm_submission(submission.id, "submitted", job_id);
+      set_slurm_submission(store_, submission.id, "submitted", job_id);
       submission.state = "submitted";
       submission.job_id = job_id;
       log_(fmt::format("found job array {} ({} runs) submitted by an earlier isda-run", job_id, submission.tasks.size()));
     } else if (now_seconds() - submission.created > intent_grace_) {
-      store_.set_slurm_submission(submission.id, "abandoned");
+      set_slurm_submission(store_, submission.id, "abandoned");
       submission.state = "abandoned";
       log_(fmt::format("submission {} never reached Slurm; its {} runs will be submitted again", submission.job_name,
                        submission.tasks.size()));
@@ -225,38 +226,38 @@ void SlurmBackend::sync(int64_t sweep_id) {
       update_task(submission, task, it == status.end() ? nullptr : &it->second);
       if (it != status.end() && phase_of(it->second.state) != TaskPhase::ended) all_finished = false;
     }
-    if (all_finished) store_.set_slurm_submission(submission.id, "finished");
+    if (all_finished) set_slurm_submission(store_, submission.id, "finished");
   }
 }
 
 void SlurmBackend::start(const std::string& run_id, const std::string& owner, const std::string& node,
                          const std::string& run_dir) {
-  store_.start_attempt(run_id, owner);
+  start_attempt(store_, run_id, owner);
   // The worker's own record of its environment (its start event) wins over what the login node
   // knows, once it is taken in.
-  auto provenance = store_.provenance_of(run_id).value_or(results::Provenance{});
+  auto provenance = provenance_of(store_, run_id).value_or(results::Provenance{});
   if (provenance.host.empty()) provenance.host = node;
   provenance.command_line = worker_command_line(worker_binary_.empty() ? "isda-train" : worker_binary_, run_dir);
   provenance.started = now_seconds();
   provenance.ended = std::nan("");
-  store_.record_provenance(run_id, provenance);
+  record_provenance(store_, run_id, provenance);
 }
 
 void SlurmBackend::update_task(const results::SlurmSubmission& submission, const results::SlurmTaskRow& task,
                                const JobTask* status) {
-  const auto run = store_.find_run(task.run_id);
+  const auto run = find_run(store_, task.run_id);
   const auto owner = fmt::format("slurm:{}_{}", submission.job_id, task.task);
   const auto phase = status ? phase_of(status->state) : TaskPhase::ended;
-  const auto seen = store_.ingest_events(task.run_id, run->run_dir + "/events.jsonl");
+  const auto seen = ingest_events(store_, task.run_id, run->run_dir + "/events.jsonl");
   if (run->state == RunState::done) {
-    if (phase == TaskPhase::ended) store_.finish_slurm_task(submission.id, task.task);
+    if (phase == TaskPhase::ended) finish_slurm_task(store_, submission.id, task.task);
     return;
   }
   switch (phase) {
     case TaskPhase::queued:
       if (run->state == RunState::running) {  // it ran and was requeued
-        store_.set_state(run->id, RunState::interrupted, fmt::format("requeued by Slurm ({})", owner),
-                         tail_of_file(run->run_dir + "/worker.log", kLogTailLines));
+        set_state(store_, run->id, RunState::interrupted, fmt::format("requeued by Slurm ({})", owner),
+                  tail_of_file(run->run_dir + "/worker.log", kLogTailLines));
         log_(fmt::format("requeued {} ({}), resumes from its checkpoint", run->id, owner));
       }
       return;
@@ -265,16 +266,16 @@ void SlurmBackend::update_task(const results::SlurmSubmission& submission, const
         start(run->id, owner, status->nodes, run->run_dir);
         log_(fmt::format("started {} as {} on {}", run->id, owner, status->nodes));
       } else if (run->state == RunState::running) {
-        store_.heartbeat(run->id, run->lease_owner);
+        heartbeat(store_, run->id, run->lease_owner);
       }
       if (seen.outcome == results::IngestResult::Outcome::done) {
-        store_.set_state(run->id, RunState::done);
+        set_state(store_, run->id, RunState::done);
         log_(fmt::format("done {}", run->id));
       }
       return;
     case TaskPhase::ended:
       settle_ended(*run, seen, owner, submission.job_name, status);
-      store_.finish_slurm_task(submission.id, task.task);
+      finish_slurm_task(store_, submission.id, task.task);
       return;
   }
 }
@@ -286,25 +287,25 @@ void SlurmBackend::settle_ended(const results::RunInfo& run, const results::Inge
                    (mark && mark->job_name == job_name && "slurm:" + mark->task_id == owner);
   if (!ran) return;  // cancelled or failed before it started: it stays pending or interrupted
   if (run.state != RunState::running) start(run.id, owner, status ? status->nodes : "", run.run_dir);
-  if (auto provenance = store_.provenance_of(run.id)) {
+  if (auto provenance = provenance_of(store_, run.id)) {
     provenance->ended = now_seconds();
-    store_.record_provenance(run.id, *provenance);
+    record_provenance(store_, run.id, *provenance);
   }
   const auto tail = tail_of_file(run.run_dir + "/worker.log", kLogTailLines);
   const auto how = status ? fmt::format("ended {}", status->state) : std::string("is gone from the scheduler");
   using Outcome = results::IngestResult::Outcome;
   switch (seen.outcome) {
     case Outcome::done:
-      store_.set_state(run.id, RunState::done);
+      set_state(store_, run.id, RunState::done);
       log_(fmt::format("done {}", run.id));
       return;
     case Outcome::failed:
     case Outcome::unreadable:
-      store_.record_failure(run.id, seen.fault, seen.reason, tail);
+      record_failure(store_, run.id, seen.fault, seen.reason, tail);
       log_(fmt::format("failed {} ({}); its log: {}/worker.log", run.id, seen.reason, run.run_dir));
       return;
     case Outcome::interrupted:
-      store_.set_state(run.id, RunState::interrupted, fmt::format("stopped by signal {} ({})", seen.signal, owner), tail);
+      set_state(store_, run.id, RunState::interrupted, fmt::format("stopped by signal {} ({})", seen.signal, owner), tail);
       log_(fmt::format("interrupted {} ({} {})", run.id, owner, how));
       return;
     case Outcome::none:
@@ -312,11 +313,11 @@ void SlurmBackend::settle_ended(const results::RunInfo& run, const results::Inge
       break;
   }
   if (fs::exists(run.run_dir + "/checkpoint.pt")) {
-    store_.set_state(run.id, RunState::interrupted, fmt::format("slurm job {} {} without a final event", owner, how), tail);
+    set_state(store_, run.id, RunState::interrupted, fmt::format("slurm job {} {} without a final event", owner, how), tail);
     log_(fmt::format("interrupted {} ({} {} without a final event; resumes from its checkpoint)", run.id, owner, how));
   } else {
     const auto error = fmt::format("slurm job {} {} before its first checkpoint", owner, how);
-    store_.set_state(run.id, RunState::failed, error, tail);
+    set_state(store_, run.id, RunState::failed, error, tail);
     log_(fmt::format("failed {} ({}); its log: {}/worker.log", run.id, error, run.run_dir));
   }
 }
@@ -328,19 +329,19 @@ int64_t SlurmBackend::submit(int64_t sweep_id, const std::string& sweep_name, in
   // (runs root, resource class) -> runs, in registration order.
   std::map<std::pair<std::string, std::string>, std::pair<ResourceClass, std::vector<results::RunInfo>>> groups;
   std::vector<std::pair<std::string, std::string>> order;
-  for (const auto& run : store_.runs_of_sweep(sweep_id)) {
+  for (const auto& run : runs_of_sweep(store_, sweep_id)) {
     if (queued.count(run.id) != 0) continue;
     switch (run.state) {
       case RunState::done: continue;
       case RunState::failed:
         // A fault of the machine (disk full, device lost) is not charged to the retries.
         if (run.fault != events::to_string(events::Fault::environment) && run.failures > retries) continue;
-        store_.set_state(run.id, RunState::pending);
+        set_state(store_, run.id, RunState::pending);
         break;
       case RunState::running:
         // Not in any open submission: left running by a local coordinator that died.
-        store_.ingest_events(run.id, run.run_dir + "/events.jsonl");
-        store_.set_state(run.id, RunState::interrupted, "no live worker or job");
+        ingest_events(store_, run.id, run.run_dir + "/events.jsonl");
+        set_state(store_, run.id, RunState::interrupted, "no live worker or job");
         break;
       case RunState::pending:
       case RunState::interrupted: break;
@@ -374,18 +375,18 @@ int64_t SlurmBackend::submit(int64_t sweep_id, const std::string& sweep_name, in
       const auto script = slurm_dir + "/" + job_name + ".sh";
       write_manifest(manifest, ids);
       write_atomically(script, job_script(manifest, root, settings.worker_binary, resources.ranks), 0755);
-      const auto submission = store_.record_slurm_intent(sweep_id, resources.label(), manifest, job_name, ids);
+      const auto submission = record_slurm_intent(store_, sweep_id, resources.label(), manifest, job_name, ids);
       for (size_t i = begin; i < end; ++i) {
-        if (runs[i].state == RunState::interrupted) store_.set_state(runs[i].id, RunState::pending);
+        if (runs[i].state == RunState::interrupted) set_state(store_, runs[i].id, RunState::pending);
       }
       std::string job_id;
       try {
         job_id = scheduler_.submit(sbatch_arguments(settings.options, resources, job_name, ids.size(), slurm_dir, script));
       } catch (const SlurmError&) {
-        store_.set_slurm_submission(submission, "abandoned");
+        set_slurm_submission(store_, submission, "abandoned");
         throw;
       }
-      store_.set_slurm_submission(submission, "submitted", job_id);
+      set_slurm_submission(store_, submission, "submitted", job_id);
       submitted += static_cast<int64_t>(ids.size());
       log_(fmt::format("submitted {} runs as job array {} ({}; manifest {})", ids.size(), job_id, resources.label(),
                        manifest));
@@ -396,7 +397,7 @@ int64_t SlurmBackend::submit(int64_t sweep_id, const std::string& sweep_name, in
 
 void SlurmBackend::cancel(int64_t sweep_id) {
   std::vector<std::string> job_ids, job_names;
-  for (const auto& submission : store_.slurm_submissions(sweep_id, /*open_only=*/true)) {
+  for (const auto& submission : slurm_submissions(store_, sweep_id, /*open_only=*/true)) {
     if (submission.state == "submitted") {
       job_ids.push_back(submission.job_id);
     } else {
@@ -443,7 +444,7 @@ int run_slurm_sweep(const SweepOptions& o, const SlurmOptions& slurm, Scheduler&
       err << "isda-run: " << text << std::endl;
       return;
     }
-    const auto c = store.counts_by_state(plan.sweep_id);
+    const auto c = counts_by_state(store, plan.sweep_id);
     err << fmt::format("isda-run: [{} done, {} running, {} failed, {} pending, {}] {}", c.done, c.running, c.failed,
                        c.pending + c.interrupted, format_duration(elapsed), text)
         << std::endl;
@@ -465,7 +466,7 @@ int run_slurm_sweep(const SweepOptions& o, const SlurmOptions& slurm, Scheduler&
     }
     const auto submitted = backend.submit(plan.sweep_id, plan.name, spec.retries, settings);
     if (!slurm.wait) break;
-    const auto c = store.counts_by_state(plan.sweep_id);
+    const auto c = counts_by_state(store, plan.sweep_id);
     const bool idle = backend.queued_runs(plan.sweep_id).empty() && submitted == 0 &&
                       c.pending + c.interrupted + c.running == 0;
     if (idle) break;  // finished, or only failures beyond their retries (and the finals they block)
@@ -478,7 +479,7 @@ int run_slurm_sweep(const SweepOptions& o, const SlurmOptions& slurm, Scheduler&
     }
   }
   print_finals(plan, store, out);
-  const auto c = store.counts_by_state(plan.sweep_id);
+  const auto c = counts_by_state(store, plan.sweep_id);
   const auto queued = backend.queued_runs(plan.sweep_id).size();
   out << fmt::format("{}: {} done, {} running, {} failed, {} interrupted, {} pending of {} runs ({} in Slurm jobs){}\n",
                      plan.name, c.done, c.running, c.failed, c.interrupted, c.pending, c.total(), queued,
@@ -532,7 +533,7 @@ int cancel_slurm(const SweepOptions& o, Scheduler& scheduler, std::ostream& out,
     }
     std::this_thread::sleep_for(std::chrono::seconds(2));
   }
-  const auto c = store.counts_by_state(plan.sweep_id);
+  const auto c = counts_by_state(store, plan.sweep_id);
   out << fmt::format("{}: cancelled; {} done, {} running, {} failed, {} interrupted, {} pending of {} runs (rerun "
                      "isda-run {} --backend slurm to resume)\n",
                      plan.name, c.done, c.running, c.failed, c.interrupted, c.pending, c.total(), o.spec_path);
@@ -546,7 +547,7 @@ int64_t runs_out_on_slurm(const SweepOptions& o) {
     const auto plan = plan_sweep(load_spec(o.spec_path), o.profile, &store, o.runs_root, /*dry_run=*/true);
     if (plan.sweep_id == 0) return 0;
     int64_t queued = 0;
-    for (const auto& submission : store.slurm_submissions(plan.sweep_id, /*open_only=*/true)) {
+    for (const auto& submission : slurm_submissions(store, plan.sweep_id, /*open_only=*/true)) {
       for (const auto& task : submission.tasks) queued += task.finished ? 0 : 1;
     }
     return queued;
@@ -559,7 +560,7 @@ void sync_before_status(const std::string& db_path, Scheduler& scheduler, std::o
   if (!fs::exists(db_path)) return;
   try {
     auto store = results::ResultsStore::open(db_path, results::ResultsStore::Mode::writer);
-    if (store.slurm_submissions(0, /*open_only=*/true).empty()) return;
+    if (slurm_submissions(store, 0, /*open_only=*/true).empty()) return;
     SlurmBackend backend(store, scheduler, [&err](const std::string& text) { err << "isda-run: " << text << std::endl; });
     backend.sync(0);
   } catch (const results::StoreError& e) {
