@@ -6,10 +6,12 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <limits>
 #include <sstream>
 
@@ -17,6 +19,45 @@ namespace isda::results {
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// Every parameter is named as its column, and the metrics' columns as the log's keys, so a value
+// is bound by name and a column added to a table or a key to a record cannot shift the others.
+constexpr const char* kUpsertEpoch =
+    "INSERT INTO epochs (run_id, epoch, train_loss, train_error, test_error, validation_error, lambda, lr, seconds, "
+    "images_per_second, test_top5_error) VALUES (:run_id, :epoch, :train_loss, :train_error, :test_error, "
+    ":validation_error, :lambda, :lr, :seconds, :images_per_second, :test_top5_error) "
+    "ON CONFLICT (run_id, epoch) DO UPDATE SET "
+    "train_loss = excluded.train_loss, train_error = excluded.train_error, test_error = excluded.test_error, "
+    "validation_error = excluded.validation_error, lambda = excluded.lambda, lr = excluded.lr, "
+    "seconds = excluded.seconds, images_per_second = excluded.images_per_second, "
+    "test_top5_error = excluded.test_top5_error";
+constexpr const char* kUpsertFinal =
+    "INSERT INTO finals (run_id, final_test_error, best_test_error, last10_test_error, last10_validation_error, "
+    "epochs, last10_test_top5_error) VALUES (:run_id, :final_test_error, :best_test_error, :last10_test_error, "
+    ":last10_validation_error, :epochs, :last10_test_top5_error) ON CONFLICT (run_id) DO UPDATE SET "
+    "final_test_error = excluded.final_test_error, best_test_error = excluded.best_test_error, "
+    "last10_test_error = excluded.last10_test_error, last10_validation_error = excluded.last10_validation_error, "
+    "epochs = excluded.epochs, last10_test_top5_error = excluded.last10_test_top5_error";
+// The worker's side of a run's provenance; the coordinator's side (command line, start, end) is
+// left as it is.
+constexpr const char* kUpsertEnvironment =
+    "INSERT INTO provenance (run_id, git_commit, git_dirty, host, gpu_model, driver, libtorch, cuda, cudnn) "
+    "VALUES (:run_id, :git_commit, :git_dirty, :host, :gpu_model, :driver, :libtorch, :cuda, :cudnn) "
+    "ON CONFLICT (run_id) DO UPDATE SET "
+    "git_commit = excluded.git_commit, git_dirty = excluded.git_dirty, host = excluded.host, "
+    "gpu_model = excluded.gpu_model, driver = excluded.driver, libtorch = excluded.libtorch, "
+    "cuda = excluded.cuda, cudnn = excluded.cudnn";
+// The text fields of a start event's `environment`, each stored in the provenance column of its name.
+constexpr const char* kEnvironmentTexts[] = {"git_commit", "host", "gpu_model", "driver", "libtorch", "cuda", "cudnn"};
+
+// The parameter index of each key (":" + key) in `statement`, looked up once per ingestion rather
+// than once per row. Throws StoreError for a key the SQL has no parameter for.
+template <size_t N>
+std::array<int, N> parameters_named(const Statement& statement, const char* const (&keys)[N]) {
+  std::array<int, N> indices{};
+  for (size_t i = 0; i < N; ++i) indices[i] = statement.parameter_index(std::string(":") + keys[i]);
+  return indices;
+}
 
 // One line of the event log, for error messages.
 struct LogLine {
@@ -52,26 +93,18 @@ int64_t integer(const nlohmann::json& event, const char* key, const LogLine& lin
 }
 
 // The worker's side of a run's provenance, from the `environment` of its last start event
-// (support::RunEnvironment); the coordinator's side (command line, start, end) stays as it is. A
-// field of another type than isda-train writes is stored empty.
+// (support::RunEnvironment). A field of another type than isda-train writes is stored empty.
 void record_environment(Database& db, const std::string& run_id, const nlohmann::json& environment,
                         const std::string& purpose) {
-  const auto text = [&](const char* key) {
+  Statement upsert(db, kUpsertEnvironment, purpose);
+  upsert.bind(":run_id", run_id);
+  for (const char* key : kEnvironmentTexts) {
     const auto it = environment.find(key);
-    return it != environment.end() && it->is_string() ? it->get<std::string>() : std::string();
-  };
+    upsert.bind(std::string(":") + key, it != environment.end() && it->is_string() ? it->get<std::string>() : "");
+  }
   const auto dirty = environment.find("git_dirty");
-  Statement upsert(db,
-                   "INSERT INTO provenance (run_id, git_commit, git_dirty, host, gpu_model, driver, libtorch, cuda, cudnn) "
-                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id) DO UPDATE SET "
-                   "git_commit = excluded.git_commit, git_dirty = excluded.git_dirty, host = excluded.host, "
-                   "gpu_model = excluded.gpu_model, driver = excluded.driver, libtorch = excluded.libtorch, "
-                   "cuda = excluded.cuda, cudnn = excluded.cudnn",
-                   purpose);
-  upsert.bind(1, run_id).bind(2, text("git_commit"));
-  upsert.bind(3, dirty != environment.end() && dirty->is_boolean() && dirty->get<bool>() ? 1 : 0);
-  upsert.bind(4, text("host")).bind(5, text("gpu_model")).bind(6, text("driver")).bind(7, text("libtorch"));
-  upsert.bind(8, text("cuda")).bind(9, text("cudnn")).run();
+  upsert.bind(":git_dirty", dirty != environment.end() && dirty->is_boolean() && dirty->get<bool>() ? 1 : 0);
+  upsert.run();
 }
 
 }  // namespace
@@ -90,21 +123,10 @@ IngestResult ingest_events(ResultsStore& store, const std::string& run_id, const
     buffer << in.rdbuf();
     text = buffer.str();
   }
-  auto& epoch = store.kept_statement(
-      "INSERT INTO epochs (run_id, epoch, train_loss, train_error, test_error, validation_error, lambda, lr, seconds, "
-      "images_per_second, test_top5_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, epoch) DO UPDATE SET "
-      "train_loss = excluded.train_loss, train_error = excluded.train_error, test_error = excluded.test_error, "
-      "validation_error = excluded.validation_error, lambda = excluded.lambda, lr = excluded.lr, "
-      "seconds = excluded.seconds, images_per_second = excluded.images_per_second, "
-      "test_top5_error = excluded.test_top5_error",
-      "ingest epochs");
-  auto& final_row = store.kept_statement(
-      "INSERT INTO finals (run_id, final_test_error, best_test_error, last10_test_error, last10_validation_error, "
-      "epochs, last10_test_top5_error) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id) DO UPDATE SET "
-      "final_test_error = excluded.final_test_error, best_test_error = excluded.best_test_error, "
-      "last10_test_error = excluded.last10_test_error, last10_validation_error = excluded.last10_validation_error, "
-      "epochs = excluded.epochs, last10_test_top5_error = excluded.last10_test_top5_error",
-      "ingest final metrics");
+  auto& epoch = store.kept_statement(kUpsertEpoch, "ingest epochs");
+  const auto epoch_metrics = parameters_named(epoch, events::kEpochMetrics);
+  auto& final_row = store.kept_statement(kUpsertFinal, "ingest final metrics");
+  const auto done_metrics = parameters_named(final_row, events::kDoneMetrics);
 
   Transaction transaction(db, purpose);  // rolled back (nothing stored) if a line is not a record
   nlohmann::json environment;  // of the last start event that has one
@@ -130,11 +152,11 @@ IngestResult ingest_events(ResultsStore& store, const std::string& run_id, const
       using Outcome = IngestResult::Outcome;
       if (name == events::kEpoch) {
         const auto epoch_number = integer(event, events::kEpoch, line);
-        epoch.bind(1, run_id).bind(2, epoch_number);
-        int column = 3;
-        for (const char* key : events::kEpochMetrics) {
-          epoch.bind(column++, key == std::string("test_top5_error") ? optional_metric(event, key, line)
-                                                                     : metric(event, key, line));
+        epoch.bind(":run_id", run_id).bind(":epoch", epoch_number);
+        for (size_t i = 0; i < std::size(events::kEpochMetrics); ++i) {
+          const char* key = events::kEpochMetrics[i];
+          epoch.bind(epoch_metrics[i], key == std::string("test_top5_error") ? optional_metric(event, key, line)
+                                                                             : metric(event, key, line));
         }
         epoch.run();
         ++result.epoch_events;
@@ -150,13 +172,14 @@ IngestResult ingest_events(ResultsStore& store, const std::string& run_id, const
         const auto found = event.find(events::kEnvironment);
         if (found != event.end() && found->is_object()) environment = *found;
       } else if (name == events::kDone) {
-        final_row.bind(1, run_id);
-        int column = 2;
-        for (const char* key : events::kDoneMetrics) {
-          if (column == 6) final_row.bind(column++, integer(event, events::kEpochs, line));
-          final_row.bind(column++, key == std::string("last10_test_top5_error") ? optional_metric(event, key, line)
-                                                                                : metric(event, key, line));
+        final_row.bind(":run_id", run_id);
+        for (size_t i = 0; i < std::size(events::kDoneMetrics); ++i) {
+          const char* key = events::kDoneMetrics[i];
+          final_row.bind(done_metrics[i], key == std::string("last10_test_top5_error")
+                                              ? optional_metric(event, key, line)
+                                              : metric(event, key, line));
         }
+        final_row.bind(":epochs", integer(event, events::kEpochs, line));
         final_row.run();
         result.outcome = Outcome::done;  // whichever attempt logged it: a finished run stays finished
       } else if (name == events::kFailed && this_attempt && result.outcome != Outcome::done) {
