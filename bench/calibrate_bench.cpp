@@ -5,6 +5,7 @@
 #include "isda/covariance_estimator.h"
 #include "models/model_names.h"
 #include "models/registry.h"
+#include "results/calibrations.h"
 #include "results/store.h"
 #include "support/run_environment.h"
 #include "train/training_step.h"
@@ -189,7 +190,7 @@ int run_calibrate_bench(const std::vector<std::string>& args, std::ostream& out,
       for (const auto& precision : o.precisions) {
         for (const auto& method : o.methods) {
           const auto c = calibrate(o, size, model, method, precision, device);
-          store.record_calibration(c);
+          record_calibration(store, c);
           out << fmt::format("calibrated {} {} px {} {} on {}: train {:.0f} img/s, test {:.0f} img/s ({} steps of {})\n",
                              c.model, c.resolution, c.method, c.precision, c.device, c.train_images_per_second,
                              c.test_images_per_second, c.steps, c.batch_size)

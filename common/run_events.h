@@ -1,6 +1,6 @@
 #pragma once
 // The records of a run directory's event log, `events.jsonl`, defined once: isda-train appends
-// them (core/train/run_directory), the results store reads them (results/store.cpp), and the Slurm
+// them (core/train/run_directory), the results store reads them (results/ingest.cpp), and the Slurm
 // job script looks only at the marker file below. One JSON object per line, appended and fsynced:
 //
 //   {"event":"start", "epoch":E, "step":S, "device":D, "config":{...}, "environment":{...}}

@@ -1,5 +1,7 @@
 #include "common/system.h"
 
+#include <filesystem>
+
 #include <unistd.h>
 
 #include <chrono>
@@ -27,6 +29,10 @@ std::string host_name() {
   char name[256] = {};
   if (::gethostname(name, sizeof name - 1) != 0) return "";
   return name;
+}
+
+std::string absolute_path(const std::string& path) {
+  return std::filesystem::absolute(path).lexically_normal().string();
 }
 
 }  // namespace isda::common

@@ -14,4 +14,7 @@ std::string host_name();
 // FNV-1a (64 bits) of `text` as 16 hex digits: how the store tells apart versions of one spec.
 std::string fnv1a_hex(const std::string& text);
 
+// `path` made absolute (against the working directory) and normalised; no file system access.
+std::string absolute_path(const std::string& path);
+
 }  // namespace isda::common

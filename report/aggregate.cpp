@@ -138,7 +138,7 @@ SweepData load_sweep(results::ResultsStore& store, const results::SweepInfo& swe
   SweepData data;
   data.info = sweep;
   std::vector<std::string> done_ids;
-  for (auto& info : store.runs_of_sweep(sweep.id)) {
+  for (auto& info : runs_of_sweep(store, sweep.id)) {
     RunResult run;
     run.id = info.id;
     run.config = json::parse(info.config_json, nullptr, /*allow_exceptions=*/false);
@@ -146,11 +146,11 @@ SweepData load_sweep(results::ResultsStore& store, const results::SweepInfo& swe
     run.state = info.state;
     run.run_dir = info.run_dir;
     if (run.state == results::RunState::done) done_ids.push_back(run.id);
-    if (with_epochs) run.epochs = store.epochs_of(run.id);
+    if (with_epochs) run.epochs = epochs_of(store, run.id);
     data.runs.push_back(std::move(run));
   }
   std::map<std::string, results::FinalRow> finals;
-  for (auto& row : store.finals_of(done_ids)) finals.emplace(row.run_id, std::move(row));
+  for (auto& row : finals_of(store, done_ids)) finals.emplace(row.run_id, std::move(row));
   for (auto& run : data.runs) {
     const auto found = finals.find(run.id);
     if (found != finals.end()) run.finals = found->second;

@@ -6,6 +6,8 @@
 #include "report/layout.h"
 #include "report/metrics.h"
 #include "report/statistics.h"
+#include "results/run_ledger.h"
+#include "results/run_metrics.h"
 #include "results/store.h"
 
 #include <nlohmann/json.hpp>

@@ -2,7 +2,7 @@
 // The metrics isda-report knows: one table from a name to where the results store keeps it.
 // Adding a metric is one line in metrics.cpp.
 
-#include "results/store.h"
+#include "results/run_metrics.h"
 
 #include <string>
 #include <string_view>

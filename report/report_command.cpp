@@ -7,6 +7,7 @@
 #include "report/metrics.h"
 #include "report/render.h"
 #include "results/sqlite.h"
+#include "results/run_ledger.h"
 #include "results/store.h"
 
 #include <fmt/format.h>
@@ -383,7 +384,7 @@ std::string aligned(const std::vector<std::vector<std::string>>& rows) {
 }
 
 void print_list(results::ResultsStore& store, const std::string& db, std::ostream& out) {
-  const auto sweeps = store.list_sweeps();
+  const auto sweeps = list_sweeps(store);
   if (sweeps.empty()) {
     out << db << ": the store holds no sweeps yet (run isda-run SPEC first)\n";
     return;
@@ -408,7 +409,7 @@ void print_list(results::ResultsStore& store, const std::string& db, std::ostrea
     } catch (const LayoutError& e) {
       problems.push_back(e.what());
     }
-    const auto counts = store.counts_by_state(sweep.id);
+    const auto counts = counts_by_state(store, sweep.id);
     rows.push_back({std::to_string(sweep.id), sweep.name, layouts.empty() ? "-" : fmt::format("{}", fmt::join(layouts, ", ")),
                     reported_by.empty() ? "-" : fmt::format("{}", fmt::join(reported_by, " ")),
                     std::to_string(counts.total()), std::to_string(counts.done), std::to_string(counts.running),
@@ -425,7 +426,7 @@ int run(const Options& o, std::ostream& out, std::ostream& err, bool out_is_term
     print_list(store, o.db, out);
     return 0;
   }
-  auto selection = select(o, store.list_sweeps());
+  auto selection = select(o, list_sweeps(store));
   const auto& curve_metric = apply_metric(o, selection);
   SweepCache cache(store, o.format == "html" || !selection.figures.empty());
   const bool ansi = out_is_terminal && o.out.empty();

@@ -102,6 +102,12 @@ Statement& Statement::bind_null(int index) {
   return *this;
 }
 
+int Statement::parameter_index(const std::string& name) const {
+  const int index = sqlite3_bind_parameter_index(statement_, name.c_str());
+  if (index == 0) db_->fail(purpose_, "the statement has no parameter " + name);
+  return index;
+}
+
 bool Statement::step() {
   const int rc = sqlite3_step(statement_);
   if (rc == SQLITE_ROW) return true;

@@ -48,7 +48,8 @@ class Database {
   sqlite3* db_ = nullptr;
 };
 
-// A prepared statement. Bind indices are 1-based, column indices 0-based, as in SQLite.
+// A prepared statement. Bind indices are 1-based, column indices 0-based, as in SQLite. A
+// parameter written `:name` in the SQL may be bound by that name instead of its index.
 class Statement {
  public:
   Statement(Database& db, const char* sql, std::string purpose);
@@ -64,6 +65,15 @@ class Statement {
   Statement& bind(int index, const std::string& value);
   Statement& bind(int index, const char* value);  // nullptr is stored as NULL
   Statement& bind_null(int index);
+
+  // The index of the parameter `name` (with its ':', e.g. ":run_id"). Throws StoreError when the
+  // SQL has no parameter of that name. Resolve once and bind the index for a statement run per row.
+  int parameter_index(const std::string& name) const;
+  // Binds the parameter `name` as bind(index, value) does. Throws StoreError as parameter_index.
+  template <typename Value>
+  Statement& bind(const std::string& name, const Value& value) {
+    return bind(parameter_index(name), value);
+  }
 
   // Advances: true when a row is available, false when done. Throws StoreError.
   bool step();

@@ -6,7 +6,7 @@
 // their log lines); they never read a worker's stderr to learn what happened.
 
 #include "common/run_events.h"
-#include "results/store.h"
+#include "results/ingest.h"
 
 #include <optional>
 #include <string>

@@ -4,6 +4,10 @@
 #include "common/exit_codes.h"
 #include "common/run_events.h"
 #include "common/system.h"
+#include "results/ingest.h"
+#include "results/lambda0_choices.h"
+#include "results/run_ledger.h"
+#include "results/run_metrics.h"
 #include "results/store.h"
 #include "runner/attempt_outcome.h"
 #include "runner/cost_estimate.h"
@@ -12,6 +16,7 @@
 #include "runner/spec.h"
 #include "runner/stall.h"
 #include "runner/sweep.h"
+#include "runner/sweep_view.h"
 #include "runner/worker.h"
 #include "train/run_directory.h"
 
@@ -43,48 +48,9 @@ using Clock = std::chrono::steady_clock;
 constexpr auto kPollInterval = std::chrono::milliseconds(200);
 constexpr double kHeartbeatSeconds = 10;
 constexpr int kLogTailLines = 20;
-// How long an orphaned worker may take to checkpoint and exit after its SIGTERM before it is killed.
-constexpr auto kOrphanGrace = std::chrono::seconds(30);
 // How often one invocation resumes a run whose worker something else killed (the OOM killer, a
 // user): beyond that it stays interrupted for the next invocation, and the exit code says so.
 constexpr int kResumesAfterOutsideKills = 2;
-
-bool is_isda_train(int pid) {
-  std::ifstream cmdline("/proc/" + std::to_string(pid) + "/cmdline");
-  std::string text((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
-  return text.find("isda-train") != std::string::npos;
-}
-
-// Waits until nobody holds `run_dir`'s lock or `deadline` passes; true when it is free.
-bool wait_for_release(const std::string& run_dir, Clock::time_point deadline) {
-  while (train::RunDirectory::lock_holder(run_dir) != 0) {
-    if (Clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return true;
-}
-
-// A worker that a dead coordinator left behind holds its run directory's lock (its pid is in it).
-// It got SIGTERM when that coordinator died (see Worker), so it is checkpointing: give it time to
-// finish, then kill it. Only a process whose command line is isda-train is signalled. Returns true
-// once the directory is free, false if something else holds it.
-bool release_orphan(const std::string& run_dir) {
-  // A holder is recognised by its command line, which for a moment it does not show: a claim being
-  // handed to a starting worker has no pid yet, a child between fork and exec still shows isda-run's
-  // command line, and an exiting worker shows none while it still holds the lock. Look again for up
-  // to 3 s before deciding that something else holds the directory.
-  int holder = train::RunDirectory::lock_holder(run_dir);
-  for (int i = 0; i < 150 && (holder < 0 || (holder > 0 && holder != ::getpid() && !is_isda_train(holder))); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    holder = train::RunDirectory::lock_holder(run_dir);
-  }
-  if (holder == 0) return true;
-  if (holder < 0 || holder == ::getpid() || !is_isda_train(holder)) return false;
-  ::kill(holder, SIGTERM);
-  if (wait_for_release(run_dir, Clock::now() + kOrphanGrace)) return true;
-  ::kill(holder, SIGKILL);
-  return wait_for_release(run_dir, Clock::now() + std::chrono::seconds(5));
-}
 
 struct Slot {
   std::string gpu;    // CUDA_VISIBLE_DEVICES of a worker on it: "" on a CPU slot
@@ -113,7 +79,7 @@ class LocalSweep {
  public:
   LocalSweep(const SweepOptions& o, const Spec& spec, results::ResultsStore& store, const std::atomic<int>& stop_requests,
              ProgressDisplay& display)
-      : o_(o), spec_(spec), store_(store), stop_requests_(stop_requests), display_(display), started_(Clock::now()) {
+      : o_(o), spec_(spec), store_(store), stop_requests_(stop_requests) {
     if (o.gpus.empty()) {
       for (int i = 0; i < std::max(1, o.cpu_slots); ++i) slots_.push_back({"", fmt::format("cpu{}", i)});
     } else {
@@ -127,24 +93,19 @@ class LocalSweep {
                    ? o.threads_per_worker
                    : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / static_cast<int>(slots_.size()));
     busy_.assign(slots_.size(), false);
+    view_.emplace(o, store, display, slots_.size());
   }
 
   // Runs every run of `plan` that is not done (retrying failures within the spec's budget) until
   // none is left or a stop is requested.
   void run(const SweepPlan& plan) {
-    plan_ = &plan;
-    config_of_run_.clear();  // the previous stage's plan is gone
-    for (const auto& run : plan.runs) {
-      config_of_run_[run.id] = &run.config;
-      epochs_of_run_[run.id] = run.config.epochs;
-      what_of_run_[run.id] = run.varying;
-    }
+    view_->set_plan(plan);
     if (first_plan_) {
       recover_orphans(plan.sweep_id);
       first_plan_ = false;
     }
     std::deque<std::string> queue;
-    for (const auto& info : store_.runs_of_sweep(plan.sweep_id)) {
+    for (const auto& info : runs_of_sweep(store_, plan.sweep_id)) {
       if (info.state == RunState::pending || info.state == RunState::interrupted) {
         queue.push_back(info.id);
       } else if (info.state == RunState::failed && retried_.insert(info.id).second) {
@@ -158,7 +119,7 @@ class LocalSweep {
         } else {
           continue;
         }
-        store_.set_state(info.id, RunState::pending);
+        set_state(store_, info.id, RunState::pending);
         queue.push_back(info.id);
       }
     }
@@ -177,7 +138,7 @@ class LocalSweep {
   // Runs left `running` by a coordinator that died: stop their orphaned workers, take in what they
   // logged, and mark them interrupted so they resume from their checkpoints.
   void recover_orphans(int64_t sweep_id) {
-    for (const auto& info : store_.runs_of_sweep(sweep_id)) {
+    for (const auto& info : runs_of_sweep(store_, sweep_id)) {
       if (info.state != RunState::running) continue;
       const auto run_dir = info.run_dir.empty() ? o_.runs_root + "/" + info.id : info.run_dir;
       if (!release_orphan(run_dir)) {
@@ -185,14 +146,14 @@ class LocalSweep {
                         run_dir, info.id));
         continue;
       }
-      const auto seen = store_.ingest_events(info.id, run_dir + "/" + events::kLogFile);
+      const auto seen = ingest_events(store_, info.id, run_dir + "/" + events::kLogFile);
       const auto tail = tail_of_file(run_dir + "/worker.log", kLogTailLines);
       if (seen.outcome == results::IngestResult::Outcome::done) {
-        store_.set_state(info.id, RunState::done);
+        set_state(store_, info.id, RunState::done);
       } else if (seen.outcome == results::IngestResult::Outcome::unreadable) {
-        store_.record_failure(info.id, events::Fault::run, seen.reason, tail);
+        record_failure(store_, info.id, events::Fault::run, seen.reason, tail);
       } else {
-        store_.set_state(info.id, RunState::interrupted, "coordinator lost", tail);
+        set_state(store_, info.id, RunState::interrupted, "coordinator lost", tail);
       }
     }
   }
@@ -213,7 +174,7 @@ class LocalSweep {
   void launch(std::deque<std::string>& queue) {
     while (!queue.empty() && !stopped()) {
       const auto id = queue.front();
-      const auto info = store_.find_run(id);
+      const auto info = find_run(store_, id);
       const auto launch_keys = launch_keys_of(info->config_json);
       const int ranks = launch_keys.ranks;
       const auto slots = free_slots(ranks);
@@ -223,8 +184,8 @@ class LocalSweep {
           const auto reason = fmt::format("needs {} {} (config key ranks), isda-run has {} ({})", ranks,
                                           o_.gpus.empty() ? "CPU slots" : "GPUs", distinct_slots(),
                                           o_.gpus.empty() ? "--cpu-slots" : "--gpus");
-          store_.start_attempt(id, fmt::format("{}:{}", host_name(), ::getpid()));  // pending -> running -> failed
-          store_.record_failure(id, events::Fault::run, reason);
+          start_attempt(store_, id, fmt::format("{}:{}", host_name(), ::getpid()));  // pending -> running -> failed
+          record_failure(store_, id, events::Fault::run, reason);
           log(fmt::format("failed {} ({})", id, reason));
           continue;
         }
@@ -241,7 +202,7 @@ class LocalSweep {
       a.last_epoch = info->last_epoch;
       a.owner = fmt::format("{}:{}", host_name(), ::getpid());
       a.log_start = train::RunDirectory::event_log_size(run_dir);
-      store_.start_attempt(id, a.owner);
+      start_attempt(store_, id, a.owner);
       try {
         common::write_file_atomically(run_dir + "/run.json", nlohmann::json::parse(info->config_json).dump(2) + "\n");
         a.worker = std::make_unique<Worker>(
@@ -252,23 +213,23 @@ class LocalSweep {
       } catch (const std::exception& e) {
         const auto* file = dynamic_cast<const common::FileError*>(&e);
         const bool machine = file != nullptr && common::is_environment_fault(file->error_number);
-        store_.record_failure(id, machine ? events::Fault::environment : events::Fault::run, e.what());
+        record_failure(store_, id, machine ? events::Fault::environment : events::Fault::run, e.what());
         log(fmt::format("failed {} ({})", id, e.what()));
         continue;
       }
       claim.reset();  // the worker holds the lock now
       // What an earlier attempt's worker recorded of its environment stays until this one's start
       // event is taken in.
-      auto provenance = store_.provenance_of(id).value_or(results::Provenance{});
+      auto provenance = provenance_of(store_, id).value_or(results::Provenance{});
       if (provenance.host.empty()) provenance.host = host_name();
       provenance.command_line = o_.worker_binary + " --config " + run_dir + "/run.json --run-dir " + run_dir;
       provenance.started = now_seconds();
       provenance.ended = std::nan("");
-      store_.record_provenance(id, provenance);
+      record_provenance(store_, id, provenance);
       a.last_heartbeat = now_seconds();
       a.stall_watch.emplace(run_dir, launch_keys.stall_limit);
       for (const auto s : slots) busy_[s] = true;
-      log(fmt::format("started {} on {} {}", id, label_of(slots), what_of_run_[id]));
+      log(fmt::format("started {} on {} {}", id, label_of(slots), view_->what_of(id)));
       active_.push_back(std::move(a));
     }
   }
@@ -345,7 +306,7 @@ class LocalSweep {
       auto& a = *it;
       if (!a.worker->finished()) {
         if (now_seconds() - a.last_heartbeat > kHeartbeatSeconds) {
-          store_.heartbeat(a.run_id, a.owner);
+          heartbeat(store_, a.run_id, a.owner);
           take_in_epochs(a);
           a.last_heartbeat = now_seconds();
         }
@@ -361,16 +322,15 @@ class LocalSweep {
   }
 
   void take_in_epochs(Active& a) {
-    const auto seen = store_.ingest_events(a.run_id, a.run_dir + "/events.jsonl");
+    const auto seen = ingest_events(store_, a.run_id, a.run_dir + "/events.jsonl");
     if (seen.last_epoch <= a.last_epoch) return;
     a.last_epoch = seen.last_epoch;
-    const auto epochs = store_.epochs_of(a.run_id);
+    const auto epochs = epochs_of(store_, a.run_id);
     if (!epochs.empty() && epochs.back().seconds > 0) {
       a.seconds_per_epoch = epochs.back().seconds;
-      epoch_seconds_sum_ += a.seconds_per_epoch;
-      ++epoch_seconds_count_;
+      view_->epoch_measured(a.seconds_per_epoch);
     }
-    if (!display_.live()) log(fmt::format("{} epoch {}/{}", a.run_id, a.last_epoch, epochs_of_run_[a.run_id]));
+    if (!view_->live()) log(fmt::format("{} epoch {}/{}", a.run_id, a.last_epoch, view_->epochs_of(a.run_id)));
   }
 
   // Sets the state of a run whose worker exited from what this attempt logged and its exit code
@@ -378,18 +338,18 @@ class LocalSweep {
   void finish(Active& a, std::deque<std::string>& queue) {
     const int code = a.worker->exit_code();
     AttemptEvidence evidence;
-    evidence.seen = store_.ingest_events(a.run_id, a.run_dir + "/" + events::kLogFile, a.log_start);
+    evidence.seen = ingest_events(store_, a.run_id, a.run_dir + "/" + events::kLogFile, a.log_start);
     evidence.exit_code = code;
     if (a.stall_watch->stalled()) evidence.stalled = a.stall_watch->stalled_reason();
     evidence.ended = fmt::format("isda-train exited with code {}", code);
     const auto outcome = attempt_outcome(evidence);
     const auto tail = tail_of_file(a.run_dir + "/worker.log", kLogTailLines);
-    auto provenance = store_.provenance_of(a.run_id).value_or(results::Provenance{});
+    auto provenance = provenance_of(store_, a.run_id).value_or(results::Provenance{});
     provenance.ended = now_seconds();
-    store_.record_provenance(a.run_id, provenance);
+    record_provenance(store_, a.run_id, provenance);
     switch (outcome.kind) {
       case AttemptOutcome::Kind::done:
-        store_.set_state(a.run_id, RunState::done);
+        set_state(store_, a.run_id, RunState::done);
         log(fmt::format("done {}", a.run_id));
         return;
       case AttemptOutcome::Kind::failed:
@@ -400,16 +360,16 @@ class LocalSweep {
         break;
     }
     const int signal = outcome.signal;
-    const auto info = store_.find_run(a.run_id);
+    const auto info = find_run(store_, a.run_id);
     const auto reached = info && info->last_epoch > 0 ? fmt::format(", {} epochs done", info->last_epoch) : std::string();
-    store_.set_state(a.run_id, RunState::interrupted,
-                     fmt::format("stopped by signal {}{}", signal, outcome.checkpointed ? " after checkpointing" : ""), tail);
+    set_state(store_, a.run_id, RunState::interrupted,
+              fmt::format("stopped by signal {}{}", signal, outcome.checkpointed ? " after checkpointing" : ""), tail);
     // A Ctrl-C reaches the workers (the terminal's process group) as it reaches isda-run, which may
     // not have handled it yet: a stop asked of isda-run is a stop, not a kill from outside.
     if (stopped() || stop_requests_.load() > 0) {
       log(fmt::format("interrupted {}{}{}; rerun to resume it", a.run_id, reached, outcome.checkpointed ? ", checkpointed" : ""));
     } else if (++outside_kills_[a.run_id] <= kResumesAfterOutsideKills) {
-      store_.set_state(a.run_id, RunState::pending);
+      set_state(store_, a.run_id, RunState::pending);
       queue.push_back(a.run_id);
       log(fmt::format("interrupted {} (signal {}, not sent by isda-run); resuming it", a.run_id, signal));
     } else {
@@ -421,12 +381,12 @@ class LocalSweep {
   // machine is left for a rerun (retrying at once would meet the same full disk) and not charged.
   void fail(const std::string& id, events::Fault fault, const std::string& why, const std::string& tail,
             std::deque<std::string>& queue) {
-    store_.record_failure(id, fault, why, tail);
-    const auto info = store_.find_run(id);
+    record_failure(store_, id, fault, why, tail);
+    const auto info = find_run(store_, id);
     if (fault == events::Fault::environment) {
       log(fmt::format("failed {} for the machine ({}); not counted against its retries: rerun once it is fixed", id, why));
     } else if (!stopped() && info && info->failures <= spec_.retries) {
-      store_.set_state(id, RunState::pending);
+      set_state(store_, id, RunState::pending);
       queue.push_back(id);
       retried_.insert(id);
       log(fmt::format("failed {} ({}), retrying", id, why));
@@ -437,139 +397,35 @@ class LocalSweep {
 
   static std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
 
-  ProgressSnapshot snapshot(const std::deque<std::string>& queue) {
-    ProgressSnapshot p;
-    p.sweep = plan_->name;
-    p.counts = store_.counts_by_state(plan_->sweep_id);
-    p.waiting = plan_->waiting_runs;
-    p.elapsed = std::chrono::duration<double>(Clock::now() - started_).count();
-    for (const auto& a : active_) {
-      p.active.push_back({label_of(a.slots), a.run_id, what_of_run_[a.run_id], a.last_epoch, epochs_of_run_[a.run_id],
-                          a.seconds_per_epoch});
-    }
-    p.eta = eta(queue);
-    p.gpu_use = gpu_use_;
-    return p;
-  }
-
-  // Seconds per epoch of a run: its own last epoch's once it has one, else the cost model's estimate
-  // (runner/cost_estimate.h: earlier runs of the same model, or a calibration), else the mean epoch
-  // of this sweep so far; 0 when none is known.
-  double seconds_per_epoch_of(const std::string& id, double measured) {
-    if (measured > 0) return measured;
-    const auto now = Clock::now();
-    if (!cost_model_ || now - cost_model_built_ > std::chrono::seconds(60)) {  // takes in the epochs since
-      cost_model_.emplace(CostModel::from_store(&store_, !o_.gpus.empty()));
-      cost_model_built_ = now;
-    }
-    if (const auto found = config_of_run_.find(id); found != config_of_run_.end()) {
-      if (const auto cost = cost_model_->epoch_cost(*found->second)) return cost->seconds;
-    }
-    return epoch_seconds_count_ > 0 ? epoch_seconds_sum_ / static_cast<double>(epoch_seconds_count_) : 0;
-  }
-
-  // The ETA: the running runs' rest, then the queue in order on the slot that frees first, then the
-  // runs waiting for their lambda0; negative when a run's epoch time is unknown.
-  double eta(const std::deque<std::string>& queue) {
-    std::vector<double> loads(slots_.size(), 0.0);
-    for (const auto& a : active_) {
-      const double seconds = seconds_per_epoch_of(a.run_id, a.seconds_per_epoch);
-      if (!(seconds > 0)) return -1;
-      const double rest = seconds * static_cast<double>(std::max<int64_t>(0, epochs_of_run_[a.run_id] - a.last_epoch));
-      for (const auto slot : a.slots) loads[slot] = rest;  // a data-parallel run holds all its slots
-    }
-    std::vector<WideRun> runs;
-    double known = 0;
-    for (const auto& id : queue) {
-      const double seconds = seconds_per_epoch_of(id, 0);
-      if (!(seconds > 0)) return -1;
-      const auto config = config_of_run_.find(id);
-      runs.push_back({seconds * static_cast<double>(epochs_of_run_[id]),
-                      config != config_of_run_.end() ? config->second->ranks : 1});
-      known += runs.back().seconds;
-    }
-    if (plan_->waiting_runs > 0) {  // like the runs known so far, on average
-      if (runs.empty()) return -1;
-      for (int64_t i = 0; i < plan_->waiting_runs; ++i) runs.push_back({known / static_cast<double>(queue.size()), 1});
-    }
-    return list_schedule(loads, runs);
-  }
-
   void refresh_display(const std::deque<std::string>& queue) {
-    const auto now = Clock::now();
-    if (!o_.gpus.empty() && now - last_gpu_query_ > gpu_query_interval_) {
-      gpu_use_ = query_gpu_use();
-      last_gpu_query_ = now;
-      // A hung nvidia-smi costs its whole time limit: ask it far less often while it is slow.
-      gpu_query_interval_ = Clock::now() - now > std::chrono::seconds(1) ? std::chrono::seconds(60) : std::chrono::seconds(5);
-      if (!display_.live() && now - last_gpu_log_ > std::chrono::minutes(1)) {
-        for (const auto& line : gpu_use_) log(line);
-        last_gpu_log_ = now;
-      }
-    }
-    if (display_.live()) display_.update(snapshot(queue));
+    std::vector<SweepView::Running> running;
+    for (const auto& a : active_) running.push_back({a.run_id, label_of(a.slots), a.slots, a.last_epoch, a.seconds_per_epoch});
+    view_->refresh(running, queue);
   }
 
-  void log(const std::string& text) {
-    const auto counts = store_.counts_by_state(plan_->sweep_id);
-    const double elapsed = std::chrono::duration<double>(Clock::now() - started_).count();
-    display_.event(fmt::format("isda-run: [{} done, {} running, {} failed, {} pending, {}] {}", counts.done, counts.running,
-                               counts.failed, counts.pending + counts.interrupted, format_duration(elapsed), text));
-  }
+  void log(const std::string& text) { view_->log(text); }
 
   const SweepOptions& o_;
   const Spec& spec_;
   results::ResultsStore& store_;
   const std::atomic<int>& stop_requests_;
-  ProgressDisplay& display_;
-  const SweepPlan* plan_ = nullptr;
   std::vector<Slot> slots_;
   std::vector<bool> busy_;
   int threads_ = 1;
   std::vector<Active> active_;
-  std::map<std::string, int64_t> epochs_of_run_;
-  std::map<std::string, const train::TrainConfig*> config_of_run_;  // into *plan_
-  std::optional<CostModel> cost_model_;
-  Clock::time_point cost_model_built_{};
-  std::map<std::string, std::string> what_of_run_;
-  Clock::time_point started_;
-  Clock::time_point last_gpu_query_{};
-  Clock::duration gpu_query_interval_ = std::chrono::seconds(5);
-  Clock::time_point last_gpu_log_{};
-  std::vector<std::string> gpu_use_;
-  double epoch_seconds_sum_ = 0;
-  int64_t epoch_seconds_count_ = 0;
+  std::optional<SweepView> view_;  // the display, the event lines and the ETA
   std::map<std::string, int> outside_kills_;  // per run, in this invocation
   std::set<std::string> retried_;              // failed runs already given their retry here
   int handled_stop_ = 0;
   bool first_plan_ = true;
 };
 
-// --dry-run: the runs and their states, from a store that may not exist yet.
-int list_plan(const SweepOptions& o, const Spec& spec, std::vector<PlannedRun> expanded, std::ostream& out) {
-  std::optional<results::ResultsStore> store;
-  if (std::filesystem::exists(o.db_path)) store = results::ResultsStore::open(o.db_path, results::ResultsStore::Mode::reader);
-  const auto final_runs = expanded;  // what the final stage runs, also while its lambda0 is undecided
-  const auto plan =
-      plan_sweep(spec, std::move(expanded), o.profile, store ? &*store : nullptr, o.runs_root, /*dry_run=*/true);
-  out << fmt::format("{}: sweep {}: {} runs{} (profile {})\n", o.spec_path, plan.name, plan.runs.size() + plan.waiting_runs,
-                     plan.waiting_runs > 0 ? fmt::format(", {} of them after the runs they depend on", plan.waiting_runs) : "",
-                     o.profile.empty() ? "paper" : o.profile);
-  for (const auto& run : plan.runs) {
-    const auto info = store ? store->find_run(run.id) : std::nullopt;
-    out << fmt::format("{}  {:<11} {}\n", run.id, info ? results::to_string(info->state) : "new", run.varying);
-  }
-  for (const auto& note : plan.notes) out << note << '\n';
-  print_sweep_estimate(o, spec, plan, final_runs, store ? &*store : nullptr, out);
-  return 0;
-}
-
 }  // namespace
 
 int run_sweep(const SweepOptions& o, const std::atomic<int>& stop_requests, std::ostream& out, std::ostream& err) {
   const auto spec = load_spec(o.spec_path);
   auto expanded = expand(spec, o.profile);  // a bad profile or grid fails before the store is touched
-  if (o.dry_run) return list_plan(o, spec, std::move(expanded), out);
+  if (o.dry_run) return list_sweep_plan(o, spec, std::move(expanded), out);
   auto store = results::ResultsStore::open(o.db_path, results::ResultsStore::Mode::writer);
 
   const bool live = o.live_display && stderr_is_terminal();
@@ -595,42 +451,13 @@ int run_sweep(const SweepOptions& o, const std::atomic<int>& stop_requests, std:
   }
   display.finish();
   print_finals(plan, store, out);
-  const auto counts = store.counts_by_state(plan.sweep_id);
+  const auto counts = counts_by_state(store, plan.sweep_id);
   out << fmt::format("{}: {} done, {} failed, {} interrupted, {} pending of {} runs{}\n", plan.name, counts.done,
                      counts.failed, counts.interrupted, counts.pending, counts.total(),
                      plan.waiting_runs > 0 ? fmt::format(" ({} more wait for runs they depend on)", plan.waiting_runs) : "");
   if (sweep.stopped()) return 130;
   // 0 only when every run of the spec (under this profile) is done.
   return counts.done == counts.total() && plan.waiting_runs == 0 ? kExitOk : kExitFailed;
-}
-
-int print_status(const std::string& db_path, const std::string& spec_path, std::ostream& out) {
-  auto store = results::ResultsStore::open(db_path, results::ResultsStore::Mode::reader);
-  std::string only;
-  if (!spec_path.empty()) only = load_spec(spec_path).name;
-  const auto sweeps = store.list_sweeps();
-  if (sweeps.empty()) out << db_path << ": no sweeps yet\n";
-  for (const auto& sweep : sweeps) {
-    if (!only.empty() && sweep.name != only && sweep.name.rfind(only + ":", 0) != 0) continue;
-    const auto c = store.counts_by_state(sweep.id);
-    out << fmt::format("{:<24} {:>5} runs: {} done, {} running, {} failed, {} interrupted, {} pending\n", sweep.name,
-                       c.total(), c.done, c.running, c.failed, c.interrupted, c.pending);
-    for (const auto& choice : store.lambda0_choices(sweep.id)) {
-      out << fmt::format("  lambda0 {} for {} (lowest mean {})\n", choice.lambda0, choice.group_key, choice.metric);
-    }
-    for (const auto& run : store.runs_of_sweep(sweep.id)) {
-      if (run.state != RunState::running && run.state != RunState::failed && run.state != RunState::interrupted) continue;
-      const auto config = nlohmann::json::parse(run.config_json, nullptr, false);
-      const auto epochs = config.is_object() && config.contains("epochs") ? config["epochs"].dump() : "?";
-      std::string line = fmt::format("  {} {:<8} epoch {}/{}", run.id, results::to_string(run.state), run.last_epoch, epochs);
-      if (run.state == RunState::running && !std::isnan(run.lease_heartbeat)) {
-        line += fmt::format(", heartbeat {} ago", format_duration(now_seconds() - run.lease_heartbeat));
-      }
-      if (!run.error.empty()) line += "  " + run.error.substr(0, run.error.find('\n'));
-      out << line << '\n';
-    }
-  }
-  return 0;
 }
 
 }  // namespace isda::runner

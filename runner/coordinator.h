@@ -31,6 +31,12 @@ struct SweepOptions {
 // Throws SpecError, results::StoreError.
 int run_sweep(const SweepOptions& options, const std::atomic<int>& stop_requests, std::ostream& out, std::ostream& err);
 
+// --dry-run: the runs of `expanded` (expand(spec, options.profile)) and their states, from a store
+// that may not exist yet, and the sweep's estimate. Returns 0.
+struct Spec;
+struct PlannedRun;
+int list_sweep_plan(const SweepOptions& options, const Spec& spec, std::vector<PlannedRun> expanded, std::ostream& out);
+
 // `isda-run status`: runs per state for every sweep in the store (or the one of `spec_path`).
 int print_status(const std::string& db_path, const std::string& spec_path, std::ostream& out);
 

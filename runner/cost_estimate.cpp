@@ -1,6 +1,8 @@
 #include "runner/cost_estimate.h"
 
 #include "data/dataset_sizes.h"
+#include "results/run_ledger.h"
+#include "results/run_metrics.h"
 #include "runner/progress.h"
 
 #include <fmt/format.h>
@@ -64,7 +66,7 @@ CostModel::CostModel(std::vector<results::Calibration> calibrations, std::vector
 
 CostModel CostModel::from_store(results::ResultsStore* store, bool on_gpu) {
   if (store == nullptr) return CostModel({}, {}, on_gpu);
-  return CostModel(store->calibrations(), store->epoch_timings(), on_gpu);
+  return CostModel(calibrations(*store), epoch_timings(*store), on_gpu);
 }
 
 bool CostModel::runs_on_gpu(const train::TrainConfig& config) const {
@@ -211,10 +213,10 @@ namespace {
 // Epochs a run has left: all of them when new or pending, none when done.
 int64_t epochs_left(const PlannedRun& run, results::ResultsStore* store) {
   if (store == nullptr) return run.config.epochs;
-  const auto info = store->find_run(run.id);
+  const auto info = find_run(*store, run.id);
   if (!info) return run.config.epochs;
   if (info->state == results::RunState::done) return 0;
-  const auto logged = static_cast<int64_t>(store->epochs_of(run.id).size());
+  const auto logged = static_cast<int64_t>(epochs_of(*store, run.id).size());
   return std::max<int64_t>(0, run.config.epochs - logged);
 }
 

@@ -5,6 +5,7 @@
 // epochs, the device time and the wall time on the chosen slots. A model with neither is named,
 // never guessed. Used by `isda-run --dry-run` and the progress ETA. No LibTorch.
 
+#include "results/calibrations.h"
 #include "results/store.h"
 #include "runner/coordinator.h"
 #include "runner/sweep.h"

@@ -3,7 +3,7 @@
 // each running run's epoch, the ETA, GPU use) under the log of starts, finishes and failures.
 // Elsewhere (a file, CI): only plain log lines.
 
-#include "results/store.h"
+#include "results/run_ledger.h"
 
 #include <chrono>
 #include <cstdint>

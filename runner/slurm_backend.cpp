@@ -4,6 +4,7 @@
 #include "common/run_events.h"
 #include "common/system.h"
 
+#include "results/run_metrics.h"
 #include "runner/attempt_outcome.h"
 #include "runner/progress.h"
 #include "runner/spec.h"
@@ -35,8 +36,8 @@ using results::RunState;
 
 constexpr int kLogTailLines = 20;
 constexpr size_t kMaxArrayTasks = 1000;  // Slurm's default MaxArraySize is 1001
-constexpr double kCancelWaitSeconds = 180;
 
+using common::absolute_path;
 using common::now_seconds;
 
 // Writes `text` to `path` through a temporary file and a rename: complete or absent.
@@ -45,7 +46,6 @@ void write_atomically(const std::string& path, const std::string& text, unsigned
   common::write_file_atomically(path, text, mode);
 }
 
-std::string absolute_path(const std::string& path) { return fs::absolute(path).lexically_normal().string(); }
 
 std::string read_first_line(const std::string& path) {
   std::ifstream in(path);
@@ -157,7 +157,7 @@ SlurmBackend::SlurmBackend(results::ResultsStore& store, Scheduler& scheduler,
 
 std::set<std::string> SlurmBackend::queued_runs(int64_t sweep_id) {
   std::set<std::string> runs;
-  for (const auto& submission : store_.slurm_submissions(sweep_id, /*open_only=*/true)) {
+  for (const auto& submission : slurm_submissions(store_, sweep_id, /*open_only=*/true)) {
     for (const auto& task : submission.tasks) {
       if (!task.finished) runs.insert(task.run_id);
     }
@@ -166,7 +166,7 @@ std::set<std::string> SlurmBackend::queued_runs(int64_t sweep_id) {
 }
 
 void SlurmBackend::sync(int64_t sweep_id) {
-  auto open = store_.slurm_submissions(sweep_id, /*open_only=*/true);
+  auto open = slurm_submissions(store_, sweep_id, /*open_only=*/true);
   if (open.empty()) return;
   std::vector<std::string> names;
   for (const auto& submission : open) names.push_back(submission.job_name);
@@ -184,17 +184,17 @@ void SlurmBackend::sync(int64_t sweep_id) {
     std::string job_id;
     if (const auto it = job_of_name.find(submission.job_name); it != job_of_name.end()) job_id = it->second;
     for (size_t i = 0; job_id.empty() && i < submission.tasks.size(); ++i) {
-      const auto run = store_.find_run(submission.tasks[i].run_id);
+      const auto run = find_run(store_, submission.tasks[i].run_id);
       const auto mark = run ? job_mark_of(run->run_dir) : std::nullopt;
       if (mark && mark->job_name == submission.job_name) job_id = mark->task_id.substr(0, mark->task_id.find('_'));
     }
     if (!job_id.empty()) {
-      store_.set_slurm_submission(submission.id, "submitted", job_id);
+      set_slurm_submission(store_, submission.id, "submitted", job_id);
       submission.state = "submitted";
       submission.job_id = job_id;
       log_(fmt::format("found job array {} ({} runs) submitted by an earlier isda-run", job_id, submission.tasks.size()));
     } else if (now_seconds() - submission.created > intent_grace_) {
-      store_.set_slurm_submission(submission.id, "abandoned");
+      set_slurm_submission(store_, submission.id, "abandoned");
       submission.state = "abandoned";
       log_(fmt::format("submission {} never reached Slurm; its {} runs will be submitted again", submission.job_name,
                        submission.tasks.size()));
@@ -226,38 +226,38 @@ void SlurmBackend::sync(int64_t sweep_id) {
       update_task(submission, task, it == status.end() ? nullptr : &it->second);
       if (it != status.end() && phase_of(it->second.state) != TaskPhase::ended) all_finished = false;
     }
-    if (all_finished) store_.set_slurm_submission(submission.id, "finished");
+    if (all_finished) set_slurm_submission(store_, submission.id, "finished");
   }
 }
 
 void SlurmBackend::start(const std::string& run_id, const std::string& owner, const std::string& node,
                          const std::string& run_dir) {
-  store_.start_attempt(run_id, owner);
+  start_attempt(store_, run_id, owner);
   // The worker's own record of its environment (its start event) wins over what the login node
   // knows, once it is taken in.
-  auto provenance = store_.provenance_of(run_id).value_or(results::Provenance{});
+  auto provenance = provenance_of(store_, run_id).value_or(results::Provenance{});
   if (provenance.host.empty()) provenance.host = node;
   provenance.command_line = worker_command_line(worker_binary_.empty() ? "isda-train" : worker_binary_, run_dir);
   provenance.started = now_seconds();
   provenance.ended = std::nan("");
-  store_.record_provenance(run_id, provenance);
+  record_provenance(store_, run_id, provenance);
 }
 
 void SlurmBackend::update_task(const results::SlurmSubmission& submission, const results::SlurmTaskRow& task,
                                const JobTask* status) {
-  const auto run = store_.find_run(task.run_id);
+  const auto run = find_run(store_, task.run_id);
   const auto owner = fmt::format("slurm:{}_{}", submission.job_id, task.task);
   const auto phase = status ? phase_of(status->state) : TaskPhase::ended;
-  const auto seen = store_.ingest_events(task.run_id, run->run_dir + "/events.jsonl");
+  const auto seen = ingest_events(store_, task.run_id, run->run_dir + "/events.jsonl");
   if (run->state == RunState::done) {
-    if (phase == TaskPhase::ended) store_.finish_slurm_task(submission.id, task.task);
+    if (phase == TaskPhase::ended) finish_slurm_task(store_, submission.id, task.task);
     return;
   }
   switch (phase) {
     case TaskPhase::queued:
       if (run->state == RunState::running) {  // it ran and was requeued
-        store_.set_state(run->id, RunState::interrupted, fmt::format("requeued by Slurm ({})", owner),
-                         tail_of_file(run->run_dir + "/worker.log", kLogTailLines));
+        set_state(store_, run->id, RunState::interrupted, fmt::format("requeued by Slurm ({})", owner),
+                  tail_of_file(run->run_dir + "/worker.log", kLogTailLines));
         log_(fmt::format("requeued {} ({}), resumes from its checkpoint", run->id, owner));
       }
       return;
@@ -266,16 +266,16 @@ void SlurmBackend::update_task(const results::SlurmSubmission& submission, const
         start(run->id, owner, status->nodes, run->run_dir);
         log_(fmt::format("started {} as {} on {}", run->id, owner, status->nodes));
       } else if (run->state == RunState::running) {
-        store_.heartbeat(run->id, run->lease_owner);
+        heartbeat(store_, run->id, run->lease_owner);
       }
       if (seen.outcome == results::IngestResult::Outcome::done) {
-        store_.set_state(run->id, RunState::done);
+        set_state(store_, run->id, RunState::done);
         log_(fmt::format("done {}", run->id));
       }
       return;
     case TaskPhase::ended:
       settle_ended(*run, seen, owner, submission.job_name, status);
-      store_.finish_slurm_task(submission.id, task.task);
+      finish_slurm_task(store_, submission.id, task.task);
       return;
   }
 }
@@ -287,9 +287,9 @@ void SlurmBackend::settle_ended(const results::RunInfo& run, const results::Inge
                    (mark && mark->job_name == job_name && "slurm:" + mark->task_id == owner);
   if (!ran) return;  // cancelled or failed before it started: it stays pending or interrupted
   if (run.state != RunState::running) start(run.id, owner, status ? status->nodes : "", run.run_dir);
-  if (auto provenance = store_.provenance_of(run.id)) {
+  if (auto provenance = provenance_of(store_, run.id)) {
     provenance->ended = now_seconds();
-    store_.record_provenance(run.id, *provenance);
+    record_provenance(store_, run.id, *provenance);
   }
   const auto tail = tail_of_file(run.run_dir + "/worker.log", kLogTailLines);
   const auto how = status ? fmt::format("ended {}", status->state) : std::string("is gone from the scheduler");
@@ -303,24 +303,24 @@ void SlurmBackend::settle_ended(const results::RunInfo& run, const results::Inge
   const auto outcome = attempt_outcome(evidence);
   switch (outcome.kind) {
     case AttemptOutcome::Kind::done:
-      store_.set_state(run.id, RunState::done);
+      set_state(store_, run.id, RunState::done);
       log_(fmt::format("done {}", run.id));
       return;
     case AttemptOutcome::Kind::failed:
-      store_.record_failure(run.id, outcome.fault, outcome.reason, tail);
+      record_failure(store_, run.id, outcome.fault, outcome.reason, tail);
       log_(fmt::format("failed {} ({}); its log: {}/worker.log", run.id, outcome.reason, run.run_dir));
       return;
     case AttemptOutcome::Kind::interrupted:
       if (outcome.checkpointed) {
-        store_.set_state(run.id, RunState::interrupted, fmt::format("stopped by signal {} ({})", outcome.signal, owner), tail);
+        set_state(store_, run.id, RunState::interrupted, fmt::format("stopped by signal {} ({})", outcome.signal, owner), tail);
         log_(fmt::format("interrupted {} ({} {})", run.id, owner, how));
       } else {
-        store_.set_state(run.id, RunState::interrupted, outcome.reason, tail);
+        set_state(store_, run.id, RunState::interrupted, outcome.reason, tail);
         log_(fmt::format("interrupted {} ({}; resumes from its checkpoint)", run.id, outcome.reason));
       }
       return;
     case AttemptOutcome::Kind::lost:
-      store_.set_state(run.id, RunState::failed, outcome.reason, tail);
+      set_state(store_, run.id, RunState::failed, outcome.reason, tail);
       log_(fmt::format("failed {} ({}); its log: {}/worker.log", run.id, outcome.reason, run.run_dir));
       return;
   }
@@ -333,19 +333,19 @@ int64_t SlurmBackend::submit(int64_t sweep_id, const std::string& sweep_name, in
   // (runs root, resource class) -> runs, in registration order.
   std::map<std::pair<std::string, std::string>, std::pair<ResourceClass, std::vector<results::RunInfo>>> groups;
   std::vector<std::pair<std::string, std::string>> order;
-  for (const auto& run : store_.runs_of_sweep(sweep_id)) {
+  for (const auto& run : runs_of_sweep(store_, sweep_id)) {
     if (queued.count(run.id) != 0) continue;
     switch (run.state) {
       case RunState::done: continue;
       case RunState::failed:
         // A fault of the machine (disk full, device lost) is not charged to the retries.
         if (run.fault != events::to_string(events::Fault::environment) && run.failures > retries) continue;
-        store_.set_state(run.id, RunState::pending);
+        set_state(store_, run.id, RunState::pending);
         break;
       case RunState::running:
         // Not in any open submission: left running by a local coordinator that died.
-        store_.ingest_events(run.id, run.run_dir + "/events.jsonl");
-        store_.set_state(run.id, RunState::interrupted, "no live worker or job");
+        ingest_events(store_, run.id, run.run_dir + "/events.jsonl");
+        set_state(store_, run.id, RunState::interrupted, "no live worker or job");
         break;
       case RunState::pending:
       case RunState::interrupted: break;
@@ -379,18 +379,18 @@ int64_t SlurmBackend::submit(int64_t sweep_id, const std::string& sweep_name, in
       const auto script = slurm_dir + "/" + job_name + ".sh";
       write_manifest(manifest, ids);
       write_atomically(script, job_script(manifest, root, settings.worker_binary, resources.ranks), 0755);
-      const auto submission = store_.record_slurm_intent(sweep_id, resources.label(), manifest, job_name, ids);
+      const auto submission = record_slurm_intent(store_, sweep_id, resources.label(), manifest, job_name, ids);
       for (size_t i = begin; i < end; ++i) {
-        if (runs[i].state == RunState::interrupted) store_.set_state(runs[i].id, RunState::pending);
+        if (runs[i].state == RunState::interrupted) set_state(store_, runs[i].id, RunState::pending);
       }
       std::string job_id;
       try {
         job_id = scheduler_.submit(sbatch_arguments(settings.options, resources, job_name, ids.size(), slurm_dir, script));
       } catch (const SlurmError&) {
-        store_.set_slurm_submission(submission, "abandoned");
+        set_slurm_submission(store_, submission, "abandoned");
         throw;
       }
-      store_.set_slurm_submission(submission, "submitted", job_id);
+      set_slurm_submission(store_, submission, "submitted", job_id);
       submitted += static_cast<int64_t>(ids.size());
       log_(fmt::format("submitted {} runs as job array {} ({}; manifest {})", ids.size(), job_id, resources.label(),
                        manifest));
@@ -401,7 +401,7 @@ int64_t SlurmBackend::submit(int64_t sweep_id, const std::string& sweep_name, in
 
 void SlurmBackend::cancel(int64_t sweep_id) {
   std::vector<std::string> job_ids, job_names;
-  for (const auto& submission : store_.slurm_submissions(sweep_id, /*open_only=*/true)) {
+  for (const auto& submission : slurm_submissions(store_, sweep_id, /*open_only=*/true)) {
     if (submission.state == "submitted") {
       job_ids.push_back(submission.job_id);
     } else {
@@ -415,168 +415,5 @@ void SlurmBackend::cancel(int64_t sweep_id) {
 
 // ---------------------------------------------------------------------------------------------
 // The commands
-
-namespace {
-
-std::string absolute_worker(const std::string& worker) {
-  if (worker.find('/') != std::string::npos) return absolute_path(worker);
-  const auto found = boost::process::search_path(worker);
-  return found.empty() ? worker : found.string();
-}
-
-bool sleep_unless_stopped(double seconds, const std::atomic<int>& stop_requests) {
-  const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-  while (std::chrono::steady_clock::now() < until) {
-    if (stop_requests.load() > 0) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return stop_requests.load() == 0;
-}
-
-}  // namespace
-
-int run_slurm_sweep(const SweepOptions& o, const SlurmOptions& slurm, Scheduler& scheduler,
-                    const std::atomic<int>& stop_requests, std::ostream& out, std::ostream& err) {
-  const auto spec = load_spec(o.spec_path);
-  expand(spec, o.profile);  // a bad profile or grid fails before the store is touched
-  auto store = results::ResultsStore::open(o.db_path, results::ResultsStore::Mode::writer);
-  const auto started = std::chrono::steady_clock::now();
-  SweepPlan plan;
-  const auto log = [&](const std::string& text) {
-    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    if (plan.sweep_id == 0) {
-      err << "isda-run: " << text << std::endl;
-      return;
-    }
-    const auto c = store.counts_by_state(plan.sweep_id);
-    err << fmt::format("isda-run: [{} done, {} running, {} failed, {} pending, {}] {}", c.done, c.running, c.failed,
-                       c.pending + c.interrupted, format_duration(elapsed), text)
-        << std::endl;
-  };
-  SlurmBackend backend(store, scheduler, log);
-  SubmitSettings settings{slurm, absolute_worker(o.worker_binary)};
-  std::set<std::string> notes_shown;
-  bool stopped = false;
-  for (bool first = true;; first = false) {
-    backend.sync(0);
-    plan = plan_sweep(spec, o.profile, &store, o.runs_root, /*dry_run=*/false);
-    if (first) {
-      log(fmt::format("{}: {} runs ({} new){}, Slurm backend", plan.name, plan.runs.size(), plan.added,
-                      plan.waiting_runs > 0 ? fmt::format(", {} more after the runs they depend on", plan.waiting_runs)
-                                            : std::string()));
-    }
-    for (const auto& note : plan.notes) {
-      if (notes_shown.insert(note).second) log(note);
-    }
-    const auto submitted = backend.submit(plan.sweep_id, plan.name, spec.retries, settings);
-    if (!slurm.wait) break;
-    const auto c = store.counts_by_state(plan.sweep_id);
-    const bool idle = backend.queued_runs(plan.sweep_id).empty() && submitted == 0 &&
-                      c.pending + c.interrupted + c.running == 0;
-    if (idle) break;  // finished, or only failures beyond their retries (and the finals they block)
-    if (!sleep_unless_stopped(slurm.poll_seconds, stop_requests)) {
-      stopped = true;
-      log(fmt::format("stopped waiting; the jobs keep running (isda-run status / sync to follow them, isda-run cancel {} "
-                      "to cancel them)",
-                      o.spec_path));
-      break;
-    }
-  }
-  print_finals(plan, store, out);
-  const auto c = store.counts_by_state(plan.sweep_id);
-  const auto queued = backend.queued_runs(plan.sweep_id).size();
-  out << fmt::format("{}: {} done, {} running, {} failed, {} interrupted, {} pending of {} runs ({} in Slurm jobs){}\n",
-                     plan.name, c.done, c.running, c.failed, c.interrupted, c.pending, c.total(), queued,
-                     plan.waiting_runs > 0 ? fmt::format(" ({} more wait for runs they depend on)", plan.waiting_runs) : "");
-  if (stopped) return 130;
-  if (!slurm.wait) return 0;
-  return c.failed > 0 || plan.waiting_runs > 0 ? 1 : 0;
-}
-
-namespace {
-void require_store(const std::string& db_path) {
-  if (!fs::exists(db_path)) {
-    throw results::StoreError(fmt::format("{}: open the results store: no such file (isda-run creates it)", db_path));
-  }
-}
-}  // namespace
-
-int sync_slurm(const std::string& db_path, const std::string& spec_path, Scheduler& scheduler, std::ostream& out,
-               std::ostream& err) {
-  require_store(db_path);
-  {
-    auto store = results::ResultsStore::open(db_path, results::ResultsStore::Mode::writer);
-    SlurmBackend backend(store, scheduler, [&err](const std::string& text) { err << "isda-run: " << text << std::endl; });
-    backend.sync(0);
-  }
-  return print_status(db_path, spec_path, out);
-}
-
-int cancel_slurm(const SweepOptions& o, Scheduler& scheduler, std::ostream& out, std::ostream& err) {
-  const auto spec = load_spec(o.spec_path);
-  require_store(o.db_path);
-  auto store = results::ResultsStore::open(o.db_path, results::ResultsStore::Mode::writer);
-  const auto plan = plan_sweep(spec, o.profile, &store, o.runs_root, /*dry_run=*/true);
-  if (plan.sweep_id == 0) {
-    out << fmt::format("{}: no sweep {} in {}; nothing to cancel\n", o.spec_path, plan.name, o.db_path);
-    return 0;
-  }
-  SlurmBackend backend(store, scheduler, [&err](const std::string& text) { err << "isda-run: " << text << std::endl; });
-  backend.set_intent_grace(0);  // this process holds the store: no sbatch of another isda-run is on its way
-  backend.sync(plan.sweep_id);
-  backend.cancel(plan.sweep_id);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(kCancelWaitSeconds);
-  int code = 0;
-  for (;;) {
-    backend.sync(plan.sweep_id);
-    if (backend.queued_runs(plan.sweep_id).empty()) break;
-    if (std::chrono::steady_clock::now() > deadline) {
-      err << "isda-run: some jobs have not ended yet; isda-run sync later settles their runs\n";
-      code = 1;
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::seconds(2));
-  }
-  const auto c = store.counts_by_state(plan.sweep_id);
-  out << fmt::format("{}: cancelled; {} done, {} running, {} failed, {} interrupted, {} pending of {} runs (rerun "
-                     "isda-run {} --backend slurm to resume)\n",
-                     plan.name, c.done, c.running, c.failed, c.interrupted, c.pending, c.total(), o.spec_path);
-  return code;
-}
-
-int64_t runs_out_on_slurm(const SweepOptions& o) {
-  if (!fs::exists(o.db_path)) return 0;
-  try {
-    auto store = results::ResultsStore::open(o.db_path, results::ResultsStore::Mode::reader);
-    const auto plan = plan_sweep(load_spec(o.spec_path), o.profile, &store, o.runs_root, /*dry_run=*/true);
-    if (plan.sweep_id == 0) return 0;
-    int64_t queued = 0;
-    for (const auto& submission : store.slurm_submissions(plan.sweep_id, /*open_only=*/true)) {
-      for (const auto& task : submission.tasks) queued += task.finished ? 0 : 1;
-    }
-    return queued;
-  } catch (const results::StoreError&) {
-    return 0;  // an older schema (no Slurm submissions) or no access: the local backend reports it
-  }
-}
-
-void sync_before_status(const std::string& db_path, Scheduler& scheduler, std::ostream& err) {
-  if (!fs::exists(db_path)) return;
-  try {
-    auto store = results::ResultsStore::open(db_path, results::ResultsStore::Mode::writer);
-    if (store.slurm_submissions(0, /*open_only=*/true).empty()) return;
-    SlurmBackend backend(store, scheduler, [&err](const std::string& text) { err << "isda-run: " << text << std::endl; });
-    backend.sync(0);
-  } catch (const results::StoreError& e) {
-    const std::string message = e.what();
-    if (message.find("another writer holds it") != std::string::npos) {
-      err << "isda-run: a coordinator holds the store and syncs it with Slurm; showing its last sync\n";
-    } else {
-      err << "isda-run: not synced with Slurm: " << message.substr(0, message.find('\n')) << '\n';
-    }
-  } catch (const SlurmError& e) {
-    err << "isda-run: not synced with Slurm: " << e.what() << '\n';
-  }
-}
 
 }  // namespace isda::runner

@@ -4,8 +4,11 @@
 // directory; the coordinator never shares the database with the cluster. It reconciles the store
 // with the scheduler (squeue, sacct where accounting works) and the runs' event logs, and records
 // each submission before sbatch runs, so that a coordinator killed at any moment never submits a
-// run twice. Runs go through the same lifecycle as with the local backend (results/store.h).
+// run twice. Runs go through the same lifecycle as with the local backend (results/run_ledger.h).
 
+#include "results/ingest.h"
+#include "results/run_ledger.h"
+#include "results/slurm_submissions.h"
 #include "results/store.h"
 #include "runner/coordinator.h"
 #include "runner/slurm_commands.h"

@@ -1,5 +1,7 @@
 #include "runner/sweep.h"
 
+#include "results/run_ledger.h"
+#include "results/run_metrics.h"
 #include "train/train_config.h"
 
 #include <fmt/format.h>
@@ -67,7 +69,7 @@ std::optional<results::Lambda0Choice> decide(const Lambda0Search& search, const 
 // The newest sweep of this name (a dry run does not register, so it has no id of its own).
 int64_t find_sweep_id(results::ResultsStore& store, const std::string& name) {
   int64_t id = 0;
-  for (const auto& sweep : store.list_sweeps()) {
+  for (const auto& sweep : list_sweeps(store)) {
     if (sweep.name == name) id = sweep.id;
   }
   return id;
@@ -99,7 +101,7 @@ void note_other_versions(SweepPlan& plan, const std::vector<results::SweepInfo>&
   std::unordered_set<std::string_view> now;
   for (const auto& run : plan.runs) now.insert(run.id);
   int64_t kept = 0, left_out = 0;
-  for (const auto& run : store.runs_of_sweep(newest_other->id)) ++(now.count(run.id) > 0 ? kept : left_out);
+  for (const auto& run : runs_of_sweep(store, newest_other->id)) ++(now.count(run.id) > 0 ? kept : left_out);
   plan.notes.push_back(fmt::format(
       "the spec of {} changed since it last ran (sweep {}): {} of its runs carried over, {} new, {} left out (their "
       "results stay in the store, under sweep {}){}",
@@ -132,10 +134,10 @@ SweepPlan plan_sweep(const Spec& spec, std::vector<PlannedRun> finals_planned, c
   if (store != nullptr && dry_run) {
     plan.sweep_id = find_sweep_id(*store, plan.name);
   } else if (store != nullptr) {
-    for (auto& sweep : store->list_sweeps()) {
+    for (auto& sweep : list_sweeps(*store)) {
       if (sweep.name == plan.name) same_name.push_back(std::move(sweep));
     }
-    plan.sweep_id = store->register_sweep(plan.name, spec.path, spec.source.dump());
+    plan.sweep_id = register_sweep(*store, plan.name, spec.path, spec.source.dump());
   }
 
   struct Dependency {
@@ -157,11 +159,11 @@ SweepPlan plan_sweep(const Spec& spec, std::vector<PlannedRun> finals_planned, c
   }
   std::map<std::string, results::FinalRow> finals;
   if (store != nullptr) {
-    for (const auto& row : store->finals_of(prerequisite_ids)) finals[row.run_id] = row;
+    for (const auto& row : finals_of(*store, prerequisite_ids)) finals[row.run_id] = row;
   }
   std::map<std::string, results::Lambda0Choice> recorded;
   if (plan.sweep_id != 0) {
-    for (const auto& choice : store->lambda0_choices(plan.sweep_id)) recorded[choice.group_key] = choice;
+    for (const auto& choice : lambda0_choices(*store, plan.sweep_id)) recorded[choice.group_key] = choice;
   }
 
   for (const auto& group : generators) {
@@ -203,7 +205,7 @@ SweepPlan plan_sweep(const Spec& spec, std::vector<PlannedRun> finals_planned, c
     if (dry_run) {
       plan.notes.push_back(fmt::format("lambda0 for {} would be {} (search done, not yet recorded)", key, choice->lambda0));
     } else {
-      *choice = store->record_lambda0_choice(plan.sweep_id, *choice);
+      *choice = record_lambda0_choice(*store, plan.sweep_id, *choice);
       plan.notes.push_back(fmt::format("lambda0 for {}: {} (lowest mean {} of the hold-out search)", key,
                                        choice->lambda0, choice->metric));
     }
@@ -255,7 +257,7 @@ SweepPlan plan_sweep(const Spec& spec, std::vector<PlannedRun> finals_planned, c
     for (const auto& key : train::config_keys()) {
       if (train::is_execution_key(key.key)) execution_keys.push_back(key.key);
     }
-    plan.added = store->register_runs(plan.sweep_id, records, execution_keys).added;
+    plan.added = register_runs(*store, plan.sweep_id, records, execution_keys).added;
     note_other_versions(plan, same_name, *store);
   }
   return plan;
@@ -265,7 +267,7 @@ void print_finals(const SweepPlan& plan, results::ResultsStore& store, std::ostr
   std::vector<std::string> ids;
   for (const auto& run : plan.runs) ids.push_back(run.id);
   std::map<std::string, results::FinalRow> finals;
-  for (const auto& f : store.finals_of(ids)) finals[f.run_id] = f;
+  for (const auto& f : finals_of(store, ids)) finals[f.run_id] = f;
   const auto percent = [](double v) { return std::isnan(v) ? std::string("n/a") : fmt::format("{:.2f}%", v); };
   for (const auto& run : plan.runs) {
     const auto it = finals.find(run.id);

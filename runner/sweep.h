@@ -3,6 +3,7 @@
 // paper's two-stage lambda0 protocol resolved as far as the store's results allow. Shared by every
 // backend (local slots, Slurm) and by --dry-run.
 
+#include "results/lambda0_choices.h"
 #include "results/store.h"
 #include "runner/spec.h"
 

@@ -10,9 +10,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <csignal>
 #include <deque>
 #include <fstream>
+#include <iterator>
+#include <thread>
 #include <stdexcept>
 
 namespace isda::runner {
@@ -100,6 +103,50 @@ std::string tail_of_file(const std::string& path, int lines) {
   std::string text;
   for (const auto& l : last) text += l + "\n";
   return text;
+}
+
+namespace {
+
+// How long an orphaned worker may take to checkpoint and exit after its SIGTERM before it is killed.
+constexpr auto kOrphanGrace = std::chrono::seconds(30);
+
+bool is_isda_train(int pid) {
+  std::ifstream cmdline("/proc/" + std::to_string(pid) + "/cmdline");
+  std::string text((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
+  return text.find("isda-train") != std::string::npos;
+}
+
+// Waits until nobody holds `run_dir`'s lock or `deadline` passes; true when it is free.
+bool wait_for_release(const std::string& run_dir, std::chrono::steady_clock::time_point deadline) {
+  while (train::RunDirectory::lock_holder(run_dir) != 0) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
+}  // namespace
+
+// A worker that a dead coordinator left behind holds its run directory's lock (its pid is in it).
+// It got SIGTERM when that coordinator died (see Worker), so it is checkpointing: give it time to
+// finish, then kill it. Only a process whose command line is isda-train is signalled. Returns true
+// once the directory is free, false if something else holds it.
+bool release_orphan(const std::string& run_dir) {
+  // A holder is recognised by its command line, which for a moment it does not show: a claim being
+  // handed to a starting worker has no pid yet, a child between fork and exec still shows isda-run's
+  // command line, and an exiting worker shows none while it still holds the lock. Look again for up
+  // to 3 s before deciding that something else holds the directory.
+  int holder = train::RunDirectory::lock_holder(run_dir);
+  for (int i = 0; i < 150 && (holder < 0 || (holder > 0 && holder != ::getpid() && !is_isda_train(holder))); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    holder = train::RunDirectory::lock_holder(run_dir);
+  }
+  if (holder == 0) return true;
+  if (holder < 0 || holder == ::getpid() || !is_isda_train(holder)) return false;
+  ::kill(holder, SIGTERM);
+  if (wait_for_release(run_dir, std::chrono::steady_clock::now() + kOrphanGrace)) return true;
+  ::kill(holder, SIGKILL);
+  return wait_for_release(run_dir, std::chrono::steady_clock::now() + std::chrono::seconds(5));
 }
 
 }  // namespace isda::runner

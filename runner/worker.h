@@ -37,6 +37,12 @@ class Worker {
   int exit_code_ = -1;
 };
 
+// A worker that a dead coordinator left behind holds its run directory's lock (its pid is in it).
+// It got SIGTERM when that coordinator died, so it is checkpointing: gives it 30 s to finish, then
+// kills it. Only a process whose command line is isda-train is signalled. Returns true once the
+// directory is free, false if something else holds it.
+bool release_orphan(const std::string& run_dir);
+
 // The last `lines` lines of a text file ("" if it cannot be read).
 std::string tail_of_file(const std::string& path, int lines);
 

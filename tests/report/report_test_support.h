@@ -4,6 +4,8 @@
 // Kept here (not in tests/support) because that library links LibTorch and the report must not.
 
 #include "common/system.h"
+#include "results/ingest.h"
+#include "results/run_ledger.h"
 #include "results/store.h"
 
 #include <fmt/format.h>
@@ -65,10 +67,10 @@ class StoreBuilder {
 
   // Registers the sweep and its runs (in this order) and brings each run to its state.
   int64_t add_sweep(const std::string& name, const nlohmann::json& spec, const std::vector<FakeRun>& runs) {
-    const auto sweep = store_.register_sweep(name, "experiments/" + name + ".json", spec.dump());
+    const auto sweep = register_sweep(store_, name, "experiments/" + name + ".json", spec.dump());
     std::vector<results::RunRecord> records;
     for (const auto& run : runs) records.push_back({id_of(run.config), run.config.dump(), ""});
-    store_.register_runs(sweep, records);
+    register_runs(store_, sweep, records);
     for (const auto& run : runs) bring_to_state(id_of(run.config), run);
     return sweep;
   }
@@ -79,11 +81,11 @@ class StoreBuilder {
   void bring_to_state(const std::string& id, const FakeRun& run) {
     using results::RunState;
     if (run.state == RunState::pending) return;
-    store_.start_attempt(id, "test");
+    start_attempt(store_, id, "test");
     const auto log = logs_dir_ + "/" + id + ".jsonl";
     write_log(log, run);
-    store_.ingest_events(id, log);
-    if (run.state != RunState::running) store_.set_state(id, run.state, run.state == RunState::failed ? "boom" : "");
+    ingest_events(store_, id, log);
+    if (run.state != RunState::running) set_state(store_, id, run.state, run.state == RunState::failed ? "boom" : "");
   }
 
   static void write_log(const std::string& path, const FakeRun& run) {

@@ -1,3 +1,6 @@
+#include "results/ingest.h"
+#include "results/run_ledger.h"
+#include "results/run_metrics.h"
 #include "results/store.h"
 #include "store_test_support.h"
 
@@ -19,15 +22,15 @@ using Outcome = IngestResult::Outcome;
 class Ingest : public ::testing::Test {
  protected:
   Ingest() : store_(ResultsStore::open(dir_.file("isda.db"))), log_(dir_.file("events.jsonl")) {
-    sweep_ = store_.register_sweep("s", "s.json", "{}");
-    store_.register_runs(sweep_, {{"r1", "{}", dir_.file("")}});
+    sweep_ = register_sweep(store_, "s", "s.json", "{}");
+    register_runs(store_, sweep_, {{"r1", "{}", dir_.file("")}});
   }
 
-  IngestResult ingest() { return store_.ingest_events("r1", log_.path()); }
+  IngestResult ingest() { return ingest_events(store_, "r1", log_.path()); }
 
   std::vector<int64_t> epoch_numbers() {
     std::vector<int64_t> numbers;
-    for (const auto& row : store_.epochs_of("r1")) numbers.push_back(row.epoch);
+    for (const auto& row : epochs_of(store_, "r1")) numbers.push_back(row.epoch);
     return numbers;
   }
 
@@ -51,7 +54,7 @@ TEST_F(Ingest, TheLastStartsEnvironmentIsTheWorkersSideOfTheProvenance) {
   coordinator.command_line = "isda-train --config runs/r1/run.json --run-dir runs/r1";
   coordinator.started = 100;
   coordinator.ended = NAN;
-  store_.record_provenance("r1", coordinator);
+  record_provenance(store_, "r1", coordinator);
 
   log_.start_on(environment_on("node7", true));
   log_.epoch(1, 30.0);
@@ -59,7 +62,7 @@ TEST_F(Ingest, TheLastStartsEnvironmentIsTheWorkersSideOfTheProvenance) {
   log_.epoch(2, 20.0);
   log_.start(2);  // a start of an older isda-train says nothing of its environment
   ingest();
-  auto provenance = store_.provenance_of("r1");
+  auto provenance = provenance_of(store_, "r1");
   ASSERT_TRUE(provenance.has_value());
   EXPECT_EQ(provenance->host, "node8");
   EXPECT_EQ(provenance->git_commit, "0123456789abcdef0123456789abcdef01234567");
@@ -80,16 +83,16 @@ TEST_F(Ingest, TheLastStartsEnvironmentIsTheWorkersSideOfTheProvenance) {
   odd["git_dirty"] = "yes";
   log_.start_on(odd, 2);
   ingest();
-  provenance = store_.provenance_of("r1");
+  provenance = provenance_of(store_, "r1");
   EXPECT_EQ(provenance->gpu_model, "");
   EXPECT_FALSE(provenance->git_dirty);
   EXPECT_EQ(provenance->host, "node9");
 
-  store_.register_runs(sweep_, {{"r2", "{}", ""}});
+  register_runs(store_, sweep_, {{"r2", "{}", ""}});
   EventLog other(dir_.file("other.jsonl"));
   other.start_on(environment_on("node3", true));
-  store_.ingest_events("r2", other.path());
-  provenance = store_.provenance_of("r2");
+  ingest_events(store_, "r2", other.path());
+  provenance = provenance_of(store_, "r2");
   ASSERT_TRUE(provenance.has_value());
   EXPECT_EQ(provenance->host, "node3");
   EXPECT_TRUE(provenance->git_dirty);
@@ -107,7 +110,7 @@ TEST_F(Ingest, StartEpochEpochDoneGivesTwoEpochRowsAndAFinalsRow) {
   EXPECT_EQ(result.epoch_events, 2);
   EXPECT_FALSE(result.torn_line_ignored);
 
-  const auto epochs = store_.epochs_of("r1");
+  const auto epochs = epochs_of(store_, "r1");
   ASSERT_EQ(epochs.size(), 2u);
   EXPECT_EQ(epochs[0].epoch, 1);
   EXPECT_DOUBLE_EQ(epochs[0].train_loss, 2.0);
@@ -121,7 +124,7 @@ TEST_F(Ingest, StartEpochEpochDoneGivesTwoEpochRowsAndAFinalsRow) {
   EXPECT_EQ(epochs[1].epoch, 2);
   EXPECT_DOUBLE_EQ(epochs[1].test_error, 20.0);
 
-  const auto finals = store_.finals_of({"r1", "absent"});
+  const auto finals = finals_of(store_, {"r1", "absent"});
   ASSERT_EQ(finals.size(), 1u);
   EXPECT_EQ(finals[0].run_id, "r1");
   EXPECT_DOUBLE_EQ(finals[0].final_test_error, 20.0);
@@ -129,8 +132,8 @@ TEST_F(Ingest, StartEpochEpochDoneGivesTwoEpochRowsAndAFinalsRow) {
   EXPECT_DOUBLE_EQ(finals[0].last10_test_error, 25.0);
   EXPECT_TRUE(std::isnan(finals[0].last10_validation_error));
   EXPECT_EQ(finals[0].epochs, 2);
-  EXPECT_EQ(store_.find_run("r1")->last_epoch, 2);
-  EXPECT_EQ(store_.runs_of_sweep(sweep_)[0].last_epoch, 2);
+  EXPECT_EQ(find_run(store_, "r1")->last_epoch, 2);
+  EXPECT_EQ(runs_of_sweep(store_, sweep_)[0].last_epoch, 2);
 }
 
 // The top-5 error came later: logs without it ingest as before (NaN), logs with it keep it.
@@ -142,11 +145,11 @@ TEST_F(Ingest, TheTop5ErrorIsKeptWhenLoggedAndNaNWhenAnOlderLogLacksIt) {
       << R"({"event":"done","epochs":2,"final_test_error":20.0,"best_test_error":20.0,"last10_test_error":25.0,)"
       << R"("last10_validation_error":null,"last10_test_top5_error":4.25,"time":2.0})" << '\n';
   ingest();
-  const auto epochs = store_.epochs_of("r1");
+  const auto epochs = epochs_of(store_, "r1");
   ASSERT_EQ(epochs.size(), 2u);
   EXPECT_TRUE(std::isnan(epochs[0].test_top5_error));
   EXPECT_DOUBLE_EQ(epochs[1].test_top5_error, 3.5);
-  EXPECT_DOUBLE_EQ(store_.finals_of({"r1"}).at(0).last10_test_top5_error, 4.25);
+  EXPECT_DOUBLE_EQ(finals_of(store_, {"r1"}).at(0).last10_test_top5_error, 4.25);
 }
 
 TEST_F(Ingest, ReIngestingTheSameLogAndAGrownOneGivesExactlyTheRightRows) {
@@ -157,18 +160,18 @@ TEST_F(Ingest, ReIngestingTheSameLogAndAGrownOneGivesExactlyTheRightRows) {
   const auto again = ingest();
   EXPECT_EQ(again.outcome, Outcome::running);
   EXPECT_EQ(epoch_numbers(), (std::vector<int64_t>{1, 2}));
-  EXPECT_TRUE(store_.finals_of({"r1"}).empty());
+  EXPECT_TRUE(finals_of(store_, {"r1"}).empty());
 
   log_.epoch(3, 15.0, 16.0);
   const auto grown = ingest();
   EXPECT_EQ(grown.last_epoch, 3);
   EXPECT_EQ(epoch_numbers(), (std::vector<int64_t>{1, 2, 3}));
-  EXPECT_DOUBLE_EQ(store_.epochs_of("r1")[2].validation_error, 16.0);
+  EXPECT_DOUBLE_EQ(epochs_of(store_, "r1")[2].validation_error, 16.0);
   log_.done(3, 15.0, 15.0, 21.67);
   ingest();
   ingest();
   EXPECT_EQ(epoch_numbers(), (std::vector<int64_t>{1, 2, 3}));
-  EXPECT_EQ(store_.finals_of({"r1"}).size(), 1u);
+  EXPECT_EQ(finals_of(store_, {"r1"}).size(), 1u);
 }
 
 TEST_F(Ingest, AResumedRunsLogEndsInTheOutcomeOfItsLastAttempt) {
@@ -225,7 +228,7 @@ TEST_F(Ingest, AMissingOrEmptyLogIsNothingYet) {
   const auto result = ingest();
   EXPECT_EQ(result.outcome, Outcome::none);
   EXPECT_EQ(result.last_epoch, 0);
-  EXPECT_TRUE(store_.epochs_of("r1").empty());
+  EXPECT_TRUE(epochs_of(store_, "r1").empty());
 }
 
 // A bad log fails its run, not the store: the outcome says which file and line, nothing of the
@@ -239,10 +242,10 @@ TEST_F(Ingest, AMalformedLineInTheMiddleIsUnreadableNamingTheFileAndLineAndStore
   EXPECT_EQ(result.outcome, Outcome::unreadable);
   EXPECT_THAT(result.reason, HasSubstr(log_.path() + ": line 3 is not JSON"));
   EXPECT_EQ(result.reason.find('\n'), std::string::npos);
-  EXPECT_TRUE(store_.epochs_of("r1").empty());  // one transaction: all or nothing
-  store_.set_state("r1", RunState::running);
-  store_.record_failure("r1", events::Fault::run, result.reason);
-  EXPECT_EQ(store_.find_run("r1")->state, RunState::failed);
+  EXPECT_TRUE(epochs_of(store_, "r1").empty());  // one transaction: all or nothing
+  set_state(store_, "r1", RunState::running);
+  record_failure(store_, "r1", events::Fault::run, result.reason);
+  EXPECT_EQ(find_run(store_, "r1")->state, RunState::failed);
 }
 
 TEST_F(Ingest, AnEpochEventWithoutItsMetricsIsUnreadable) {
@@ -261,12 +264,12 @@ TEST_F(Ingest, TheOutcomeIsThatOfTheRecordsFromTheAttemptsStart) {
   log_.epoch(1, 30.0);
   log_.interrupted(15, 1, 3);
   const auto start = static_cast<int64_t>(std::filesystem::file_size(log_.path()));
-  auto result = store_.ingest_events("r1", log_.path(), start);
+  auto result = ingest_events(store_, "r1", log_.path(), start);
   EXPECT_EQ(result.outcome, Outcome::none);
   EXPECT_EQ(result.signal, 0);
   EXPECT_EQ(epoch_numbers(), (std::vector<int64_t>{1}));
   log_.append({{"event", "failed"}, {"reason", "disk full"}, {"fault", "environment"}, {"exit_code", 8}});
-  result = store_.ingest_events("r1", log_.path(), start);
+  result = ingest_events(store_, "r1", log_.path(), start);
   EXPECT_EQ(result.outcome, Outcome::failed);
   EXPECT_EQ(result.fault, events::Fault::environment);
   EXPECT_EQ(result.exit_code, 8);
@@ -277,7 +280,7 @@ TEST_F(Ingest, NullMetricsAreStoredAsAbsent) {
   log_.start();
   log_.epoch(1, NAN, NAN);
   ingest();
-  const auto epochs = store_.epochs_of("r1");
+  const auto epochs = epochs_of(store_, "r1");
   ASSERT_EQ(epochs.size(), 1u);
   EXPECT_TRUE(std::isnan(epochs[0].test_error));
   EXPECT_TRUE(std::isnan(epochs[0].validation_error));

@@ -1,4 +1,8 @@
 #include "results/schema.h"
+#include "results/calibrations.h"
+#include "results/run_ledger.h"
+#include "results/run_metrics.h"
+#include "results/slurm_submissions.h"
 #include "results/store.h"
 #include "store_test_support.h"
 
@@ -41,11 +45,11 @@ TEST(Schema, ReopeningAStoreKeepsItsVersionAndRows) {
   const auto path = dir.file("isda.db");
   {
     auto store = ResultsStore::open(path);
-    store.register_sweep("table2", "experiments/table2.json", R"({"a": 1})");
+    register_sweep(store, "table2", "experiments/table2.json", R"({"a": 1})");
   }
   auto store = ResultsStore::open(path);
   EXPECT_EQ(store.schema_version(), current_schema_version());
-  EXPECT_EQ(store.list_sweeps().size(), 1u);
+  EXPECT_EQ(list_sweeps(store).size(), 1u);
 }
 
 TEST(Schema, AVersionOneDatabaseIsMigratedToTheCurrentVersionKeepingItsRows) {
@@ -61,11 +65,11 @@ TEST(Schema, AVersionOneDatabaseIsMigratedToTheCurrentVersionKeepingItsRows) {
   }
   auto store = ResultsStore::open(path);
   EXPECT_EQ(store.schema_version(), current_schema_version());
-  ASSERT_TRUE(store.find_run("r1").has_value());
+  ASSERT_TRUE(find_run(store, "r1").has_value());
   Provenance provenance;
   provenance.git_commit = "abc123";
-  store.record_provenance("r1", provenance);  // the table migration 2 added
-  EXPECT_EQ(store.provenance_of("r1")->git_commit, "abc123");
+  record_provenance(store, "r1", provenance);  // the table migration 2 added
+  EXPECT_EQ(provenance_of(store, "r1")->git_commit, "abc123");
 }
 
 TEST(Schema, MigrationIsRecordedOnceperVersion) {
@@ -171,7 +175,7 @@ INSERT INTO slurm_tasks (submission_id, task, run_id) VALUES (1, 1, 'r3');
     EXPECT_EQ(count_rows(db, "slurm_tasks"), 1);
   }
   auto store = ResultsStore::open(path);
-  const auto runs = store.runs_of_sweep(1);
+  const auto runs = runs_of_sweep(store, 1);
   ASSERT_EQ(runs.size(), 3u);
   EXPECT_EQ(runs[0].id, "r3");
   EXPECT_EQ(runs[0].state, RunState::running);
@@ -179,8 +183,8 @@ INSERT INTO slurm_tasks (submission_id, task, run_id) VALUES (1, 1, 'r3');
   EXPECT_EQ(runs[0].last_epoch, 1);
   EXPECT_EQ(runs[2].error, "NaN loss");
   EXPECT_EQ(runs[2].attempts, 2);
-  EXPECT_EQ(store.finals_of({"r1"}).size(), 1u);
-  EXPECT_THROW(store.set_state("r1", RunState::pending), StoreError);  // done is final, as before
+  EXPECT_EQ(finals_of(store, {"r1"}).size(), 1u);
+  EXPECT_THROW(set_state(store, "r1", RunState::pending), StoreError);  // done is final, as before
 
   Database db(path);
   db.execute("PRAGMA foreign_keys = ON", "enable foreign keys");
@@ -209,12 +213,12 @@ INSERT INTO runs (id, config_json, state, attempts, created, updated)
   }
   auto store = ResultsStore::open(path);
   EXPECT_EQ(store.schema_version(), current_schema_version());
-  EXPECT_EQ(store.find_run("r1")->failures, 0);
-  EXPECT_EQ(store.find_run("r2")->failures, 2);
-  EXPECT_EQ(store.find_run("r2")->fault, "run");
-  EXPECT_EQ(store.find_run("r3")->failures, 0);
-  EXPECT_EQ(store.find_run("r3")->attempts, 4);
-  EXPECT_EQ(store.find_run("r3")->fault, "");
+  EXPECT_EQ(find_run(store, "r1")->failures, 0);
+  EXPECT_EQ(find_run(store, "r2")->failures, 2);
+  EXPECT_EQ(find_run(store, "r2")->fault, "run");
+  EXPECT_EQ(find_run(store, "r3")->failures, 0);
+  EXPECT_EQ(find_run(store, "r3")->attempts, 4);
+  EXPECT_EQ(find_run(store, "r3")->fault, "");
 }
 
 TEST(Schema, ANewStoreHasLargePagesAndAnOldOneKeepsItsOwn) {
@@ -249,15 +253,15 @@ TEST(Schema, CalibrationsAreRecordedReplacedByTheirKeyAndRefusedWhenNotPositive)
                "seed a version 7 store");
   }
   auto store = ResultsStore::open(path);
-  EXPECT_TRUE(store.find_run("r1").has_value());
-  EXPECT_TRUE(store.calibrations().empty());
+  EXPECT_TRUE(find_run(store, "r1").has_value());
+  EXPECT_TRUE(calibrations(store).empty());
   Calibration c{"cpu: test (2 threads)", "resnet8", 28, "isda", "fp32", 64, 2, 400, 2000, 5, 0};
-  store.record_calibration(c);
+  record_calibration(store, c);
   c.train_images_per_second = 500;
-  store.record_calibration(c);  // the same key: replaced
+  record_calibration(store, c);  // the same key: replaced
   c.method = "ce";
-  store.record_calibration(c);
-  const auto rows = store.calibrations();
+  record_calibration(store, c);
+  const auto rows = calibrations(store);
   ASSERT_EQ(rows.size(), 2u);
   EXPECT_EQ(rows[0].method, "ce");
   EXPECT_EQ(rows[1].method, "isda");
@@ -266,7 +270,7 @@ TEST(Schema, CalibrationsAreRecordedReplacedByTheirKeyAndRefusedWhenNotPositive)
   EXPECT_GT(rows[1].measured, 0);
   c.test_images_per_second = 0;
   try {
-    store.record_calibration(c);
+    record_calibration(store, c);
     FAIL() << "a zero throughput was recorded";
   } catch (const StoreError& e) {
     EXPECT_THAT(e.what(), HasSubstr("images per second must be positive, got 500 and 0"));

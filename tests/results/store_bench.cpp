@@ -2,6 +2,8 @@
 //   1. registering a 100,000-run grid (one transaction, prepared statements);
 //   2. ingesting 1,000 runs x 300 epochs from event logs written as isda-train writes them.
 // Usage: isda_results_bench [runs_to_register] [runs_to_ingest] [epochs_per_run]
+#include "results/ingest.h"
+#include "results/run_ledger.h"
 #include "results/store.h"
 
 #include <fmt/format.h>
@@ -55,15 +57,15 @@ int main(int argc, char** argv) {
       records.push_back({fmt::format("{:016x}", std::hash<std::string>{}(config.dump()) ^ static_cast<size_t>(i)),
                          config.dump(), ""});
     }
-    const auto sweep = store.register_sweep("grid", "grid.json", R"({"grid": "bench"})");
+    const auto sweep = register_sweep(store, "grid", "grid.json", R"({"grid": "bench"})");
     {
       Timer timer;
-      store.register_runs(sweep, records);
+      register_runs(store, sweep, records);
       fmt::print("register {} runs: {}\n", grid, timer.elapsed());
     }
     {
       Timer timer;
-      store.register_runs(sweep, records);
+      register_runs(store, sweep, records);
       fmt::print("re-register the same {} runs: {}\n", grid, timer.elapsed());
     }
 
@@ -92,13 +94,13 @@ int main(int argc, char** argv) {
       int64_t rows = 0;
       for (int r = 0; r < runs; ++r) {
         const auto& id = records[static_cast<size_t>(r)].id;
-        rows += store.ingest_events(id, (logs / fmt::format("{}.jsonl", id)).string()).epoch_events;
+        rows += ingest_events(store, id, (logs / fmt::format("{}.jsonl", id)).string()).epoch_events;
       }
       fmt::print("ingest {} runs x {} epochs ({} epoch rows){}: {}\n", runs, epochs, rows,
                  pass == 1 ? "" : ", again (idempotent)", timer.elapsed());
     }
     Timer timer;
-    const auto listed = store.runs_of_sweep(sweep);
+    const auto listed = runs_of_sweep(store, sweep);
     fmt::print("list the {} runs of the sweep with their last epoch: {}\n", listed.size(), timer.elapsed());
   } catch (const StoreError& e) {
     fmt::print(stderr, "isda_results_bench: error: {}\n", e.what());

@@ -1,3 +1,4 @@
+#include "results/run_ledger.h"
 #include "results/store.h"
 #include "store_test_support.h"
 
@@ -61,13 +62,13 @@ TEST(WriterLock, ReadersAreWelcomeBesideTheWriterAndCannotWrite) {
   ScratchDir dir;
   const auto path = dir.file("isda.db");
   auto writer = ResultsStore::open(path);
-  const auto sweep = writer.register_sweep("s", "s.json", "{}");
-  writer.register_runs(sweep, {{"r1", "{}", ""}});
+  const auto sweep = register_sweep(writer, "s", "s.json", "{}");
+  register_runs(writer, sweep, {{"r1", "{}", ""}});
   auto reader = ResultsStore::open(path, ResultsStore::Mode::reader);
-  EXPECT_EQ(reader.runs_of_sweep(sweep).size(), 1u);
-  writer.register_runs(sweep, {{"r2", "{}", ""}});
-  EXPECT_EQ(reader.runs_of_sweep(sweep).size(), 2u);
-  EXPECT_THROW(reader.register_sweep("t", "t.json", "{}"), StoreError);
+  EXPECT_EQ(runs_of_sweep(reader, sweep).size(), 1u);
+  register_runs(writer, sweep, {{"r2", "{}", ""}});
+  EXPECT_EQ(runs_of_sweep(reader, sweep).size(), 2u);
+  EXPECT_THROW(register_sweep(reader, "t", "t.json", "{}"), StoreError);
 }
 
 }  // namespace

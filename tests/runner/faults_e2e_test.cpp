@@ -3,6 +3,8 @@
 // often within 50-400 ms of a launch), runs out of disk space mid-run, and meets corrupt files. A
 // rerun must then finish the sweep with a store equal, in every column but wall time, to that of
 // a sweep never interrupted, and one bad run must never stop the others.
+#include "results/run_ledger.h"
+#include "results/run_metrics.h"
 #include "results/store.h"
 #include "support/idx_files.h"
 #include "support/subprocess.h"
@@ -38,15 +40,15 @@ using Clock = std::chrono::steady_clock;
 std::map<std::string, std::string> snapshot(const std::string& db) {
   auto store = results::ResultsStore::open(db, results::ResultsStore::Mode::reader);
   std::map<std::string, std::string> runs;
-  for (const auto& sweep : store.list_sweeps()) {
-    for (const auto& run : store.runs_of_sweep(sweep.id)) {
+  for (const auto& sweep : list_sweeps(store)) {
+    for (const auto& run : runs_of_sweep(store, sweep.id)) {
       std::string text = fmt::format("state {} error '{}' failures {}\n", results::to_string(run.state),
                                      run.error.substr(0, run.error.find('\n')), run.failures);
-      for (const auto& e : store.epochs_of(run.id)) {
+      for (const auto& e : epochs_of(store, run.id)) {
         text += fmt::format("epoch {} {:a} {:a} {:a} {:a} {:a} {:a} {:a}\n", e.epoch, e.train_loss, e.train_error,
                             e.test_error, e.validation_error, e.lambda, e.lr, e.test_top5_error);
       }
-      for (const auto& f : store.finals_of({run.id})) {
+      for (const auto& f : finals_of(store, {run.id})) {
         text += fmt::format("final {:a} {:a} {:a} {:a} {} {:a}\n", f.final_test_error, f.best_test_error,
                             f.last10_test_error, f.last10_validation_error, f.epochs, f.last10_test_top5_error);
       }
@@ -249,10 +251,10 @@ TEST_F(Faults, CorruptFilesFailOnlyTheirRunWithTheirOwnReason) {
   const auto r = testing::run_process(command_of("corrupt"));
   EXPECT_EQ(r.exit_code, 1) << "not every run is done";
   auto store = results::ResultsStore::open(dir_->file("corrupt.db"), results::ResultsStore::Mode::reader);
-  const auto bad_log = store.find_run(ids[0]);
+  const auto bad_log = find_run(store, ids[0]);
   EXPECT_EQ(bad_log->state, results::RunState::failed);
   EXPECT_THAT(bad_log->error, HasSubstr(runs + "/" + ids[0] + "/events.jsonl: line 1 is not JSON"));
-  const auto bad_checkpoint = store.find_run(ids[1]);
+  const auto bad_checkpoint = find_run(store, ids[1]);
   EXPECT_EQ(bad_checkpoint->state, results::RunState::failed);
   EXPECT_THAT(bad_checkpoint->error, HasSubstr(runs + "/" + ids[1] + "/checkpoint.pt"));
   EXPECT_EQ(bad_checkpoint->attempts, 2) << "retries: 1 allows one retry, then it fails for good";
@@ -265,7 +267,7 @@ TEST_F(Faults, CorruptFilesFailOnlyTheirRunWithTheirOwnReason) {
   const auto again = testing::run_process(command_of("corrupt"));
   EXPECT_EQ(again.exit_code, 1);
   EXPECT_THAT(again.err, ::testing::Not(HasSubstr("started")));
-  EXPECT_EQ(store.find_run(ids[1])->attempts, 2);
+  EXPECT_EQ(find_run(store, ids[1])->attempts, 2);
 }
 
 // The disk fills up mid-run (a 3 MB tmpfs holds the run directories): runs fail for the machine,

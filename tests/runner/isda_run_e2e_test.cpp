@@ -1,4 +1,7 @@
 // Drives isda-run on a small Fashion-MNIST-format sweep with the CPU backend.
+#include "results/lambda0_choices.h"
+#include "results/run_ledger.h"
+#include "results/run_metrics.h"
 #include "results/store.h"
 #include "support/idx_files.h"
 #include "support/subprocess.h"
@@ -62,14 +65,14 @@ struct Summary {
 Summary summarise(const std::string& db) {
   auto store = results::ResultsStore::open(db, results::ResultsStore::Mode::reader);
   Summary s;
-  for (const auto& sweep : store.list_sweeps()) {
+  for (const auto& sweep : list_sweeps(store)) {
     std::vector<std::string> ids;
-    for (const auto& run : store.runs_of_sweep(sweep.id)) {
+    for (const auto& run : runs_of_sweep(store, sweep.id)) {
       s.done += run.state == results::RunState::done;
-      for (const auto& e : store.epochs_of(run.id)) s.losses[run.id].push_back(e.train_loss);
+      for (const auto& e : epochs_of(store, run.id)) s.losses[run.id].push_back(e.train_loss);
       ids.push_back(run.id);
     }
-    for (const auto& f : store.finals_of(ids)) s.last10[f.run_id] = f.last10_test_error;
+    for (const auto& f : finals_of(store, ids)) s.last10[f.run_id] = f.last10_test_error;
   }
   return s;
 }
@@ -178,15 +181,15 @@ TEST(IsdaRunTwoStage, ChoosesLambda0OnTheHoldOutThenRunsTheFinalRunsWithIt) {
   EXPECT_THAT(r.err, HasSubstr("lambda0 for {\"dataset\":\"fashion-mnist\",\"model\":\"resnet8\"}: "));
 
   auto store = results::ResultsStore::open(db, results::ResultsStore::Mode::reader);
-  const auto sweeps = store.list_sweeps();
+  const auto sweeps = list_sweeps(store);
   ASSERT_EQ(sweeps.size(), 1u);
-  const auto choices = store.lambda0_choices(sweeps[0].id);
+  const auto choices = lambda0_choices(store, sweeps[0].id);
   ASSERT_EQ(choices.size(), 1u);
   const auto evidence = nlohmann::json::parse(choices[0].evidence);
   ASSERT_EQ(evidence.size(), 2u);
   const double best = std::min(evidence[0]["mean"].get<double>(), evidence[1]["mean"].get<double>());
   EXPECT_EQ(choices[0].lambda0, evidence[0]["mean"] == best ? 0.1 : 1.0);
-  const auto runs = store.runs_of_sweep(sweeps[0].id);
+  const auto runs = runs_of_sweep(store, sweeps[0].id);
   ASSERT_EQ(runs.size(), 4u);  // two search runs, the ce run, the final isda run
   int finals_with_choice = 0;
   char host[256] = {};
@@ -194,7 +197,7 @@ TEST(IsdaRunTwoStage, ChoosesLambda0OnTheHoldOutThenRunsTheFinalRunsWithIt) {
   for (const auto& run : runs) {
     EXPECT_EQ(run.state, results::RunState::done) << run.id << " " << run.error;
     // Provenance: the coordinator's command line and times, the worker's environment.
-    const auto provenance = store.provenance_of(run.id);
+    const auto provenance = provenance_of(store, run.id);
     ASSERT_TRUE(provenance.has_value()) << run.id;
     EXPECT_EQ(provenance->host, host);
     EXPECT_FALSE(provenance->libtorch.empty());
@@ -203,7 +206,7 @@ TEST(IsdaRunTwoStage, ChoosesLambda0OnTheHoldOutThenRunsTheFinalRunsWithIt) {
     EXPECT_THAT(provenance->command_line, HasSubstr(run.id + "/run.json"));
     EXPECT_LE(provenance->started, provenance->ended);
     const auto config = nlohmann::json::parse(run.config_json);
-    const auto final_row = store.finals_of({run.id}).at(0);
+    const auto final_row = finals_of(store, {run.id}).at(0);
     EXPECT_LE(final_row.last10_test_top5_error, final_row.last10_test_error) << "top-5 can only be lower";
     if (config["holdout"] == true) {
       EXPECT_FALSE(std::isnan(final_row.last10_validation_error));
@@ -316,11 +319,11 @@ TEST(IsdaRunGenerators, ClassifiersRunAfterTheirGeneratorRunAcrossAKill) {
   auto store = results::ResultsStore::open(dir.file("killed.db"), results::ResultsStore::Mode::reader);
   std::string generator;
   int classifiers = 0;
-  for (const auto& run : store.runs_of_sweep(store.list_sweeps().back().id)) {
+  for (const auto& run : runs_of_sweep(store, list_sweeps(store).back().id)) {
     const auto config = nlohmann::json::parse(run.config_json);
     if (config.value("task", "") == "cgan") generator = run.id;
   }
-  for (const auto& run : store.runs_of_sweep(store.list_sweeps().back().id)) {
+  for (const auto& run : runs_of_sweep(store, list_sweeps(store).back().id)) {
     const auto config = nlohmann::json::parse(run.config_json);
     if (!config.contains("generator_run")) continue;
     ++classifiers;
@@ -353,7 +356,7 @@ TEST_F(IsdaRun, RunsDataParallelRunsOnTwoSlotsEach) {
 
   auto store = results::ResultsStore::open(dir_.file("ranks.db"), results::ResultsStore::Mode::reader);
   std::string isda_run;
-  for (const auto& run : store.runs_of_sweep(store.list_sweeps().front().id)) {
+  for (const auto& run : runs_of_sweep(store, list_sweeps(store).front().id)) {
     if (nlohmann::json::parse(run.config_json).value("method", "") == "isda") isda_run = run.id;
   }
   ASSERT_FALSE(isda_run.empty());

@@ -5,6 +5,9 @@
 // (SIGUSR1, as --signal=B:USR1@lead does) mid-training, requeues itself and finishes from its
 // checkpoint; the final store equals a local run of the same spec. A second test cancels a sweep
 // and resumes it. Needs root; skipped where slurm-wlm and munge are not installed.
+#include "results/run_ledger.h"
+#include "results/run_metrics.h"
+#include "results/slurm_submissions.h"
 #include "results/store.h"
 #include "support/idx_files.h"
 #include "support/subprocess.h"
@@ -93,15 +96,15 @@ struct Summary {
 Summary summarise(const std::string& db) {
   auto store = results::ResultsStore::open(db, results::ResultsStore::Mode::reader);
   Summary s;
-  for (const auto& sweep : store.list_sweeps()) {
+  for (const auto& sweep : list_sweeps(store)) {
     std::vector<std::string> ids;
-    for (const auto& run : store.runs_of_sweep(sweep.id)) {
+    for (const auto& run : runs_of_sweep(store, sweep.id)) {
       s.states[run.id] = results::to_string(run.state);
       s.done += run.state == results::RunState::done;
-      for (const auto& e : store.epochs_of(run.id)) s.losses[run.id].push_back(e.train_loss);
+      for (const auto& e : epochs_of(store, run.id)) s.losses[run.id].push_back(e.train_loss);
       ids.push_back(run.id);
     }
-    for (const auto& f : store.finals_of(ids)) s.last10[f.run_id] = f.last10_test_error;
+    for (const auto& f : finals_of(store, ids)) s.last10[f.run_id] = f.last10_test_error;
   }
   return s;
 }
@@ -245,7 +248,7 @@ TEST_F(SlurmE2E, SmokeSweepSurvivesACoordinatorKillAndARequeueAndEqualsALocalRun
   testing::wait_process(first);
   {
     auto store = results::ResultsStore::open(dir_.file("slurm.db"), results::ResultsStore::Mode::reader);
-    const auto submissions = store.slurm_submissions(0, false);
+    const auto submissions = slurm_submissions(store, 0, false);
     ASSERT_EQ(submissions.size(), 1u);
     EXPECT_EQ(submissions[0].state, "intent");  // sbatch ran; the job id never reached the store
     EXPECT_EQ(submissions[0].tasks.size(), 4u);  // 2 search runs, 2 cross-entropy runs
@@ -306,7 +309,7 @@ TEST_F(SlurmE2E, SmokeSweepSurvivesACoordinatorKillAndARequeueAndEqualsALocalRun
     auto store = results::ResultsStore::open(dir_.file("slurm.db"), results::ResultsStore::Mode::reader);
     std::map<std::string, int> submissions_of_run;
     std::set<std::string> job_names;
-    for (const auto& s : store.slurm_submissions(0, false)) {
+    for (const auto& s : slurm_submissions(store, 0, false)) {
       EXPECT_EQ(s.state, "finished");
       job_names.insert(s.job_name);
       for (const auto& t : s.tasks) ++submissions_of_run[t.run_id];
@@ -320,7 +323,7 @@ TEST_F(SlurmE2E, SmokeSweepSurvivesACoordinatorKillAndARequeueAndEqualsALocalRun
       EXPECT_EQ(job_names.count(name), 1u) << name;
       EXPECT_EQ(ids.size(), 1u) << name;
     }
-    const auto provenance = store.provenance_of(fs::path(signalled).filename().string());
+    const auto provenance = provenance_of(store, fs::path(signalled).filename().string());
     ASSERT_TRUE(provenance.has_value());
     // The worker's own record of where and with what it ran (its start event's environment).
     char host[256] = {};
@@ -473,7 +476,7 @@ TEST_F(SlurmE2E, AStalledWorkerIsStoppedAndRetried) {
   EXPECT_THAT(read_text(run_dir + "/worker.log"), HasSubstr("stopping the worker"));
   {
     auto store = results::ResultsStore::open(dir_.file("slurm.db"), results::ResultsStore::Mode::reader);
-    const auto run = store.find_run(fs::path(run_dir).filename().string());
+    const auto run = find_run(store, fs::path(run_dir).filename().string());
     ASSERT_TRUE(run.has_value());
     EXPECT_EQ(run->failures, 1);
     EXPECT_EQ(run->fault, "stalled");

@@ -2,6 +2,9 @@
 // manifest, the job script (run by bash with a fake isda-train and scontrol), and the backend's
 // reconciliation of intents, tasks and runs against a fake scheduler.
 #include "results/schema.h"
+#include "results/run_ledger.h"
+#include "results/run_metrics.h"
+#include "results/slurm_submissions.h"
 #include "results/store.h"
 #include "runner/slurm_backend.h"
 #include "runner/slurm_commands.h"
@@ -359,15 +362,15 @@ class SlurmBackendTest : public ::testing::Test {
   SlurmBackendTest()
       : store_(results::ResultsStore::open(dir_.file("isda.db"))),
         backend_(store_, scheduler_, [this](const std::string& line) { log_.push_back(line); }) {
-    sweep_ = store_.register_sweep("s", "s.json", "{}");
+    sweep_ = register_sweep(store_, "s", "s.json", "{}");
     std::vector<results::RunRecord> records;
     for (const auto& id : ids_) records.push_back({id, R"({"device":"cpu","epochs":2})", dir_.file("runs/" + id)});
-    store_.register_runs(sweep_, records);
+    register_runs(store_, sweep_, records);
     settings_.worker_binary = "/opt/isda/bin/isda-train";
   }
 
   int64_t submit() { return backend_.submit(sweep_, "s", /*retries=*/1, settings_); }
-  RunState state(const std::string& id) { return store_.find_run(id)->state; }
+  RunState state(const std::string& id) { return find_run(store_, id)->state; }
   std::string run_dir(const std::string& id) { return dir_.file("runs/" + id); }
   void append(const std::string& id, const std::string& line) { std::ofstream(run_dir(id) + "/events.jsonl", std::ios::app) << line << '\n'; }
   void mark(const std::string& id, const std::string& job_name, const std::string& task) {
@@ -395,7 +398,7 @@ class SlurmBackendTest : public ::testing::Test {
 TEST_F(SlurmBackendTest, SubmitsOneArrayWithManifestScriptAndRunJsonAndNeverTwice) {
   EXPECT_EQ(submit(), 2);
   ASSERT_EQ(scheduler_.submitted.size(), 1u);
-  const auto submissions = store_.slurm_submissions(sweep_, false);
+  const auto submissions = slurm_submissions(store_, sweep_, false);
   ASSERT_EQ(submissions.size(), 1u);
   EXPECT_EQ(submissions[0].state, "submitted");
   EXPECT_EQ(submissions[0].job_id, "100");
@@ -419,11 +422,11 @@ TEST_F(SlurmBackendTest, RunsFollowTheirTasksToDone) {
   started(ids_[0]);
   epoch(ids_[0], 1);
   backend_.sync(sweep_);
-  auto run = store_.find_run(ids_[0]);
+  auto run = find_run(store_, ids_[0]);
   EXPECT_EQ(run->state, RunState::running);
   EXPECT_EQ(run->lease_owner, "slurm:100_0");
   EXPECT_EQ(run->last_epoch, 1);
-  EXPECT_EQ(store_.provenance_of(ids_[0])->host, "node1");
+  EXPECT_EQ(provenance_of(store_, ids_[0])->host, "node1");
   EXPECT_EQ(state(ids_[1]), RunState::pending);
 
   epoch(ids_[0], 2);
@@ -439,11 +442,11 @@ TEST_F(SlurmBackendTest, RunsFollowTheirTasksToDone) {
   backend_.sync(sweep_);
   EXPECT_EQ(state(ids_[0]), RunState::done);
   EXPECT_EQ(state(ids_[1]), RunState::done);
-  EXPECT_EQ(store_.find_run(ids_[1])->attempts, 1);
-  EXPECT_EQ(store_.finals_of(ids_).size(), 2u);
+  EXPECT_EQ(find_run(store_, ids_[1])->attempts, 1);
+  EXPECT_EQ(finals_of(store_, ids_).size(), 2u);
   EXPECT_TRUE(backend_.queued_runs(sweep_).empty());
-  EXPECT_EQ(store_.slurm_submissions(sweep_, false)[0].state, "finished");
-  EXPECT_TRUE(store_.slurm_submissions(sweep_, true).empty());
+  EXPECT_EQ(slurm_submissions(store_, sweep_, false)[0].state, "finished");
+  EXPECT_TRUE(slurm_submissions(store_, sweep_, true).empty());
   EXPECT_EQ(submit(), 0);
 }
 
@@ -463,7 +466,7 @@ TEST_F(SlurmBackendTest, ARequeuedTaskInterruptsItsRunWhichRunsAgain) {
   started(ids_[0]);
   backend_.sync(sweep_);
   EXPECT_EQ(state(ids_[0]), RunState::running);
-  EXPECT_EQ(store_.find_run(ids_[0])->attempts, 2);
+  EXPECT_EQ(find_run(store_, ids_[0])->attempts, 2);
 }
 
 TEST_F(SlurmBackendTest, AVanishedTaskIsInterruptedWithACheckpointAndFailedWithoutOne) {
@@ -477,7 +480,7 @@ TEST_F(SlurmBackendTest, AVanishedTaskIsInterruptedWithACheckpointAndFailedWitho
   scheduler_.forgotten.insert("100");  // the node died and the job aged out of the controller
   backend_.sync(sweep_);
   EXPECT_EQ(state(ids_[0]), RunState::interrupted);
-  const auto failed = store_.find_run(ids_[1]);
+  const auto failed = find_run(store_, ids_[1]);
   EXPECT_EQ(failed->state, RunState::failed);
   EXPECT_THAT(failed->error, HasSubstr("before its first checkpoint"));
   EXPECT_THAT(failed->log_tail, HasSubstr("segmentation fault"));
@@ -496,9 +499,9 @@ TEST_F(SlurmBackendTest, ATaskCancelledBeforeItStartedLeavesItsRunPending) {
   append(ids_[0], R"({"event":"interrupted","signal":15,"epoch":0,"step":3})");
   backend_.sync(sweep_);
   EXPECT_EQ(state(ids_[0]), RunState::interrupted);
-  EXPECT_THAT(store_.find_run(ids_[0])->error, HasSubstr("signal 15"));
+  EXPECT_THAT(find_run(store_, ids_[0])->error, HasSubstr("signal 15"));
   EXPECT_EQ(state(ids_[1]), RunState::pending);
-  EXPECT_EQ(store_.find_run(ids_[1])->attempts, 0);
+  EXPECT_EQ(find_run(store_, ids_[1])->attempts, 0);
   EXPECT_TRUE(backend_.queued_runs(sweep_).empty());
   EXPECT_EQ(submit(), 2);  // resumable: both go out again
 }
@@ -506,11 +509,11 @@ TEST_F(SlurmBackendTest, ATaskCancelledBeforeItStartedLeavesItsRunPending) {
 // A coordinator killed after sbatch, before it recorded the job id: the next one finds the job by
 // its name and submits nothing again.
 TEST_F(SlurmBackendTest, AnIntentWhoseJobExistsBecomesSubmitted) {
-  const auto id = store_.record_slurm_intent(sweep_, "cpus=1", dir_.file("m.runs"), "isda.s.dead", ids_);
+  const auto id = record_slurm_intent(store_, sweep_, "cpus=1", dir_.file("m.runs"), "isda.s.dead", ids_);
   scheduler_.add_job("isda.s.dead", "55", 2);
   backend_.set_intent_grace(0);
   backend_.sync(sweep_);
-  const auto submissions = store_.slurm_submissions(sweep_, false);
+  const auto submissions = slurm_submissions(store_, sweep_, false);
   ASSERT_EQ(submissions.size(), 1u);
   EXPECT_EQ(submissions[0].id, id);
   EXPECT_EQ(submissions[0].state, "submitted");
@@ -521,14 +524,14 @@ TEST_F(SlurmBackendTest, AnIntentWhoseJobExistsBecomesSubmitted) {
 
 // The same, when the job already aged out of the controller: its tasks' marks tell.
 TEST_F(SlurmBackendTest, AnIntentIsFoundByTheMarkItsTasksLeft) {
-  store_.record_slurm_intent(sweep_, "cpus=1", dir_.file("m.runs"), "isda.s.old", ids_);
+  record_slurm_intent(store_, sweep_, "cpus=1", dir_.file("m.runs"), "isda.s.old", ids_);
   std::filesystem::create_directories(run_dir(ids_[0]));
   mark(ids_[0], "isda.s.old", "56_0");
   started(ids_[0]);
   done(ids_[0]);
   backend_.set_intent_grace(0);
   backend_.sync(sweep_);
-  const auto submission = store_.slurm_submissions(sweep_, false)[0];
+  const auto submission = slurm_submissions(store_, sweep_, false)[0];
   EXPECT_EQ(submission.state, "finished");
   EXPECT_EQ(submission.job_id, "56");
   EXPECT_EQ(state(ids_[0]), RunState::done);
@@ -539,14 +542,14 @@ TEST_F(SlurmBackendTest, AnIntentIsFoundByTheMarkItsTasksLeft) {
 // A coordinator killed before sbatch ran: the intent is abandoned once its grace is over, and the
 // runs are submitted (once).
 TEST_F(SlurmBackendTest, AnIntentThatNeverReachedSlurmIsAbandonedAfterItsGrace) {
-  store_.record_slurm_intent(sweep_, "cpus=1", dir_.file("m.runs"), "isda.s.lost", ids_);
+  record_slurm_intent(store_, sweep_, "cpus=1", dir_.file("m.runs"), "isda.s.lost", ids_);
   backend_.set_intent_grace(3600);
   backend_.sync(sweep_);
-  EXPECT_EQ(store_.slurm_submissions(sweep_, false)[0].state, "intent");
+  EXPECT_EQ(slurm_submissions(store_, sweep_, false)[0].state, "intent");
   EXPECT_EQ(submit(), 0);  // its sbatch might still be on its way
   backend_.set_intent_grace(0);
   backend_.sync(sweep_);
-  EXPECT_EQ(store_.slurm_submissions(sweep_, false)[0].state, "abandoned");
+  EXPECT_EQ(slurm_submissions(store_, sweep_, false)[0].state, "abandoned");
   EXPECT_EQ(submit(), 2);
   EXPECT_EQ(submit(), 0);
   EXPECT_EQ(scheduler_.submitted.size(), 1u);
@@ -555,7 +558,7 @@ TEST_F(SlurmBackendTest, AnIntentThatNeverReachedSlurmIsAbandonedAfterItsGrace) 
 TEST_F(SlurmBackendTest, ARefusedSubmissionIsAbandonedAndReported) {
   scheduler_.refuse = true;
   EXPECT_THROW(submit(), SlurmError);
-  EXPECT_EQ(store_.slurm_submissions(sweep_, false)[0].state, "abandoned");
+  EXPECT_EQ(slurm_submissions(store_, sweep_, false)[0].state, "abandoned");
   EXPECT_TRUE(backend_.queued_runs(sweep_).empty());
   scheduler_.refuse = false;
   EXPECT_EQ(submit(), 2);
@@ -570,7 +573,7 @@ TEST_F(SlurmBackendTest, FailedRunsAreRetriedWithinTheirBudget) {
   scheduler_.set("100", 0, "FAILED");
   backend_.sync(sweep_);
   EXPECT_EQ(state(ids_[0]), RunState::failed);
-  EXPECT_EQ(store_.find_run(ids_[0])->error, "loss is NaN at epoch 1");
+  EXPECT_EQ(find_run(store_, ids_[0])->error, "loss is NaN at epoch 1");
   EXPECT_EQ(submit(), 1);  // attempts 1 <= retries 1
   const auto second = scheduler_.job_named(job_name_of(scheduler_.submitted.back()));
   scheduler_.set(second, 0, "RUNNING");
@@ -579,7 +582,7 @@ TEST_F(SlurmBackendTest, FailedRunsAreRetriedWithinTheirBudget) {
   append(ids_[0], R"({"event":"failed","reason":"loss is NaN at epoch 1"})");
   scheduler_.set(second, 0, "FAILED");
   backend_.sync(sweep_);
-  EXPECT_EQ(store_.find_run(ids_[0])->attempts, 2);
+  EXPECT_EQ(find_run(store_, ids_[0])->attempts, 2);
   EXPECT_EQ(submit(), 0);  // out of retries
 }
 
@@ -592,19 +595,19 @@ TEST(SlurmSchema, Version3MigratesToTheSlurmTables) {
   }
   auto store = results::ResultsStore::open(dir.file("old.db"));
   EXPECT_EQ(store.schema_version(), results::current_schema_version());
-  const auto sweep = store.register_sweep("s", "s.json", "{}");
-  store.register_runs(sweep, {{"r1", "{}", ""}});
-  const auto id = store.record_slurm_intent(sweep, "cpus=1", "m", "isda.s.1", {"r1"});
-  EXPECT_THROW(store.record_slurm_intent(sweep, "cpus=1", "m", "isda.s.1", {"r1"}), results::StoreError);
-  EXPECT_THROW(store.record_slurm_intent(sweep, "cpus=1", "m", "isda.s.2", {"nope"}), results::StoreError);
-  store.set_slurm_submission(id, "submitted", "9");
-  store.finish_slurm_task(id, 0);
-  const auto all = store.slurm_submissions(0, false);
+  const auto sweep = register_sweep(store, "s", "s.json", "{}");
+  register_runs(store, sweep, {{"r1", "{}", ""}});
+  const auto id = record_slurm_intent(store, sweep, "cpus=1", "m", "isda.s.1", {"r1"});
+  EXPECT_THROW(record_slurm_intent(store, sweep, "cpus=1", "m", "isda.s.1", {"r1"}), results::StoreError);
+  EXPECT_THROW(record_slurm_intent(store, sweep, "cpus=1", "m", "isda.s.2", {"nope"}), results::StoreError);
+  set_slurm_submission(store, id, "submitted", "9");
+  finish_slurm_task(store, id, 0);
+  const auto all = slurm_submissions(store, 0, false);
   ASSERT_EQ(all.size(), 1u);
   EXPECT_EQ(all[0].job_id, "9");
   ASSERT_EQ(all[0].tasks.size(), 1u);
   EXPECT_TRUE(all[0].tasks[0].finished);
-  EXPECT_THROW(store.set_slurm_submission(id, "bogus"), results::StoreError);
+  EXPECT_THROW(set_slurm_submission(store, id, "bogus"), results::StoreError);
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 // data that never returns) in a 4-run sweep on 2 CPU slots. isda-run finds it after the spec's
 // stall limit, writes what it learnt to stall.txt, stops it, records fault `stalled` and retries
 // it; the sweep ends with the results of one never stalled, bit for bit, and no process behind.
+#include "results/run_ledger.h"
+#include "results/run_metrics.h"
 #include "results/store.h"
 #include "support/idx_files.h"
 #include "support/subprocess.h"
@@ -39,13 +41,13 @@ std::string read_text(const std::string& path) {
 std::map<std::string, std::string> metrics(const std::string& db) {
   auto store = results::ResultsStore::open(db, results::ResultsStore::Mode::reader);
   std::map<std::string, std::string> runs;
-  for (const auto& sweep : store.list_sweeps()) {
-    for (const auto& run : store.runs_of_sweep(sweep.id)) {
+  for (const auto& sweep : list_sweeps(store)) {
+    for (const auto& run : runs_of_sweep(store, sweep.id)) {
       std::string text = results::to_string(run.state) + std::string("\n");
-      for (const auto& e : store.epochs_of(run.id)) {
+      for (const auto& e : epochs_of(store, run.id)) {
         text += fmt::format("epoch {} {:a} {:a} {:a} {:a}\n", e.epoch, e.train_loss, e.train_error, e.test_error, e.lambda);
       }
-      for (const auto& f : store.finals_of({run.id})) text += fmt::format("final {:a} {:a}\n", f.final_test_error, f.last10_test_error);
+      for (const auto& f : finals_of(store, {run.id})) text += fmt::format("final {:a} {:a}\n", f.final_test_error, f.last10_test_error);
       runs[run.id] = text;
     }
   }
@@ -103,8 +105,8 @@ class Stalls : public ::testing::Test {
   std::vector<std::string> stalled_runs(const std::string& name) {
     std::vector<std::string> stalled;
     auto store = results::ResultsStore::open(dir_.file(name + ".db"), results::ResultsStore::Mode::reader);
-    for (const auto& sweep : store.list_sweeps()) {
-      for (const auto& run : store.runs_of_sweep(sweep.id)) {
+    for (const auto& sweep : list_sweeps(store)) {
+      for (const auto& run : runs_of_sweep(store, sweep.id)) {
         const auto report = dir_.file(name + "-runs/" + run.id + "/stall.txt");
         if (!fs::exists(report)) continue;
         stalled.push_back(run.id);

@@ -2,6 +2,8 @@
 // and the shipped specs' table layouts against the runs they expand to.
 #include "runner/sweep.h"
 
+#include "results/ingest.h"
+#include "results/run_ledger.h"
 #include "support/idx_files.h"
 
 #include <fmt/format.h>
@@ -51,9 +53,9 @@ std::string write_done_log(const std::string& dir, const std::string& id, double
 // Marks a run done in the store with `validation_error` as its hold-out metric.
 void finish_run(ResultsStore& store, const std::string& dir, const std::string& id, double validation_error) {
   const auto log = write_done_log(dir, id, validation_error);
-  store.start_attempt(id, "test");
-  store.ingest_events(id, log);
-  store.set_state(id, results::RunState::done);
+  start_attempt(store, id, "test");
+  ingest_events(store, id, log);
+  set_state(store, id, results::RunState::done);
 }
 
 TEST(Lambda0Search, SearchRunsAreEachGroupsFirstFinalRunOnTheHoldOutPerCandidateAndSeed) {
@@ -120,10 +122,10 @@ TEST(PlanSweep, FinalRunsWaitForTheSearchThenUseTheRecordedChoice) {
   ASSERT_EQ(plan.choices.size(), 2u);
   EXPECT_EQ(plan.added, 4);
   std::map<std::string, double> chosen;
-  for (const auto& c : store.lambda0_choices(plan.sweep_id)) chosen[c.group_key] = c.lambda0;
+  for (const auto& c : lambda0_choices(store, plan.sweep_id)) chosen[c.group_key] = c.lambda0;
   EXPECT_EQ(chosen.at(R"({"dataset":"cifar10","model":"resnet8"})"), 0.5);
   EXPECT_EQ(chosen.at(R"({"dataset":"cifar10","model":"resnet20"})"), 1.0);
-  const auto evidence = nlohmann::json::parse(store.lambda0_choices(plan.sweep_id)[0].evidence);
+  const auto evidence = nlohmann::json::parse(lambda0_choices(store, plan.sweep_id)[0].evidence);
   ASSERT_EQ(evidence.size(), 3u);
   EXPECT_EQ(evidence[0]["runs"].size(), 2u);
   int isda_finals = 0;
@@ -137,7 +139,7 @@ TEST(PlanSweep, FinalRunsWaitForTheSearchThenUseTheRecordedChoice) {
   EXPECT_EQ(isda_finals, 4);
 
   // A recorded choice stands, even if the search's numbers were to change.
-  store.ingest_events(groups[0].search_runs[0].id, write_done_log(dir.path().string(), groups[0].search_runs[0].id, 1));
+  ingest_events(store, groups[0].search_runs[0].id, write_done_log(dir.path().string(), groups[0].search_runs[0].id, 1));
   const auto again = plan_sweep(spec, "", &store, dir.file("runs"), false);
   EXPECT_EQ(again.added, 0);
   EXPECT_EQ(again.runs.size(), plan.runs.size());
@@ -218,7 +220,7 @@ TEST(PlanSweep, AProfileIsItsOwnSweepAndADryRunWritesNothing) {
   auto store = ResultsStore::open(dir.file("isda.db"));
   plan_sweep(spec, "smoke", &store, dir.file("runs"), false);
   plan_sweep(spec, "", &store, dir.file("runs"), false);
-  const auto sweeps = store.list_sweeps();
+  const auto sweeps = list_sweeps(store);
   ASSERT_EQ(sweeps.size(), 2u);
   EXPECT_EQ(sweeps[0].name, "two_stage:smoke");
   EXPECT_EQ(sweeps[1].name, "two_stage");
