@@ -11,6 +11,8 @@
 #include <fstream>
 #include <limits>
 #include <random>
+#include <type_traits>
+#include <utility>
 
 namespace isda::train {
 namespace {
@@ -24,6 +26,33 @@ std::string error_of(const nlohmann::json& object) {
     return e.what();
   }
   return "";
+}
+
+// The number of fields of an aggregate: the most values it can be brace-initialised from.
+struct AnyValue {
+  template <typename T>
+  operator T() const;  // never defined: only used unevaluated
+};
+template <typename T, typename Indices, typename = void>
+struct BraceConstructible : std::false_type {};
+template <typename T, size_t... I>
+struct BraceConstructible<T, std::index_sequence<I...>, std::void_t<decltype(T{(void(I), AnyValue{})...})>>
+    : std::true_type {};
+template <typename T, size_t N = 0>
+constexpr size_t aggregate_field_count() {
+  if constexpr (BraceConstructible<T, std::make_index_sequence<N + 1>>::value) {
+    return aggregate_field_count<T, N + 1>();
+  } else {
+    return N;
+  }
+}
+
+// A field added to TrainConfig without its row in the key table (train/config_fields.h) would be
+// missing from JSON, --help, parsing, validation and run ids alike: this is where that shows.
+TEST(TrainConfig, EveryFieldHasItsRowInTheKeyTable) {
+  static_assert(std::is_aggregate_v<TrainConfig>);
+  EXPECT_EQ(aggregate_field_count<TrainConfig>(), config_keys().size());
+  EXPECT_EQ(config_keys().size(), kConfigKeyCount);
 }
 
 TEST(TrainConfig, RoundTripsThroughJson) {
