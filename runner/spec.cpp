@@ -50,7 +50,7 @@ void check_name(const std::string& path, const std::string& where, const nlohman
 void check_value(const std::string& path, const std::string& where, const std::string& key, const nlohmann::json& value) {
   if (!is_config_key(key)) fail(path, where, "unknown key \"" + key + "\"");
   try {
-    train::config_from_json(nlohmann::json{{key, value}}, "");
+    train::check_key_value(key, value, "");  // the value alone; each run's whole config is validated when expanded
   } catch (const train::ConfigError& e) {
     std::string message = e.what();
     const auto prefix = ": " + key + ": ";

@@ -1,6 +1,7 @@
 #include "data/augment.h"
 
 #include "data/autoaugment.h"
+#include "train/config_names.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
@@ -17,23 +18,14 @@ void check_images(const torch::Tensor& images, const char* what) {
 
 }  // namespace
 
+static_assert(static_cast<size_t>(AugmentKind::kAutoAugment) + 1 == train::names::kAugments.size(),
+              "AugmentKind lists the names of train/config_names.h in their order");
+
 AugmentKind parse_augment_kind(const std::string& name) {
-  if (name == "none") return AugmentKind::kNone;
-  if (name == "standard") return AugmentKind::kStandard;
-  if (name == "cutout") return AugmentKind::kCutout;
-  if (name == "autoaugment") return AugmentKind::kAutoAugment;
-  throw std::invalid_argument("unknown augmentation \"" + name + "\" (known: none, standard, cutout, autoaugment)");
+  return train::names::parse_named<AugmentKind>(train::names::kAugments, name, "augmentation");
 }
 
-std::string augment_kind_name(AugmentKind kind) {
-  switch (kind) {
-    case AugmentKind::kNone: return "none";
-    case AugmentKind::kStandard: return "standard";
-    case AugmentKind::kCutout: return "cutout";
-    case AugmentKind::kAutoAugment: return "autoaugment";
-  }
-  return "?";
-}
+std::string augment_kind_name(AugmentKind kind) { return train::names::name_of(train::names::kAugments, kind); }
 
 CropFlipParams draw_crop_flip(int64_t n, int64_t padding, at::Generator& generator) {
   CropFlipParams params;

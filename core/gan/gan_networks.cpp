@@ -1,5 +1,7 @@
 #include "gan/gan_networks.h"
 
+#include "train/config_names.h"
+
 #include <stdexcept>
 
 namespace isda::gan {
@@ -18,23 +20,12 @@ int64_t upsamplings(const GanShape& shape) { return shape.size == 32 ? 3 : 2; }
 
 }  // namespace
 
-GanKind parse_gan_kind(const std::string& name) {
-  if (name == "wgan") return GanKind::kWgan;
-  if (name == "cgan") return GanKind::kCgan;
-  if (name == "acgan") return GanKind::kAcgan;
-  if (name == "infogan") return GanKind::kInfogan;
-  throw std::invalid_argument("unknown GAN \"" + name + "\" (known: wgan, cgan, acgan, infogan)");
-}
+static_assert(static_cast<size_t>(GanKind::kInfogan) + 1 == train::names::kGans.size(),
+              "GanKind lists the names of train/config_names.h in their order");
 
-std::string gan_kind_name(GanKind kind) {
-  switch (kind) {
-    case GanKind::kWgan: return "wgan";
-    case GanKind::kCgan: return "cgan";
-    case GanKind::kAcgan: return "acgan";
-    case GanKind::kInfogan: return "infogan";
-  }
-  return "?";
-}
+GanKind parse_gan_kind(const std::string& name) { return train::names::parse_named<GanKind>(train::names::kGans, name, "GAN"); }
+
+std::string gan_kind_name(GanKind kind) { return train::names::name_of(train::names::kGans, kind); }
 
 int64_t generator_input_dim(const GanShape& shape) {
   switch (shape.kind) {

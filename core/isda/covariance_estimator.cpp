@@ -1,6 +1,7 @@
 #include "isda/covariance_estimator.h"
 
 #include "support/torch_compat.h"
+#include "train/config_names.h"
 
 #include <torch/torch.h>
 
@@ -43,23 +44,14 @@ torch::Tensor independent_of_state(const torch::Tensor& sigma, const torch::Tens
 
 }  // namespace
 
+static_assert(static_cast<size_t>(CovarianceKind::kSingle) + 1 == train::names::kCovariances.size(),
+              "CovarianceKind lists the names of train/config_names.h in their order");
+
 CovarianceKind parse_covariance_kind(const std::string& name) {
-  if (name == "full") return CovarianceKind::kFull;
-  if (name == "diagonal") return CovarianceKind::kDiagonal;
-  if (name == "identity") return CovarianceKind::kIdentity;
-  if (name == "single") return CovarianceKind::kSingle;
-  throw std::invalid_argument("unknown covariance \"" + name + "\" (known: full, diagonal, identity, single)");
+  return train::names::parse_named<CovarianceKind>(train::names::kCovariances, name, "covariance");
 }
 
-std::string to_string(CovarianceKind kind) {
-  switch (kind) {
-    case CovarianceKind::kFull: return "full";
-    case CovarianceKind::kDiagonal: return "diagonal";
-    case CovarianceKind::kIdentity: return "identity";
-    case CovarianceKind::kSingle: return "single";
-  }
-  return "?";
-}
+std::string to_string(CovarianceKind kind) { return train::names::name_of(train::names::kCovariances, kind); }
 
 CovarianceEstimator::CovarianceEstimator(CovarianceKind kind, int64_t num_classes, int64_t feature_dim,
                                          torch::Device device, torch::Dtype state_dtype)

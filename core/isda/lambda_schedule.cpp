@@ -1,24 +1,19 @@
 #include "isda/lambda_schedule.h"
 
+#include "train/config_names.h"
+
 #include <stdexcept>
 
 namespace isda {
 
+static_assert(static_cast<size_t>(LambdaScheduleKind::kConstant) + 1 == train::names::kLambdaSchedules.size(),
+              "LambdaScheduleKind lists the names of train/config_names.h in their order");
+
 LambdaScheduleKind parse_lambda_schedule(const std::string& name) {
-  if (name == "epoch") return LambdaScheduleKind::kPerEpoch;
-  if (name == "iteration") return LambdaScheduleKind::kPerIteration;
-  if (name == "constant") return LambdaScheduleKind::kConstant;
-  throw std::invalid_argument("unknown lambda schedule \"" + name + "\" (known: epoch, iteration, constant)");
+  return train::names::parse_named<LambdaScheduleKind>(train::names::kLambdaSchedules, name, "lambda schedule");
 }
 
-std::string to_string(LambdaScheduleKind kind) {
-  switch (kind) {
-    case LambdaScheduleKind::kPerEpoch: return "epoch";
-    case LambdaScheduleKind::kPerIteration: return "iteration";
-    case LambdaScheduleKind::kConstant: return "constant";
-  }
-  return "?";
-}
+std::string to_string(LambdaScheduleKind kind) { return train::names::name_of(train::names::kLambdaSchedules, kind); }
 
 double LambdaSchedule::at(int64_t epoch, int64_t iteration, int64_t iterations_per_epoch, int64_t epochs) const {
   switch (kind) {

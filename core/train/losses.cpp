@@ -1,5 +1,7 @@
 #include "train/losses.h"
 
+#include "train/config_names.h"
+
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
@@ -86,30 +88,12 @@ torch::Tensor target_log_probability(const torch::Tensor& logits, const torch::T
 
 }  // namespace
 
-LossKind parse_loss_kind(const std::string& name) {
-  if (name == "ce") return LossKind::kCrossEntropy;
-  if (name == "isda") return LossKind::kIsda;
-  if (name == "large_margin") return LossKind::kLargeMargin;
-  if (name == "disturb_label") return LossKind::kDisturbLabel;
-  if (name == "focal") return LossKind::kFocal;
-  if (name == "center") return LossKind::kCenter;
-  if (name == "lq") return LossKind::kLq;
-  throw std::invalid_argument("unknown loss \"" + name +
-                              "\" (known: ce, isda, large_margin, disturb_label, focal, center, lq)");
-}
+static_assert(static_cast<size_t>(LossKind::kLq) + 1 == names::kMethods.size(),
+              "LossKind lists the names of train/config_names.h in their order");
 
-std::string to_string(LossKind kind) {
-  switch (kind) {
-    case LossKind::kCrossEntropy: return "ce";
-    case LossKind::kIsda: return "isda";
-    case LossKind::kLargeMargin: return "large_margin";
-    case LossKind::kDisturbLabel: return "disturb_label";
-    case LossKind::kFocal: return "focal";
-    case LossKind::kCenter: return "center";
-    case LossKind::kLq: return "lq";
-  }
-  return "?";
-}
+LossKind parse_loss_kind(const std::string& name) { return names::parse_named<LossKind>(names::kMethods, name, "loss"); }
+
+std::string to_string(LossKind kind) { return names::name_of(names::kMethods, kind); }
 
 double large_margin_beta(const LargeMarginAnnealing& annealing, int64_t iteration) {
   const double decayed =

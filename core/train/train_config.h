@@ -169,6 +169,11 @@ TrainConfig config_from_json(const nlohmann::json& object, const std::string& so
 // ConfigError naming the key and the value.
 void validate(const TrainConfig& config, const std::string& source);
 
+// Checks one key's value on its own: its type, range or names, not how it combines with other keys
+// (a spec's `base`, grid and rules set keys one at a time; each run's whole config is validated when
+// it is expanded). Throws ConfigError "<source>: <key>: <problem>".
+void check_key_value(const std::string& key, const nlohmann::json& value, const std::string& source);
+
 // The JSON value in the file at `path`. Throws ConfigError "<path>: <problem>" when the path is a
 // directory, cannot be opened or read, or does not hold valid JSON.
 nlohmann::json read_json_file(const std::string& path);

@@ -16,6 +16,7 @@ namespace isda::runner {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 nlohmann::json base_spec() {
   return nlohmann::json::parse(R"({
@@ -317,6 +318,22 @@ TEST(Spec, ErrorsNameTheFileTheJsonPathAndTheProblem) {
 
 // A spec's name and its profiles' names become sweep names and the names of Slurm files: they are
 // 1 to 64 of [A-Za-z0-9._-], starting with a letter or digit.
+// A value in base, a grid or a rule is judged alone; how keys combine is judged per run, naming it.
+TEST(Spec, KeysThatOnlyWorkTogetherAreJudgedTogether) {
+  auto s = base_spec();
+  s["base"]["ranks"] = 4;
+  s["base"]["batch_size"] = 100;  // alone, ranks 4 with the default batch 128 would be fine; 100 / 4 too
+  EXPECT_NO_THROW(expand(parse_spec(s, "x.json")));
+  s["base"]["ranks"] = 3;
+  s["base"]["batch_size"] = 129;  // ranks 3 alone does not split the default 128, but 129 is set too
+  EXPECT_NO_THROW(expand(parse_spec(s, "x.json")));
+  s["base"].erase("batch_size");
+  const auto message = error_of(s);
+  EXPECT_THAT(message, HasSubstr("x.json: run "));
+  EXPECT_THAT(message, HasSubstr(": batch_size: the global batch 128 does not split into 3 equal shares (ranks)"));
+  EXPECT_THAT(message, Not(HasSubstr(": : "))) << "no empty path segment";
+}
+
 TEST(Spec, NamesAreWhatAFileNameCanHold) {
   const std::string rule = "(1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit)";
   for (const auto& name : std::vector<std::string>{"t", "table5", "cifar10_resnet32", "Run-2.b", std::string(64, 'a')}) {

@@ -1,5 +1,7 @@
 #include "train/train_config.h"
 
+#include "train/config_names.h"
+
 #include "support/idx_files.h"  // ScratchDir
 
 #include <gmock/gmock.h>
@@ -141,6 +143,45 @@ TEST(TrainConfig, ErrorsNameTheSourceAndTheKey) {
   EXPECT_THAT(error_of({{"nesterov", 1}}), HasSubstr("nesterov: expected a boolean"));
   EXPECT_THAT(error_of({{"device", "tpu"}}), HasSubstr("device: unknown value \"tpu\""));
   EXPECT_THAT(error_of(nlohmann::json::array()), HasSubstr("run.json: expected a JSON object"));
+}
+
+// An integer key's value is shown as the integer it is; a key's names come from one table
+// (train/config_names.h), and each key's help lists them.
+TEST(TrainConfig, ValuesAreShownAsTheKeyHoldsThemAndHelpListsEveryName) {
+  EXPECT_THAT(error_of({{"batch_size", 0}}), HasSubstr("batch_size: must be positive, got 0"));
+  EXPECT_THAT(error_of({{"epochs", -3}}), HasSubstr("epochs: must be positive, got -3"));
+  EXPECT_THAT(error_of({{"lr", 0.0}}), HasSubstr("lr: must be positive, got 0.0"));
+  const auto help_of = [](const std::string& key) {
+    for (const auto& k : config_keys()) {
+      if (k.key == key) return k.help;
+    }
+    return std::string();
+  };
+  const auto expect_listed = [&](const std::string& key, const auto& names) {
+    for (const auto name : names) EXPECT_THAT(help_of(key), HasSubstr(std::string(name))) << key;
+  };
+  expect_listed("dataset", names::kDatasets);
+  expect_listed("augment", names::kAugments);
+  expect_listed("task", names::kTasks);
+  expect_listed("gan", names::kGans);
+  expect_listed("method", names::kMethods);
+  expect_listed("lambda_schedule", names::kLambdaSchedules);
+  expect_listed("covariance", names::kCovariances);
+  expect_listed("lr_schedule", names::kLrSchedules);
+  expect_listed("precision", names::kPrecisions);
+}
+
+// A key's value is judged alone; how it combines with other keys is judged for the whole config.
+TEST(TrainConfig, AKeyValueIsCheckedOnItsOwn) {
+  EXPECT_NO_THROW(check_key_value("ranks", 3, "spec"));  // 128 does not split into 3, but batch_size may be set too
+  EXPECT_THROW(check_key_value("ranks", 0, "spec"), ConfigError);
+  try {
+    check_key_value("precision", "fp16", "spec");
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(std::string(e.what()), "spec: precision: unknown value \"fp16\" (known: fp32, bf16)");
+  }
+  EXPECT_THAT(error_of({{"ranks", 3}}), HasSubstr("batch_size: the global batch 128 does not split into 3"));
 }
 
 // The command line turns "--lr inf" into a JSON number inf (std::stod); every floating-point key
