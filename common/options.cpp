@@ -60,16 +60,18 @@ std::string flag_and_value(const Option& option) {
   return option.is_switch() ? option.flag : option.flag + " " + option.value_name;
 }
 
-// What the help says after an option's own line: its default, environment variable, other spellings.
+// What the help says after an option's own line: its choices, default, environment variable,
+// other spellings, whether it repeats: " (a, b or c; default: a; env: X)".
 std::string option_details(const Option& option) {
-  std::string text;
+  std::vector<std::string> parts;
+  if (!option.choices.empty()) parts.push_back(listed(option.choices));
   if (!option.default_value.empty() || !option.default_text.empty()) {
-    text += " (default: " + (option.default_text.empty() ? option.default_value : option.default_text) + ")";
+    parts.push_back("default: " + (option.default_text.empty() ? option.default_value : option.default_text));
   }
-  if (!option.env_var.empty()) text += " (env: " + option.env_var + ")";
-  for (const auto& alias : option.aliases) text += " (also " + alias.flag + (alias.deprecated ? ", deprecated)" : ")");
-  if (option.repeatable) text += " (repeatable)";
-  return text;
+  if (!option.env_var.empty()) parts.push_back("env: " + option.env_var);
+  for (const auto& alias : option.aliases) parts.push_back("also " + alias.flag + (alias.deprecated ? ", deprecated" : ""));
+  if (option.repeatable) parts.push_back("repeatable");
+  return parts.empty() ? "" : " (" + joined(parts, "; ") + ")";
 }
 
 // The option lines of `options` (and of --help when `with_help`), grouped by section.
@@ -275,31 +277,38 @@ Arguments parse_arguments(const Command& command, const std::vector<std::string>
   return parsed;
 }
 
-const Command& subcommand_of(const Command& command, const std::vector<std::string>& args) {
+SubcommandArguments parse_subcommand(const Command& command, const std::vector<std::string>& args) {
   std::vector<std::string> visible;
   for (const auto& sub : command.subcommands) {
     if (!sub.hidden) visible.push_back(short_name(sub.name));
   }
   if (args.empty()) throw UsageError("expected a subcommand: " + listed(visible) + " (see --help)");
+  if (args[0] == "--help" || args[0] == "-h") {
+    Arguments help;
+    help.help_ = true;
+    return {command, help};
+  }
   for (const auto& sub : command.subcommands) {
-    if (short_name(sub.name) == args[0]) return sub;
+    if (short_name(sub.name) == args[0]) return {sub, parse_arguments(sub, {args.begin() + 1, args.end()})};
   }
   throw UsageError("unknown subcommand \"" + args[0] + "\" (known: " + joined(visible, ", ") + ")");
 }
 
 std::string help_text(const Command& command) {
-  std::vector<const Command*> listed_commands;
+  std::vector<const Command*> sections;  // the visible subcommands, each with its options
   for (const auto& sub : command.subcommands) {
-    if (!sub.hidden) listed_commands.push_back(&sub);
+    if (!sub.hidden) sections.push_back(&sub);
   }
-  if (listed_commands.empty() || !command.usage.empty()) listed_commands.insert(listed_commands.begin(), &command);
-  std::string text = usage_lines(listed_commands) + command.description;
+  // A command with subcommands has their usage lines, and its own only where it gives forms.
+  auto usage_of = sections;
+  if (sections.empty() || !command.usage.empty()) usage_of.insert(usage_of.begin(), &command);
+  std::string text = usage_lines(usage_of) + command.description;
   text += options_help(command.options, /*with_help=*/true);
-  for (const auto* sub : listed_commands) {
-    if (sub == &command) continue;
+  for (const auto* sub : sections) {
     text += "\n" + short_name(sub->name) + ": " + sub->description;
     text += options_help(sub->options, /*with_help=*/false);
   }
+  if (!sections.empty()) text += "\n";
   text += command.notes;
   if (!command.exit_codes.empty()) text += exit_codes_help(command.exit_codes);
   return text;
@@ -314,7 +323,7 @@ int64_t parse_integer(const std::string& text, int64_t min, int64_t max) {
     used = 0;
   }
   if (text.empty() || used != text.size() || value < min || value > max) {
-    const auto range = max == std::numeric_limits<int64_t>::max()
+    const auto range = max == kNoIntegerLimit
                            ? ">= " + std::to_string(min)
                            : "in [" + std::to_string(min) + ", " + std::to_string(max) + "]";
     throw UsageError("expected an integer " + range + ", got \"" + text + "\"");

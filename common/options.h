@@ -19,6 +19,9 @@
 
 namespace isda {
 
+// The largest value of an integer option that names no maximum: what an int holds.
+inline constexpr int64_t kNoIntegerLimit = std::numeric_limits<int>::max();
+
 // One row of a command's option table. Made by value_option or switch_option, then refined with
 // the chained setters below, e.g.
 //   value_option("--per-gpu", "K", "workers per GPU").integer(1).default_to("1")
@@ -39,7 +42,7 @@ struct Option {
   std::vector<Alias> aliases;  // other spellings, read as `flag`
   std::string section;         // a heading the option is listed under in --help ("" the first list)
 
-  Option& integer(int64_t min, int64_t max = std::numeric_limits<int64_t>::max());
+  Option& integer(int64_t min, int64_t max = kNoIntegerLimit);
   Option& one_of(std::vector<std::string> values);
   Option& default_to(std::string value);
   Option& default_described(std::string text);
@@ -66,6 +69,8 @@ struct Command {
   std::vector<Command> subcommands;   // each parsed with its own options (subcommand_of)
   bool hidden = false;                // a subcommand that --help leaves out (an internal child process)
 };
+
+struct SubcommandArguments;
 
 // What parse_arguments read. Values are strings as typed; integer and choice rows were checked.
 class Arguments {
@@ -96,6 +101,7 @@ class Arguments {
 
  private:
   friend Arguments parse_arguments(const Command&, const std::vector<std::string>&);
+  friend SubcommandArguments parse_subcommand(const Command&, const std::vector<std::string>&);
   struct Given {
     const Option* option = nullptr;
     std::string spelling;  // the flag or alias as typed, or the environment variable
@@ -114,9 +120,15 @@ class Arguments {
 // "--per-gpu: expected an integer >= 1, got \"0\"", "--backend: expected local or slurm, got \"pbs\"".
 Arguments parse_arguments(const Command& command, const std::vector<std::string>& args);
 
-// The subcommand that args[0] names (a hidden one included). Throws UsageError "expected a
-// subcommand: fetch or preview (see --help)" or "unknown subcommand \"x\" (known: fetch, preview)".
-const Command& subcommand_of(const Command& command, const std::vector<std::string>& args);
+// For a command with subcommands: the one args[0] names (a hidden one included) and the rest of
+// `args` parsed against its options; or, when args[0] is --help or -h, `command` itself with help().
+// Throws UsageError as parse_arguments does, or "expected a subcommand: fetch or preview (see
+// --help)", "unknown subcommand \"x\" (known: fetch, preview)".
+struct SubcommandArguments {
+  const Command& command;
+  Arguments arguments;
+};
+SubcommandArguments parse_subcommand(const Command& command, const std::vector<std::string>& args);
 
 // The command's --help: usage forms, description, options (with defaults, environment variables
 // and other spellings; wrapped at 100 columns), notes and exit codes. A command with subcommands
@@ -124,8 +136,8 @@ const Command& subcommand_of(const Command& command, const std::vector<std::stri
 std::string help_text(const Command& command);
 
 // `text` as an integer in [min, max]; else UsageError "expected an integer >= MIN, got \"TEXT\""
-// (or "in [MIN, MAX]" when max is not the largest int64_t).
-int64_t parse_integer(const std::string& text, int64_t min, int64_t max = std::numeric_limits<int64_t>::max());
+// (or "in [MIN, MAX]" when max is not kNoIntegerLimit).
+int64_t parse_integer(const std::string& text, int64_t min, int64_t max = kNoIntegerLimit);
 
 // "a,b,,c" -> {"a", "b", "c"}: a list value, empty items dropped.
 std::vector<std::string> split_commas(const std::string& text);

@@ -99,6 +99,7 @@ TEST(Options, ErrorsAreOneLineNamingTheFlag) {
       {{"--cpu-slots", "x"}, "--cpu-slots: expected an integer >= 1, got \"x\""},
       {{"--cpu-slots=0"}, "--cpu-slots: expected an integer >= 1, got \"0\""},
       {{"--cpu-slots", "99999999999999999999"}, "--cpu-slots: expected an integer >= 1, got \"99999999999999999999\""},
+      {{"--cpu-slots", "2147483648"}, "--cpu-slots: expected an integer >= 1, got \"2147483648\""},
       {{"--count", "2000"}, "--count: expected an integer in [1, 1024], got \"2000\""},
       {{"--backend", "pbs"}, "--backend: expected local or slurm, got \"pbs\""},
       {{"--db", "a", "--db=b"}, "--db: given twice"},
@@ -129,7 +130,8 @@ TEST(Options, HelpListsEveryOptionItsDefaultsAndTheExitCodes) {
       << "a generated usage line wraps at 100 columns between options, under the name";
   EXPECT_THAT(help, HasSubstr("\nDoes an example.\n  --db PATH        results store (default: results/isda.db)\n"));
   EXPECT_THAT(help, HasSubstr("  --data-root DIR  the data set's folder (also --root, deprecated)\n"));
-  EXPECT_THAT(help, HasSubstr("  --worker PATH    the isda-train binary (default: isda-train) (env: ISDA_EXAMPLE_WORKER)\n"));
+  EXPECT_THAT(help, HasSubstr("  --backend NAME   where workers run (local or slurm; default: local)\n"));
+  EXPECT_THAT(help, HasSubstr("  --worker PATH    the isda-train binary (default: isda-train; env: ISDA_EXAMPLE_WORKER)\n"));
   EXPECT_THAT(help, HasSubstr("  --help           this help (also -h)\nSlurm:\n  --sbatch-arg A   one more sbatch argument (repeatable)\n"));
   EXPECT_THAT(help, HasSubstr("A note.\nexit codes: 0 done, 2 bad usage, 128+N stopped\n"));
 }
@@ -146,11 +148,17 @@ TEST(Options, SubcommandsAreFoundByNameAndListedInTheHelp) {
     sub.hidden = std::string(name) == "probe";
     tool.subcommands.push_back(sub);
   }
-  EXPECT_EQ(subcommand_of(tool, {"preview", "--out", "x"}).name, "isda-tool preview");
-  EXPECT_EQ(subcommand_of(tool, {"probe"}).name, "isda-tool probe");
+  const auto preview = parse_subcommand(tool, {"preview", "--out", "x"});
+  EXPECT_EQ(preview.command.name, "isda-tool preview");
+  EXPECT_EQ(preview.arguments.text("--out"), "x");
+  EXPECT_EQ(parse_subcommand(tool, {"probe"}).command.name, "isda-tool probe");
+  EXPECT_TRUE(parse_subcommand(tool, {"fetch", "-h"}).arguments.help());
+  const auto tool_help = parse_subcommand(tool, {"--help", "fetch"});
+  EXPECT_EQ(tool_help.command.name, "isda-tool");
+  EXPECT_TRUE(tool_help.arguments.help());
   const auto error = [&tool](const std::vector<std::string>& args) {
     try {
-      subcommand_of(tool, args);
+      parse_subcommand(tool, args);
     } catch (const UsageError& e) {
       return std::string(e.what());
     }
@@ -158,6 +166,7 @@ TEST(Options, SubcommandsAreFoundByNameAndListedInTheHelp) {
   };
   EXPECT_EQ(error({}), "expected a subcommand: fetch or preview (see --help)");
   EXPECT_EQ(error({"download"}), "unknown subcommand \"download\" (known: fetch, preview)");
+  EXPECT_EQ(error({"fetch", "--in", "x"}), "unknown option --in (see --help)");
   const auto help = help_text(tool);
   EXPECT_THAT(help, HasSubstr("usage: isda-tool fetch [--out FILE]\n       isda-tool preview [--out FILE]\n"));
   EXPECT_THAT(help, HasSubstr("\nfetch: does fetch\n  --out FILE  where\n"));
