@@ -70,7 +70,7 @@ std::string option_details(const Option& option) {
   }
   if (!option.env_var.empty()) parts.push_back("env: " + option.env_var);
   for (const auto& alias : option.aliases) parts.push_back("also " + alias.flag + (alias.deprecated ? ", deprecated" : ""));
-  if (option.repeatable) parts.push_back("repeatable");
+  if (option.repeat == Option::Repeat::append) parts.push_back("repeatable");
   return parts.empty() ? "" : " (" + joined(parts, "; ") + ")";
 }
 
@@ -162,7 +162,11 @@ Option& Option::from_env(std::string variable) {
   return *this;
 }
 Option& Option::repeated() {
-  repeatable = true;
+  repeat = Repeat::append;
+  return *this;
+}
+Option& Option::later_wins() {
+  repeat = Repeat::later_wins;
   return *this;
 }
 Option& Option::alias(std::string other_flag, bool deprecated) {
@@ -243,7 +247,7 @@ Arguments parse_arguments(const Command& command, const std::vector<std::string>
     const Option* option = find_option(command, flag);
     if (option == nullptr) throw UsageError("unknown option " + flag + " (see --help)");
     auto& given = given_for(option);
-    if (!given.values.empty() && !option->repeatable) {
+    if (!given.values.empty() && option->repeat == Option::Repeat::error) {
       throw UsageError(flag + ": given twice" + (given.spelling == flag ? "" : " (also as " + given.spelling + ")"));
     }
     std::string value;
@@ -302,10 +306,15 @@ std::string help_text(const Command& command) {
   // A command with subcommands has their usage lines, and its own only where it gives forms.
   auto usage_of = sections;
   if (sections.empty() || !command.usage.empty()) usage_of.insert(usage_of.begin(), &command);
-  std::string text = usage_lines(usage_of) + command.description;
+  // Descriptions are one paragraph each, wrapped here; the notes keep their lines.
+  const auto paragraph = [](const std::string& first, const std::string& description) {
+    return description.empty() ? first + "\n" : wrapped(first, 0, words_of(description));
+  };
+  std::string text = usage_lines(usage_of);
+  if (!command.description.empty()) text += paragraph("", command.description);
   text += options_help(command.options, /*with_help=*/true);
   for (const auto* sub : sections) {
-    text += "\n" + short_name(sub->name) + ": " + sub->description;
+    text += "\n" + paragraph(short_name(sub->name) + ": ", sub->description);
     text += options_help(sub->options, /*with_help=*/false);
   }
   if (!sections.empty()) text += "\n";

@@ -6,7 +6,7 @@
 //
 // Rules every command shares: a value comes as the next argument or after '=' (--db PATH,
 // --db=PATH); a switch takes none; an empty value is an error; a flag given twice is an error
-// unless its row is repeatable (then every value is kept); --help or -h anywhere stops the reading
+// unless its row says a later one wins or every value is kept; --help or -h anywhere stops the reading
 // (what follows is not looked at); "--" ends the options; other arguments are positional, in order.
 
 #include "common/exit_codes.h"
@@ -34,7 +34,10 @@ struct Option {
   std::string env_var;        // an environment variable (non-empty) that gives the value when the flag is absent
   std::optional<std::pair<int64_t, int64_t>> integer_range;  // the value must be an integer in it
   std::vector<std::string> choices;                          // the value must be one of these
-  bool repeatable = false;  // every value is kept (Arguments::values); else a second use is an error
+  // What a second use of the flag does: an error naming it (the default); the later value wins
+  // (isda-train's config keys, which also override the config file); every value is kept (values()).
+  enum class Repeat { error, later_wins, append };
+  Repeat repeat = Repeat::error;
   struct Alias {
     std::string flag;
     bool deprecated;
@@ -47,7 +50,8 @@ struct Option {
   Option& default_to(std::string value);
   Option& default_described(std::string text);
   Option& from_env(std::string variable);
-  Option& repeated();
+  Option& repeated();    // Repeat::append
+  Option& later_wins();  // Repeat::later_wins
   Option& alias(std::string other_flag, bool deprecated = false);
   Option& in_section(std::string heading);
 
@@ -62,7 +66,7 @@ struct Command {
   std::string name;                   // as typed and as errors name it: "isda-run", "isda-bench head"
   std::vector<std::string> usage;     // the forms after the name; empty: one made from `positional` and the options
   std::string positional;             // what the generated usage form puts first ("SPEC.json"); may be empty
-  std::string description;            // what it does, after the usage lines; lines end in '\n'
+  std::string description;            // what it does, after the usage lines: one paragraph, wrapped by help_text
   std::vector<Option> options;        // --help (and -h) is every command's and is not listed here
   std::string notes;                  // printed after the options; lines end in '\n'
   std::vector<ExitCodeUse> exit_codes;  // the codes it returns, in its own words
@@ -83,7 +87,7 @@ class Arguments {
   const std::string& text(const std::string& flag) const;
   // text() of an integer row as a number; std::logic_error when it has no value and no default.
   int64_t integer(const std::string& flag) const;
-  // Every value of a repeatable row, in order.
+  // Every value given, in order (all of them for a Repeat::append row).
   const std::vector<std::string>& values(const std::string& flag) const;
   // convert(text(flag)); a UsageError it throws is thrown again prefixed with the flag as the user
   // spelled it ("--gpus: expected an integer >= 0, got \"x\""), or with the environment variable.

@@ -26,6 +26,7 @@ Command example() {
       value_option("--data-root", "DIR", "the data set's folder").alias("--root", /*deprecated=*/true),
       value_option("--worker", "PATH", "the isda-train binary").default_to("isda-train").from_env("ISDA_EXAMPLE_WORKER"),
       value_option("--sbatch-arg", "A", "one more sbatch argument").repeated().in_section("Slurm"),
+      value_option("--epochs", "N", "epochs").integer(1).later_wins().in_section("Slurm"),
       switch_option("--dry-run", "run nothing"),
   };
   command.notes = "A note.\n";
@@ -75,6 +76,8 @@ TEST(Options, DefaultsEnvironmentAliasesAndRepeatableRows) {
 
   EXPECT_EQ(parse_arguments(command, {"--root", "data"}).text("--data-root"), "data");
   EXPECT_THAT(parse_arguments(command, {"--sbatch-arg=a", "--sbatch-arg", "b"}).values("--sbatch-arg"), ElementsAre("a", "b"));
+  EXPECT_EQ(parse_arguments(command, {"--epochs", "3", "--epochs=5"}).integer("--epochs"), 5);
+  EXPECT_EQ(error_of({"--epochs", "3", "--epochs=x"}), "--epochs: expected an integer >= 1, got \"x\"") << "each value is checked";
 }
 
 TEST(Options, ConvertNamesTheFlagAsTyped) {
@@ -126,7 +129,7 @@ TEST(Options, HelpListsEveryOptionItsDefaultsAndTheExitCodes) {
   const auto help = help_text(example());
   EXPECT_EQ(help.substr(0, help.find("\nDoes")),
             "usage: isda-example SPEC.json [--db PATH] [--cpu-slots N] [--count N] [--backend NAME]\n"
-            "                    [--data-root DIR] [--worker PATH] [--sbatch-arg A] [--dry-run]")
+            "                    [--data-root DIR] [--worker PATH] [--sbatch-arg A] [--epochs N] [--dry-run]")
       << "a generated usage line wraps at 100 columns between options, under the name";
   EXPECT_THAT(help, HasSubstr("\nDoes an example.\n  --db PATH        results store (default: results/isda.db)\n"));
   EXPECT_THAT(help, HasSubstr("  --data-root DIR  the data set's folder (also --root, deprecated)\n"));
