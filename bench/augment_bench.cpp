@@ -28,16 +28,14 @@ void synchronize(const torch::Device& device) {
 
 Command augment_bench_command_line() {
   const AugmentOptions defaults;
-  Command c;
-  c.name = "isda-bench augment";
-  c.description = "each augmentation regime (none, standard, cutout, autoaugment) on batches of 3x32x32 images.\n";
-  c.options = {
-      value_option("--batch", "N", "images per batch").integer(1).default_to(std::to_string(defaults.batch)),
-      value_option("--steps", "S", "timed batches of each regime").integer(1).default_to(std::to_string(defaults.steps)),
-      value_option("--device", "NAME", "auto (CUDA when there is one), cpu or cuda").default_to(defaults.device),
-  };
-  c.exit_codes = kBenchExitCodes;
-  return c;
+  return benchmark_command(
+      "augment",
+      "each augmentation regime (none, standard, cutout, autoaugment) on batches of 3x32x32 images.\n",
+      {
+        value_option("--batch", "N", "images per batch").integer(1).default_to(std::to_string(defaults.batch)),
+        value_option("--steps", "S", "timed batches of each regime").integer(1).default_to(std::to_string(defaults.steps)),
+        device_option(defaults.device),
+      });
 }
 
 int run_augment_bench(const Arguments& args, std::ostream& out, std::ostream& /*err*/) {

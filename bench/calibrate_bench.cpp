@@ -142,27 +142,24 @@ results::Calibration calibrate(const CalibrateOptions& o, const data::DatasetSiz
 
 Command calibrate_bench_command_line() {
   const CalibrateOptions defaults;
-  const auto list = [](const std::vector<std::string>& items) { return fmt::format("{}", fmt::join(items, ",")); };
-  Command c;
-  c.name = "isda-bench calibrate";
-  c.description =
-      "images per second of training steps and of evaluation per (model, method, precision) at the data set's\n"
-      "resolution on this device, recorded in the results store for isda-run --dry-run's estimates.\n";
-  c.options = {
-      value_option("--models", "a,b", "the networks").default_to(list(defaults.models)),
-      value_option("--methods", "a,b", "the losses: ce, isda").default_to(list(defaults.methods)),
-      value_option("--precisions", "a,b", "fp32, bf16 (CUDA only)").default_to(list(defaults.precisions)),
-      value_option("--dataset", "NAME", "the data set whose resolution and classes are used")
-          .one_of({"fashion-mnist", "cifar10", "cifar100", "imagenet"})
-          .default_to(defaults.dataset),
-      value_option("--batch", "N", "images per step").integer(1).default_to(std::to_string(defaults.batch)),
-      value_option("--steps", "S", "timed steps of each").integer(1).default_to(std::to_string(defaults.steps)),
-      value_option("--warmup", "W", "steps before the timed ones").integer(1).default_to(std::to_string(defaults.warmup)),
-      value_option("--threads", "N", "CPU threads").integer(1).default_described("LibTorch's default"),
-      value_option("--device", "NAME", "auto (CUDA when there is one), cpu, cuda or cuda:N").default_to(defaults.device),
-      value_option("--db", "PATH", "the results store").default_to(defaults.db),
-  };
-  c.exit_codes = kBenchExitCodes;
+  auto c = benchmark_command(
+      "calibrate",
+      "images per second of training steps and of evaluation per (model, method, precision) at the data set's "
+      "resolution on this device, recorded in the results store for isda-run --dry-run's estimates.",
+      {
+          value_option("--models", "a,b", "the networks").default_to(join_commas(defaults.models)),
+          value_option("--methods", "a,b", "the losses: ce, isda").default_to(join_commas(defaults.methods)),
+          value_option("--precisions", "a,b", "fp32, bf16 (CUDA only)").default_to(join_commas(defaults.precisions)),
+          value_option("--dataset", "NAME", "the data set whose resolution and classes are used")
+              .one_of({"fashion-mnist", "cifar10", "cifar100", "imagenet"})
+              .default_to(defaults.dataset),
+          value_option("--batch", "N", "images per step").integer(1).default_to(std::to_string(defaults.batch)),
+          value_option("--steps", "S", "timed steps of each").integer(1).default_to(std::to_string(defaults.steps)),
+          value_option("--warmup", "W", "steps before the timed ones").integer(1).default_to(std::to_string(defaults.warmup)),
+          value_option("--threads", "N", "CPU threads").integer(1).default_described("LibTorch's default"),
+          value_option("--device", "NAME", "auto (CUDA when there is one), cpu, cuda or cuda:N").default_to(defaults.device),
+          value_option("--db", "PATH", "the results store").default_to(defaults.db),
+      });
   c.exit_codes.push_back({kExitStore, "results store error"});
   return c;
 }

@@ -157,26 +157,27 @@ Timing measure(const Options& o, int ranks) {
 
 Command data_parallel_bench_command_line() {
   const Options defaults;
-  Command c;
-  c.name = "isda-bench data-parallel";
-  c.description =
+  return benchmark_command(
+      "data-parallel",
       "training steps of one global batch split over 1, 2, ... Gloo ranks (threads of this process): step\n"
-      "time, speed-up, and the shares of the gradient all-reduce and of ISDA's feature all-gather.\n";
-  c.options = {
-      value_option("--model", "NAME", "the network").default_to(defaults.model),
-      value_option("--ranks", "1,2", "rank counts to compare, each a divisor of --batch")
-          .default_to(fmt::format("{}", fmt::join(defaults.ranks, ","))),
-      value_option("--batch", "N", "the global batch").integer(1).default_to(std::to_string(defaults.batch)),
-      value_option("--steps", "S", "steps, the first a warm-up").integer(2).default_to(std::to_string(defaults.steps)),
-      value_option("--image-size", "S", "side of the random images").integer(1).default_to(std::to_string(defaults.image_size)),
-      value_option("--classes", "C", "classes").integer(1).default_to(std::to_string(defaults.classes)),
-      value_option("--method", "NAME", "the loss").one_of({"ce", "isda"}).default_to(defaults.method),
-      value_option("--sync-bn", "BOOL", "BatchNorm statistics over all ranks")
-          .one_of({"true", "false"})
-          .default_to(defaults.sync_bn ? "true" : "false"),
-  };
-  c.exit_codes = kBenchExitCodes;
-  return c;
+      "time, speed-up, and the shares of the gradient all-reduce and of ISDA's feature all-gather.\n",
+      {
+          value_option("--model", "NAME", "the network").default_to(defaults.model),
+          value_option("--ranks", "1,2", "rank counts to compare, each a divisor of --batch")
+              .default_to(fmt::format("{}", fmt::join(defaults.ranks, ","))),
+          value_option("--batch", "N", "the global batch").integer(1).default_to(std::to_string(defaults.batch)),
+          value_option("--steps", "S", "steps, the first a warm-up")
+              .integer(2)
+              .default_to(std::to_string(defaults.steps)),
+          value_option("--image-size", "S", "side of the random images")
+              .integer(1)
+              .default_to(std::to_string(defaults.image_size)),
+          value_option("--classes", "C", "classes").integer(1).default_to(std::to_string(defaults.classes)),
+          value_option("--method", "NAME", "the loss").one_of({"ce", "isda"}).default_to(defaults.method),
+          value_option("--sync-bn", "BOOL", "BatchNorm statistics over all ranks")
+              .one_of({"true", "false"})
+              .default_to(defaults.sync_bn ? "true" : "false"),
+      });
 }
 
 int run_data_parallel_bench(const Arguments& args, std::ostream& out, std::ostream& /*err*/) {

@@ -28,24 +28,22 @@ struct GanBenchOptions {
 
 Command gan_bench_command_line() {
   const GanBenchOptions defaults;
-  Command c;
-  c.name = "isda-bench gan";
-  c.description =
+  return benchmark_command(
+      "gan",
       "one epoch of each generator (as a generator run trains it) beside one cross-entropy epoch of the\n"
-      "classifier over the same images, and a generator run's share of a 160-epoch classifier run.\n";
-  c.options = {
-      value_option("--kinds", "a,b", "the generators").default_to(fmt::format("{}", fmt::join(defaults.kinds, ","))),
-      value_option("--model", "NAME", "the classifier").default_to(defaults.model),
-      value_option("--dataset", "NAME", "the data set").default_to(defaults.dataset),
-      value_option("--data-root", "DIR", "folder holding the data set files")
-          .default_described("the data set's default location ($ISDA_DATA_ROOT/<dataset> or data/<dataset>)"),
-      value_option("--images", "N", "training images").integer(64).default_to(std::to_string(defaults.images)),
-      value_option("--width", "W", "the generators' width").integer(1).default_to(std::to_string(defaults.width)),
-      value_option("--device", "NAME", "auto (CUDA when there is one), cpu or cuda").default_to(defaults.device),
-      value_option("--threads", "N", "CPU threads (0: LibTorch's default)").integer(0).default_to(std::to_string(defaults.threads)),
-  };
-  c.exit_codes = kBenchExitCodes;
-  return c;
+      "classifier over the same images, and a generator run's share of a 160-epoch classifier run.\n",
+      {
+          value_option("--kinds", "a,b", "the generators").default_to(join_commas(defaults.kinds)),
+          value_option("--model", "NAME", "the classifier").default_to(defaults.model),
+          value_option("--dataset", "NAME", "the data set").default_to(defaults.dataset),
+          data_root_option(),
+          value_option("--images", "N", "training images").integer(64).default_to(std::to_string(defaults.images)),
+          value_option("--width", "W", "the generators' width").integer(1).default_to(std::to_string(defaults.width)),
+          device_option(defaults.device),
+          value_option("--threads", "N", "CPU threads (0: LibTorch's default)")
+              .integer(0)
+              .default_to(std::to_string(defaults.threads)),
+      });
 }
 
 int run_gan_bench(const Arguments& args, std::ostream& out, std::ostream& /*err*/) {

@@ -65,8 +65,6 @@ double model_step_ms(const std::string& model_name, int64_t classes, int64_t bat
   return time_ms(device, 2, steps, [&] { step.run(images, labels, 0.5); });
 }
 
-Option device_option() { return value_option("--device", "NAME", "auto (CUDA when there is one), cpu or cuda").default_to("auto"); }
-
 Option precision_option() {
   return value_option("--precision", "NAME", "the network step's precision").one_of({"fp32", "bf16"}).default_to("fp32");
 }
@@ -74,24 +72,21 @@ Option precision_option() {
 }  // namespace
 
 Command isda_cost_bench_command_line() {
-  Command c;
-  c.name = "isda-bench isda-cost";
-  c.description =
+  return benchmark_command(
+      "isda-cost",
       "the full-covariance ISDA head (update, loss, backward) beside the cross-entropy head and one SGD step of\n"
-      "the network; on CUDA the device memory the ISDA head adds. One JSON line.\n";
-  c.options = {
-      value_option("--classes", "C", "classes").integer(1).default_to("1000"),
-      value_option("--dim", "A", "feature dimension").integer(1).default_to("2048"),
-      value_option("--batch", "N", "samples per step").integer(1).default_to("64"),
-      value_option("--state-dtype", "TYPE", "the estimator's state").one_of({"float64", "float32"}).default_to("float64"),
-      value_option("--model", "NAME", "the network of the SGD step").default_to("resnet50"),
-      value_option("--image-size", "S", "side of the network's images").integer(1).default_to("224"),
-      value_option("--steps", "S", "timed steps of each").integer(1).default_to("10"),
-      device_option(),
-      precision_option(),
-  };
-  c.exit_codes = kBenchExitCodes;
-  return c;
+      "the network; on CUDA the device memory the ISDA head adds. One JSON line.\n",
+      {
+        value_option("--classes", "C", "classes").integer(1).default_to("1000"),
+        value_option("--dim", "A", "feature dimension").integer(1).default_to("2048"),
+        value_option("--batch", "N", "samples per step").integer(1).default_to("64"),
+        value_option("--state-dtype", "TYPE", "the estimator's state").one_of({"float64", "float32"}).default_to("float64"),
+        value_option("--model", "NAME", "the network of the SGD step").default_to("resnet50"),
+        value_option("--image-size", "S", "side of the network's images").integer(1).default_to("224"),
+        value_option("--steps", "S", "timed steps of each").integer(1).default_to("10"),
+        device_option(),
+        precision_option(),
+      });
 }
 
 int run_isda_cost_bench(const Arguments& o, std::ostream& out, std::ostream& /*err*/) {
@@ -144,18 +139,16 @@ int run_isda_cost_bench(const Arguments& o, std::ostream& out, std::ostream& /*e
 }
 
 Command augment_step_bench_command_line() {
-  Command c;
-  c.name = "isda-bench augment-step";
-  c.description = "each augmentation regime per batch beside one ISDA training step of the network. JSON lines.\n";
-  c.options = {
-      value_option("--batch", "N", "images per batch").integer(1).default_to("128"),
-      value_option("--steps", "S", "timed batches and steps").integer(1).default_to("20"),
-      value_option("--model", "NAME", "the network").default_to("resnet110"),
-      device_option(),
-      precision_option(),
-  };
-  c.exit_codes = kBenchExitCodes;
-  return c;
+  return benchmark_command(
+      "augment-step",
+      "each augmentation regime per batch beside one ISDA training step of the network. JSON lines.\n",
+      {
+        value_option("--batch", "N", "images per batch").integer(1).default_to("128"),
+        value_option("--steps", "S", "timed batches and steps").integer(1).default_to("20"),
+        value_option("--model", "NAME", "the network").default_to("resnet110"),
+        device_option(),
+        precision_option(),
+      });
 }
 
 int run_augment_step_bench(const Arguments& o, std::ostream& out, std::ostream& /*err*/) {

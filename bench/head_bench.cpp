@@ -35,7 +35,7 @@ std::vector<Option> head_options() {
       value_option("--dim", "A", "feature dimension").integer(1).default_to(std::to_string(defaults.dim)),
       value_option("--batch", "N", "samples per step").integer(1).default_to(std::to_string(defaults.batch)),
       value_option("--steps", "S", "timed steps of each method").integer(1).default_to(std::to_string(defaults.steps)),
-      value_option("--device", "NAME", "auto (CUDA when there is one), cpu or cuda").default_to(defaults.device),
+      device_option(defaults.device),
   };
 }
 
@@ -141,23 +141,18 @@ std::string probe_memory(const HeadOptions& o, const std::string& method) {
 }  // namespace
 
 Command head_bench_command_line() {
-  Command c;
-  c.name = "isda-bench head";
-  c.description =
-      "one ISDA head step (full covariance: estimator update, loss, backward) beside cross-entropy and the\n"
-      "authors' formulation, median of interleaved steps; peak memory of each in a child process.\n";
-  c.options = head_options();
-  c.exit_codes = kBenchExitCodes;
-  return c;
+  return benchmark_command("head",
+                           "one ISDA head step (full covariance: estimator update, loss, backward) beside cross-entropy "
+                           "and the authors' formulation, median of interleaved steps; peak memory of each in a child "
+                           "process.",
+                           head_options());
 }
 
 Command head_memory_probe_command_line() {
-  Command c;
-  c.name = "isda-bench head-memory";
-  c.description = "the child process of isda-bench head that measures one method's peak memory.\n";
-  c.options = head_options();
-  c.options.push_back(value_option("--method", "NAME", "the method measured").one_of({"ce", "isda", "authors"}));
-  c.exit_codes = kBenchExitCodes;
+  auto options = head_options();
+  options.push_back(value_option("--method", "NAME", "the method measured").one_of({"ce", "isda", "authors"}));
+  auto c = benchmark_command("head-memory", "the child process of isda-bench head that measures one method's peak memory.",
+                             options);
   c.hidden = true;
   return c;
 }

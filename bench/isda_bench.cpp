@@ -38,6 +38,24 @@ const Benchmark kBenchmarks[] = {
 
 }  // namespace
 
+Command benchmark_command(const std::string& name, std::string description, std::vector<Option> options) {
+  Command c;
+  c.name = "isda-bench " + name;
+  c.description = std::move(description);
+  c.options = std::move(options);
+  c.exit_codes = kBenchExitCodes;
+  return c;
+}
+
+Option device_option(const std::string& default_device) {
+  return value_option("--device", "NAME", "auto (CUDA when there is one), cpu or cuda").default_to(default_device);
+}
+
+Option data_root_option() {
+  return value_option("--data-root", "DIR", "folder holding the data set files")
+      .default_described("the data set's default location, $ISDA_DATA_ROOT/<dataset> or data/<dataset>");
+}
+
 const Command& bench_command_line() {
   static const Command command = [] {
     Command c;

@@ -14,6 +14,16 @@ namespace isda::bench {
 inline const std::vector<ExitCodeUse> kBenchExitCodes = {
     {kExitOk, "done"}, {kExitFailed, "the benchmark failed"}, {kExitUsage, "bad usage"}};
 
+// The Command of benchmark `name` ("head"): "isda-bench head" with `description` (one paragraph),
+// `options` and kBenchExitCodes.
+Command benchmark_command(const std::string& name, std::string description, std::vector<Option> options);
+
+// --device of a benchmark: auto (CUDA when there is one), cpu or cuda.
+Option device_option(const std::string& default_device = "auto");
+
+// --data-root of a benchmark that reads a data set, by default where isda-train reads it.
+Option data_root_option();
+
 // Runs `isda-bench SUBCOMMAND [options]` (args without the program name). Results go to `out`,
 // errors as one line "isda-bench SUBCOMMAND: error: ..." to `err`. Returns 0, 1 the benchmark
 // failed, 2 bad usage, 6 results store error (calibrate). Without arguments: the help, exit 0.

@@ -101,18 +101,19 @@ double median(std::vector<double> v) {
 
 Command models_bench_command_line() {
   const ModelsOptions defaults;
-  Command c;
-  c.name = "isda-bench models";
-  c.description = "one training step of each network with cross-entropy and with ISDA, median of interleaved steps.\n";
-  c.options = {
-      value_option("--device", "NAME", "where the steps run").one_of({"cpu", "cuda"}).default_to(defaults.device),
-      value_option("--models", "a,b", "the networks").default_described("every network on CUDA, six on the CPU"),
-      value_option("--batch", "N", "images per step").integer(1).default_described("32 on the CPU, 128 on CUDA"),
-      value_option("--steps", "S", "timed steps of each loss").integer(1).default_described("5 on the CPU, 20 on CUDA"),
-      value_option("--classes", "C", "classes").integer(1).default_described("100 for CIFAR networks, 1000 for ImageNet ones"),
-  };
-  c.exit_codes = kBenchExitCodes;
-  return c;
+  return benchmark_command(
+      "models", "one training step of each network with cross-entropy and with ISDA, median of interleaved steps.\n",
+      {
+          value_option("--device", "NAME", "where the steps run").one_of({"cpu", "cuda"}).default_to(defaults.device),
+          value_option("--models", "a,b", "the networks").default_described("every network on CUDA, six on the CPU"),
+          value_option("--batch", "N", "images per step").integer(1).default_described("32 on the CPU, 128 on CUDA"),
+          value_option("--steps", "S", "timed steps of each loss")
+              .integer(1)
+              .default_described("5 on the CPU, 20 on CUDA"),
+          value_option("--classes", "C", "classes")
+              .integer(1)
+              .default_described("100 for CIFAR networks, 1000 for ImageNet ones"),
+      });
 }
 
 int run_models_bench(const Arguments& args, std::ostream& out, std::ostream& /*err*/) {

@@ -63,17 +63,14 @@ Grid four_axes(int64_t values) {
 }  // namespace
 
 Command sweep_bench_command_line() {
-  Command c;
-  c.name = "isda-bench sweep";
-  c.description =
+  return benchmark_command(
+      "sweep",
       "expanding an N-run grid beside a JSON object per run, registering it in a fresh results store, and\n"
-      "planning the same sweep again, for three grid shapes.\n";
-  c.options = {
-      value_option("--runs", "N", "runs of each grid").integer(1).default_to("100000"),
-      value_option("--seeds", "S", "seeds of the one-axis grid").integer(1).default_described("3, then 1"),
-  };
-  c.exit_codes = kBenchExitCodes;
-  return c;
+      "planning the same sweep again, for three grid shapes.\n",
+      {
+        value_option("--runs", "N", "runs of each grid").integer(1).default_to("100000"),
+        value_option("--seeds", "S", "seeds of the one-axis grid").integer(1).default_described("3, then 1"),
+      });
 }
 
 int run_sweep_bench(const Arguments& args, std::ostream& out, std::ostream& err) {

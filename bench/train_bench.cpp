@@ -51,29 +51,33 @@ TrainBenchOptions options_from(const Arguments& args) {
 
 Command train_bench_command_line() {
   const TrainBenchOptions defaults;
-  Command c;
-  c.name = "isda-bench train";
-  c.description =
+  return benchmark_command(
+      "train",
       "whole training epochs through train() (data, augmentation, loss, SGD) of each model with each method,\n"
-      "the last of --epochs reported: seconds per epoch, images/s, seconds per 50,000 images.\n";
-  c.options = {
-      value_option("--models", "a,b", "the networks").default_to(fmt::format("{}", fmt::join(defaults.models, ","))),
-      value_option("--methods", "a,b", "the losses").default_to(fmt::format("{}", fmt::join(defaults.methods, ","))),
-      value_option("--dataset", "NAME", "the data set").default_to(defaults.dataset),
-      value_option("--data-root", "DIR", "folder holding the data set files")
-          .default_described("the data set's default location ($ISDA_DATA_ROOT/<dataset> or data/<dataset>)"),
-      value_option("--images", "N", "training images (0: the whole training set)").integer(0).default_to(std::to_string(defaults.images)),
-      value_option("--batch", "N", "images per step").integer(1).default_to(std::to_string(defaults.batch)),
-      value_option("--epochs", "N", "epochs of each run, the first a warm-up").integer(1).default_to(std::to_string(defaults.epochs)),
-      value_option("--test-images", "N", "test images evaluated after each epoch").integer(1).default_to(std::to_string(defaults.test_images)),
-      value_option("--device", "NAME", "auto (CUDA when there is one), cpu or cuda").default_to(defaults.device),
-      value_option("--precision", "NAME", "the training steps' precision").one_of({"fp32", "bf16"}).default_to(defaults.precision),
-      switch_option("--channels-last", "images and weights in channels_last"),
-      switch_option("--cuda-graph", "training steps replayed from a CUDA graph"),
-      switch_option("--json", "one JSON object per (model, method) instead of the table"),
-  };
-  c.exit_codes = kBenchExitCodes;
-  return c;
+      "the last of --epochs reported: seconds per epoch, images/s, seconds per 50,000 images.\n",
+      {
+          value_option("--models", "a,b", "the networks").default_to(join_commas(defaults.models)),
+          value_option("--methods", "a,b", "the losses").default_to(join_commas(defaults.methods)),
+          value_option("--dataset", "NAME", "the data set").default_to(defaults.dataset),
+          data_root_option(),
+          value_option("--images", "N", "training images (0: the whole training set)")
+              .integer(0)
+              .default_to(std::to_string(defaults.images)),
+          value_option("--batch", "N", "images per step").integer(1).default_to(std::to_string(defaults.batch)),
+          value_option("--epochs", "N", "epochs of each run, the first a warm-up")
+              .integer(1)
+              .default_to(std::to_string(defaults.epochs)),
+          value_option("--test-images", "N", "test images evaluated after each epoch")
+              .integer(1)
+              .default_to(std::to_string(defaults.test_images)),
+          device_option(defaults.device),
+          value_option("--precision", "NAME", "the training steps' precision")
+              .one_of({"fp32", "bf16"})
+              .default_to(defaults.precision),
+          switch_option("--channels-last", "images and weights in channels_last"),
+          switch_option("--cuda-graph", "training steps replayed from a CUDA graph"),
+          switch_option("--json", "one JSON object per (model, method) instead of the table"),
+      });
 }
 
 int run_train_bench(const Arguments& args, std::ostream& out, std::ostream& err) {

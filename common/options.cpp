@@ -349,4 +349,6 @@ std::vector<std::string> split_commas(const std::string& text) {
   return items;
 }
 
+std::string join_commas(const std::vector<std::string>& items) { return joined(items, ","); }
+
 }  // namespace isda

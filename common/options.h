@@ -143,7 +143,9 @@ std::string help_text(const Command& command);
 // (or "in [MIN, MAX]" when max is not kNoIntegerLimit).
 int64_t parse_integer(const std::string& text, int64_t min, int64_t max = kNoIntegerLimit);
 
-// "a,b,,c" -> {"a", "b", "c"}: a list value, empty items dropped.
+// "a,b,,c" -> {"a", "b", "c"}: a list value, empty items dropped; join_commas is its inverse, for
+// a list's default.
 std::vector<std::string> split_commas(const std::string& text);
+std::string join_commas(const std::vector<std::string>& items);
 
 }  // namespace isda

@@ -53,14 +53,20 @@ Command preview_command_line() {
       "a PNG grid, one column per training image: the originals on the first row, then\n"
       "augmented copies (the batched augmentation isda-train applies).\n";
   c.options = {
-      value_option("--dataset", "NAME", "the data set").one_of({"fashion-mnist", "cifar10", "cifar100"}).default_to(defaults.dataset),
+      value_option("--dataset", "NAME", "the data set")
+          .one_of({"fashion-mnist", "cifar10", "cifar100"})
+          .default_to(defaults.dataset),
       value_option("--augment", "KIND", "the augmentation")
           .one_of({"none", "standard", "cutout", "autoaugment"})
           .default_to(defaults.augment),
       value_option("--out", "FILE.png", "the PNG to write (required)"),
       data_root_option("folder holding the data set files", "the data set's default location"),
-      value_option("--count", "N", "training images, one column each").integer(1, 1024).default_to(std::to_string(defaults.count)),
-      value_option("--copies", "K", "augmented rows below the originals").integer(0, 64).default_to(std::to_string(defaults.copies)),
+      value_option("--count", "N", "training images, one column each")
+          .integer(1, 1024)
+          .default_to(std::to_string(defaults.count)),
+      value_option("--copies", "K", "augmented rows below the originals")
+          .integer(0, 64)
+          .default_to(std::to_string(defaults.copies)),
       value_option("--scale", "S", "pixel size of the tiles").integer(1, 16).default_to(std::to_string(defaults.scale)),
       value_option("--seed", "S", "seed of the augmenter")
           .integer(0, std::numeric_limits<int64_t>::max())
@@ -71,7 +77,8 @@ Command preview_command_line() {
 
 std::string normalized_md5(const std::string& text) {
   auto md5 = text;
-  std::transform(md5.begin(), md5.end(), md5.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(md5.begin(), md5.end(), md5.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   if (md5.size() != 32 || md5.find_first_not_of("0123456789abcdef") != std::string::npos) {
     throw UsageError("expected 32 hex digits, got \"" + text + "\"");
   }

@@ -75,9 +75,11 @@ TEST(Options, DefaultsEnvironmentAliasesAndRepeatableRows) {
   ::unsetenv("ISDA_EXAMPLE_WORKER");
 
   EXPECT_EQ(parse_arguments(command, {"--root", "data"}).text("--data-root"), "data");
-  EXPECT_THAT(parse_arguments(command, {"--sbatch-arg=a", "--sbatch-arg", "b"}).values("--sbatch-arg"), ElementsAre("a", "b"));
+  EXPECT_THAT(parse_arguments(command, {"--sbatch-arg=a", "--sbatch-arg", "b"}).values("--sbatch-arg"),
+              ElementsAre("a", "b"));
   EXPECT_EQ(parse_arguments(command, {"--epochs", "3", "--epochs=5"}).integer("--epochs"), 5);
-  EXPECT_EQ(error_of({"--epochs", "3", "--epochs=x"}), "--epochs: expected an integer >= 1, got \"x\"") << "each value is checked";
+  EXPECT_EQ(error_of({"--epochs", "3", "--epochs=x"}), "--epochs: expected an integer >= 1, got \"x\"")
+      << "each value is checked";
 }
 
 TEST(Options, ConvertNamesTheFlagAsTyped) {
@@ -134,8 +136,10 @@ TEST(Options, HelpListsEveryOptionItsDefaultsAndTheExitCodes) {
   EXPECT_THAT(help, HasSubstr("\nDoes an example.\n  --db PATH        results store (default: results/isda.db)\n"));
   EXPECT_THAT(help, HasSubstr("  --data-root DIR  the data set's folder (also --root, deprecated)\n"));
   EXPECT_THAT(help, HasSubstr("  --backend NAME   where workers run (local or slurm; default: local)\n"));
-  EXPECT_THAT(help, HasSubstr("  --worker PATH    the isda-train binary (default: isda-train; env: ISDA_EXAMPLE_WORKER)\n"));
-  EXPECT_THAT(help, HasSubstr("  --help           this help (also -h)\nSlurm:\n  --sbatch-arg A   one more sbatch argument (repeatable)\n"));
+  EXPECT_THAT(help,
+              HasSubstr("  --worker PATH    the isda-train binary (default: isda-train; env: ISDA_EXAMPLE_WORKER)\n"));
+  EXPECT_THAT(help, HasSubstr("  --help           this help (also -h)\nSlurm:\n  --sbatch-arg A   one more sbatch "
+                              "argument (repeatable)\n"));
   EXPECT_THAT(help, HasSubstr("A note.\nexit codes: 0 done, 2 bad usage, 128+N stopped\n"));
 }
 
@@ -181,6 +185,7 @@ TEST(Options, ParseIntegerAndSplitCommas) {
   EXPECT_THROW(parse_integer("3x", 0), UsageError);
   EXPECT_THROW(parse_integer("", 0), UsageError);
   EXPECT_THAT(split_commas("a,,b,"), ElementsAre("a", "b"));
+  EXPECT_EQ(join_commas({"a", "b"}), "a,b");
 }
 
 }  // namespace
