@@ -29,7 +29,7 @@ void synchronize(const torch::Device& device) {
 Command augment_bench_command_line() {
   const AugmentOptions defaults;
   return benchmark_command(
-      "augment",
+      "augment", run_augment_bench,
       "each augmentation regime (none, standard, cutout, autoaugment) on batches of 3x32x32 images.\n",
       {
         value_option("--batch", "N", "images per batch").integer(1).default_to(std::to_string(defaults.batch)),

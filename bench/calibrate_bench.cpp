@@ -143,7 +143,7 @@ results::Calibration calibrate(const CalibrateOptions& o, const data::DatasetSiz
 Command calibrate_bench_command_line() {
   const CalibrateOptions defaults;
   auto c = benchmark_command(
-      "calibrate",
+      "calibrate", run_calibrate_bench,
       "images per second of training steps and of evaluation per (model, method, precision) at the data set's "
       "resolution on this device, recorded in the results store for isda-run --dry-run's estimates.",
       {

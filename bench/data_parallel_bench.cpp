@@ -158,7 +158,7 @@ Timing measure(const Options& o, int ranks) {
 Command data_parallel_bench_command_line() {
   const Options defaults;
   return benchmark_command(
-      "data-parallel",
+      "data-parallel", run_data_parallel_bench,
       "training steps of one global batch split over 1, 2, ... Gloo ranks (threads of this process): step\n"
       "time, speed-up, and the shares of the gradient all-reduce and of ISDA's feature all-gather.\n",
       {

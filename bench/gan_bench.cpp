@@ -29,7 +29,7 @@ struct GanBenchOptions {
 Command gan_bench_command_line() {
   const GanBenchOptions defaults;
   return benchmark_command(
-      "gan",
+      "gan", run_gan_bench,
       "one epoch of each generator (as a generator run trains it) beside one cross-entropy epoch of the\n"
       "classifier over the same images, and a generator run's share of a 160-epoch classifier run.\n",
       {

@@ -73,7 +73,7 @@ Option precision_option() {
 
 Command isda_cost_bench_command_line() {
   return benchmark_command(
-      "isda-cost",
+      "isda-cost", run_isda_cost_bench,
       "the full-covariance ISDA head (update, loss, backward) beside the cross-entropy head and one SGD step of\n"
       "the network; on CUDA the device memory the ISDA head adds. One JSON line.\n",
       {
@@ -140,7 +140,7 @@ int run_isda_cost_bench(const Arguments& o, std::ostream& out, std::ostream& /*e
 
 Command augment_step_bench_command_line() {
   return benchmark_command(
-      "augment-step",
+      "augment-step", run_augment_step_bench,
       "each augmentation regime per batch beside one ISDA training step of the network. JSON lines.\n",
       {
         value_option("--batch", "N", "images per batch").integer(1).default_to("128"),

@@ -141,7 +141,7 @@ std::string probe_memory(const HeadOptions& o, const std::string& method) {
 }  // namespace
 
 Command head_bench_command_line() {
-  return benchmark_command("head",
+  return benchmark_command("head", run_head_bench,
                            "one ISDA head step (full covariance: estimator update, loss, backward) beside cross-entropy "
                            "and the authors' formulation, median of interleaved steps; peak memory of each in a child "
                            "process.",
@@ -151,8 +151,8 @@ Command head_bench_command_line() {
 Command head_memory_probe_command_line() {
   auto options = head_options();
   options.push_back(value_option("--method", "NAME", "the method measured").one_of({"ce", "isda", "authors"}));
-  auto c = benchmark_command("head-memory", "the child process of isda-bench head that measures one method's peak memory.",
-                             options);
+  auto c = benchmark_command("head-memory", run_head_memory_probe,
+                             "the child process of isda-bench head that measures one method's peak memory.", options);
   c.hidden = true;
   return c;
 }

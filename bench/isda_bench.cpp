@@ -16,31 +16,28 @@
 namespace isda::bench {
 namespace {
 
-// A benchmark: its option table and what runs it, in the order of isda-bench --help.
-struct Benchmark {
-  Command (*command_line)();
-  int (*run)(const Arguments& args, std::ostream& out, std::ostream& err);
-};
-
-const Benchmark kBenchmarks[] = {
-    {head_bench_command_line, run_head_bench},
-    {head_memory_probe_command_line, run_head_memory_probe},
-    {models_bench_command_line, run_models_bench},
-    {augment_bench_command_line, run_augment_bench},
-    {train_bench_command_line, run_train_bench},
-    {isda_cost_bench_command_line, run_isda_cost_bench},
-    {augment_step_bench_command_line, run_augment_step_bench},
-    {sweep_bench_command_line, run_sweep_bench},
-    {data_parallel_bench_command_line, run_data_parallel_bench},
-    {calibrate_bench_command_line, run_calibrate_bench},
-    {gan_bench_command_line, run_gan_bench},
+// Every benchmark's Command, in the order of isda-bench --help.
+Command (*const kBenchmarks[])() = {
+    head_bench_command_line,
+    head_memory_probe_command_line,
+    models_bench_command_line,
+    augment_bench_command_line,
+    train_bench_command_line,
+    isda_cost_bench_command_line,
+    augment_step_bench_command_line,
+    sweep_bench_command_line,
+    data_parallel_bench_command_line,
+    calibrate_bench_command_line,
+    gan_bench_command_line,
 };
 
 }  // namespace
 
-Command benchmark_command(const std::string& name, std::string description, std::vector<Option> options) {
+Command benchmark_command(const std::string& name, decltype(Command::run) run, std::string description,
+                          std::vector<Option> options) {
   Command c;
   c.name = "isda-bench " + name;
+  c.run = std::move(run);
   c.description = std::move(description);
   c.options = std::move(options);
   c.exit_codes = kBenchExitCodes;
@@ -63,7 +60,7 @@ const Command& bench_command_line() {
     c.description =
         "Side-by-side benchmarks: each measures the suite beside a reference in one process and prints ratios\n"
         "(bench/README.md). Every subcommand's own help: isda-bench SUBCOMMAND --help.\n";
-    for (const auto& benchmark : kBenchmarks) c.subcommands.push_back(benchmark.command_line());
+    for (const auto command_line : kBenchmarks) c.subcommands.push_back(command_line());
     c.exit_codes = kBenchExitCodes;
     c.exit_codes.push_back({kExitStore, "results store error (calibrate)"});
     return c;
@@ -91,8 +88,7 @@ int run_bench(const std::vector<std::string>& args, std::ostream& out, std::ostr
       out << help_text(parsed.command);
       return kExitOk;
     }
-    const auto index = static_cast<size_t>(&parsed.command - bench_command_line().subcommands.data());
-    return kBenchmarks[index].run(parsed.arguments, out, err);
+    return parsed.command.run(parsed.arguments, out, err);
   } catch (const UsageError& e) {
     return fail(kExitUsage, e.what());
   } catch (const std::invalid_argument& e) {  // what the libraries throw for an unknown name or option

@@ -14,9 +14,10 @@ namespace isda::bench {
 inline const std::vector<ExitCodeUse> kBenchExitCodes = {
     {kExitOk, "done"}, {kExitFailed, "the benchmark failed"}, {kExitUsage, "bad usage"}};
 
-// The Command of benchmark `name` ("head"): "isda-bench head" with `description` (one paragraph),
-// `options` and kBenchExitCodes.
-Command benchmark_command(const std::string& name, std::string description, std::vector<Option> options);
+// The Command of benchmark `name` ("head"): "isda-bench head", run by `run`, with `description`
+// (one paragraph), `options` and kBenchExitCodes.
+Command benchmark_command(const std::string& name, decltype(Command::run) run, std::string description,
+                          std::vector<Option> options);
 
 // --device of a benchmark: auto (CUDA when there is one), cpu or cuda.
 Option device_option(const std::string& default_device = "auto");

@@ -102,7 +102,8 @@ double median(std::vector<double> v) {
 Command models_bench_command_line() {
   const ModelsOptions defaults;
   return benchmark_command(
-      "models", "one training step of each network with cross-entropy and with ISDA, median of interleaved steps.\n",
+      "models", run_models_bench,
+      "one training step of each network with cross-entropy and with ISDA, median of interleaved steps.\n",
       {
           value_option("--device", "NAME", "where the steps run").one_of({"cpu", "cuda"}).default_to(defaults.device),
           value_option("--models", "a,b", "the networks").default_described("every network on CUDA, six on the CPU"),

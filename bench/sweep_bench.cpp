@@ -64,7 +64,7 @@ Grid four_axes(int64_t values) {
 
 Command sweep_bench_command_line() {
   return benchmark_command(
-      "sweep",
+      "sweep", run_sweep_bench,
       "expanding an N-run grid beside a JSON object per run, registering it in a fresh results store, and\n"
       "planning the same sweep again, for three grid shapes.\n",
       {

@@ -52,7 +52,7 @@ TrainBenchOptions options_from(const Arguments& args) {
 Command train_bench_command_line() {
   const TrainBenchOptions defaults;
   return benchmark_command(
-      "train",
+      "train", run_train_bench,
       "whole training epochs through train() (data, augmentation, loss, SGD) of each model with each method,\n"
       "the last of --epochs reported: seconds per epoch, images/s, seconds per 50,000 images.\n",
       {

@@ -6,12 +6,14 @@
 //
 // Rules every command shares: a value comes as the next argument or after '=' (--db PATH,
 // --db=PATH); a switch takes none; an empty value is an error; a flag given twice is an error
-// unless its row says a later one wins or every value is kept; --help or -h anywhere stops the reading
-// (what follows is not looked at); "--" ends the options; other arguments are positional, in order.
+// unless its row says a later one wins or every value is kept; --help or -h anywhere stops the
+// reading (what follows is not looked at); "--" ends the options; other arguments are positional.
 
 #include "common/exit_codes.h"
 
 #include <cstdint>
+#include <functional>
+#include <iosfwd>
 #include <limits>
 #include <optional>
 #include <string>
@@ -61,6 +63,8 @@ struct Option {
 Option value_option(std::string flag, std::string value_name, std::string help);
 Option switch_option(std::string flag, std::string help);
 
+class Arguments;
+
 // A command, or one subcommand of a command (isda-data fetch, isda-bench head).
 struct Command {
   std::string name;                   // as typed and as errors name it: "isda-run", "isda-bench head"
@@ -70,8 +74,11 @@ struct Command {
   std::vector<Option> options;        // --help (and -h) is every command's and is not listed here
   std::string notes;                  // printed after the options; lines end in '\n'
   std::vector<ExitCodeUse> exit_codes;  // the codes it returns, in its own words
-  std::vector<Command> subcommands;   // each parsed with its own options (subcommand_of)
+  std::vector<Command> subcommands;   // each parsed with its own options (parse_subcommand)
   bool hidden = false;                // a subcommand that --help leaves out (an internal child process)
+  // What runs a subcommand with its arguments, results to the first stream and notes to the
+  // second; returns an exit code, throws for errors the tool turns into one line.
+  std::function<int(const Arguments&, std::ostream&, std::ostream&)> run;
 };
 
 struct SubcommandArguments;
@@ -122,6 +129,7 @@ class Arguments {
 // UsageError with one line that names the flag: "unknown option --x (see --help)", "--db: missing
 // value PATH", "--dry-run takes no value", "--db: empty value", "--db: given twice",
 // "--per-gpu: expected an integer >= 1, got \"0\"", "--backend: expected local or slurm, got \"pbs\"".
+// The Arguments point into command.options: `command` must outlive them (the tools' are static).
 Arguments parse_arguments(const Command& command, const std::vector<std::string>& args);
 
 // For a command with subcommands: the one args[0] names (a hidden one included) and the rest of

@@ -27,54 +27,6 @@ Option data_root_option(const std::string& help, const std::string& default_text
   return value_option("--data-root", "DIR", help).default_described(default_text).alias("--root", /*deprecated=*/true);
 }
 
-Command fetch_command_line() {
-  Command c;
-  c.name = "isda-data fetch";
-  c.positional = fmt::format("{}", fmt::join(data::fetchable_datasets(), "|"));
-  c.description =
-      "downloads the official archive, checks its published MD5 and unpacks it into\n"
-      "DIR/cifar-10-batches-bin (or DIR/cifar-100-binary), the layout isda-train reads; data already\n"
-      "there with the official file sizes is left alone. A failed download leaves nothing behind.\n";
-  c.options = {
-      data_root_option("where the archive's folder is unpacked", "$ISDA_DATA_ROOT/<dataset> or data/<dataset>"),
-      value_option("--url", "URL", "download from this URL instead (https, http or file://)")
-          .default_described("the official archive"),
-      value_option("--md5", "HEX", "expected MD5 of the archive at --url").default_described("the published MD5"),
-  };
-  return c;
-}
-
-Command preview_command_line() {
-  const data::PreviewOptions defaults;
-  Command c;
-  c.name = "isda-data preview";
-  c.usage = {"--out FILE.png [--dataset NAME] [--augment KIND] [--count N] ..."};
-  c.description =
-      "a PNG grid, one column per training image: the originals on the first row, then\n"
-      "augmented copies (the batched augmentation isda-train applies).\n";
-  c.options = {
-      value_option("--dataset", "NAME", "the data set")
-          .one_of({"fashion-mnist", "cifar10", "cifar100"})
-          .default_to(defaults.dataset),
-      value_option("--augment", "KIND", "the augmentation")
-          .one_of({"none", "standard", "cutout", "autoaugment"})
-          .default_to(defaults.augment),
-      value_option("--out", "FILE.png", "the PNG to write (required)"),
-      data_root_option("folder holding the data set files", "the data set's default location"),
-      value_option("--count", "N", "training images, one column each")
-          .integer(1, 1024)
-          .default_to(std::to_string(defaults.count)),
-      value_option("--copies", "K", "augmented rows below the originals")
-          .integer(0, 64)
-          .default_to(std::to_string(defaults.copies)),
-      value_option("--scale", "S", "pixel size of the tiles").integer(1, 16).default_to(std::to_string(defaults.scale)),
-      value_option("--seed", "S", "seed of the augmenter")
-          .integer(0, std::numeric_limits<int64_t>::max())
-          .default_to(std::to_string(defaults.seed)),
-  };
-  return c;
-}
-
 std::string normalized_md5(const std::string& text) {
   auto md5 = text;
   std::transform(md5.begin(), md5.end(), md5.begin(),
@@ -113,7 +65,7 @@ int fetch(const Arguments& args, std::ostream& out, std::ostream& err) {
   return kExitOk;
 }
 
-int preview(const Arguments& args, std::ostream& out) {
+int preview(const Arguments& args, std::ostream& out, std::ostream& /*err*/) {
   if (!args.positional().empty()) {
     throw UsageError(fmt::format("preview: unexpected argument \"{}\" (see --help)", args.positional()[0]));
   }
@@ -132,6 +84,56 @@ int preview(const Arguments& args, std::ostream& out) {
   out << fmt::format("wrote {} ({} x {}: {} {} images, the originals then {} {} copies)\n", path, grid.width,
                      grid.height, options.count, options.dataset, options.copies, options.augment);
   return kExitOk;
+}
+
+Command fetch_command_line() {
+  Command c;
+  c.name = "isda-data fetch";
+  c.positional = fmt::format("{}", fmt::join(data::fetchable_datasets(), "|"));
+  c.description =
+      "downloads the official archive, checks its published MD5 and unpacks it into\n"
+      "DIR/cifar-10-batches-bin (or DIR/cifar-100-binary), the layout isda-train reads; data already\n"
+      "there with the official file sizes is left alone. A failed download leaves nothing behind.\n";
+  c.options = {
+      data_root_option("where the archive's folder is unpacked", "$ISDA_DATA_ROOT/<dataset> or data/<dataset>"),
+      value_option("--url", "URL", "download from this URL instead (https, http or file://)")
+          .default_described("the official archive"),
+      value_option("--md5", "HEX", "expected MD5 of the archive at --url").default_described("the published MD5"),
+  };
+  c.run = fetch;
+  return c;
+}
+
+Command preview_command_line() {
+  const data::PreviewOptions defaults;
+  Command c;
+  c.name = "isda-data preview";
+  c.usage = {"--out FILE.png [--dataset NAME] [--augment KIND] [--count N] ..."};
+  c.description =
+      "a PNG grid, one column per training image: the originals on the first row, then\n"
+      "augmented copies (the batched augmentation isda-train applies).\n";
+  c.options = {
+      value_option("--dataset", "NAME", "the data set")
+          .one_of({"fashion-mnist", "cifar10", "cifar100"})
+          .default_to(defaults.dataset),
+      value_option("--augment", "KIND", "the augmentation")
+          .one_of({"none", "standard", "cutout", "autoaugment"})
+          .default_to(defaults.augment),
+      value_option("--out", "FILE.png", "the PNG to write (required)"),
+      data_root_option("folder holding the data set files", "the data set's default location"),
+      value_option("--count", "N", "training images, one column each")
+          .integer(1, 1024)
+          .default_to(std::to_string(defaults.count)),
+      value_option("--copies", "K", "augmented rows below the originals")
+          .integer(0, 64)
+          .default_to(std::to_string(defaults.copies)),
+      value_option("--scale", "S", "pixel size of the tiles").integer(1, 16).default_to(std::to_string(defaults.scale)),
+      value_option("--seed", "S", "seed of the augmenter")
+          .integer(0, std::numeric_limits<int64_t>::max())
+          .default_to(std::to_string(defaults.seed)),
+  };
+  c.run = preview;
+  return c;
 }
 
 }  // namespace
@@ -162,8 +164,7 @@ int run_data_command(const std::vector<std::string>& args, std::ostream& out, st
       out << help_text(data_command_line());
       return kExitOk;
     }
-    if (parsed.command.name == "isda-data fetch") return fetch(parsed.arguments, out, err);
-    return preview(parsed.arguments, out);
+    return parsed.command.run(parsed.arguments, out, err);
   } catch (const UsageError& e) {
     return fail(kExitUsage, e.what());
   } catch (const data::DataError& e) {

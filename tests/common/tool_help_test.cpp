@@ -86,6 +86,9 @@ bool is_exit_code_of_the_table(int code) {
 TEST(ToolHelp, ListsEveryOptionOfTheTableAndEveryExitCodeWithItsText) {
   for (const auto& tool : every_tool()) {
     SCOPED_TRACE(tool.command->name);
+    if (!tool.words.empty()) {
+      EXPECT_TRUE(static_cast<bool>(tool.command->run)) << "a subcommand says what runs it";
+    }
     const auto help = run(tool, {"--help"});
     EXPECT_EQ(help.code, kExitOk);
     EXPECT_EQ(help.err, "");
