@@ -1,5 +1,6 @@
 #include "augment_bench.h"
 
+#include "isda_bench.h"
 #include "data/augment.h"
 
 #include <fmt/format.h>
@@ -18,20 +19,6 @@ struct AugmentOptions {
   std::string device = "auto";
 };
 
-AugmentOptions parse(const std::vector<std::string>& args) {
-  AugmentOptions o;
-  if (args.size() % 2 != 0) throw std::invalid_argument("option " + args.back() + " needs a value");
-  for (size_t i = 0; i + 1 < args.size(); i += 2) {
-    const auto& key = args[i];
-    const auto& value = args[i + 1];
-    if (key == "--batch") o.batch = std::stoll(value);
-    else if (key == "--steps") o.steps = std::stoll(value);
-    else if (key == "--device") o.device = value;
-    else throw std::invalid_argument("unknown option " + key + " (known: --batch --steps --device)");
-  }
-  if (o.batch < 1 || o.steps < 1) throw std::invalid_argument("--batch and --steps must be >= 1");
-  return o;
-}
 
 void synchronize(const torch::Device& device) {
   if (device.is_cuda()) torch::cuda::synchronize();
@@ -39,21 +26,27 @@ void synchronize(const torch::Device& device) {
 
 }  // namespace
 
-int run_augment_bench(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+Command augment_bench_command_line() {
+  const AugmentOptions defaults;
+  return benchmark_command(
+      "augment", run_augment_bench,
+      "each augmentation regime (none, standard, cutout, autoaugment) on batches of 3x32x32 images.\n",
+      {
+        value_option("--batch", "N", "images per batch").integer(1).default_to(std::to_string(defaults.batch)),
+        value_option("--steps", "S", "timed batches of each regime").integer(1).default_to(std::to_string(defaults.steps)),
+        device_option(defaults.device),
+      });
+}
+
+int run_augment_bench(const Arguments& args, std::ostream& out, std::ostream& /*err*/) {
   AugmentOptions o;
-  try {
-    o = parse(args);
-  } catch (const std::exception& e) {
-    err << "isda-bench augment: error: " << e.what() << "\n";
-    return 2;
-  }
+  o.batch = args.integer("--batch");
+  o.steps = args.integer("--steps");
+  o.device = args.text("--device");
   const torch::Device device = o.device == "auto"
                                    ? (torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU))
                                    : torch::Device(o.device);
-  if (device.is_cuda() && !torch::cuda::is_available()) {
-    err << "isda-bench augment: error: no CUDA device\n";
-    return 1;
-  }
+  if (device.is_cuda() && !torch::cuda::is_available()) throw std::runtime_error("no CUDA device");
   torch::manual_seed(0);
   const torch::Tensor images = torch::randint(0, 256, {o.batch, 3, 32, 32}, torch::kUInt8).to(device);
   const auto norm = data::normalization_for("cifar10");

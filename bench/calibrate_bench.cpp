@@ -1,5 +1,6 @@
 #include "calibrate_bench.h"
 
+#include "isda_bench.h"
 #include "common/exit_codes.h"
 #include "data/dataset_sizes.h"
 #include "isda/covariance_estimator.h"
@@ -12,20 +13,19 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <map>
 #include <optional>
 #include <ostream>
-#include <sstream>
 #include <stdexcept>
 
 namespace isda::bench {
 namespace {
-
-using isda::UsageError;  // common/exit_codes.h: the suite's one kind of bad-usage error
 
 struct CalibrateOptions {
   std::vector<std::string> models = {"resnet32"};
@@ -40,63 +40,35 @@ struct CalibrateOptions {
   int64_t threads = 0;
 };
 
-std::vector<std::string> split(const std::string& text) {
-  std::vector<std::string> parts;
-  std::stringstream in(text);
-  for (std::string part; std::getline(in, part, ',');) parts.push_back(part);
-  return parts;
-}
-
-int64_t positive(const std::string& flag, const std::string& value) {
-  size_t used = 0;
-  int64_t number = 0;
-  try {
-    number = std::stoll(value, &used);
-  } catch (const std::exception&) {
-    used = 0;
+// The comma-separated list `text`, each item one of `known` (a UsageError naming the `what` else).
+std::vector<std::string> list_of(const std::string& text, const std::vector<std::string>& known, const char* what) {
+  const auto items = split_commas(text);
+  for (const auto& item : items) {
+    if (std::find(known.begin(), known.end(), item) == known.end()) {
+      throw UsageError(fmt::format("unknown {} \"{}\" (known: {})", what, item, fmt::join(known, ", ")));
+    }
   }
-  if (used != value.size() || number < 1) throw UsageError(fmt::format("{}: expected a positive integer, got \"{}\"", flag, value));
-  return number;
+  return items;
 }
 
-CalibrateOptions parse(const std::vector<std::string>& args) {
+CalibrateOptions options_from(const Arguments& args) {
   CalibrateOptions o;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const auto& flag = args[i];
-    if (i + 1 >= args.size()) throw UsageError(flag + ": missing value (see isda-bench --help)");
-    const auto& value = args[++i];
-    if (flag == "--models") o.models = split(value);
-    else if (flag == "--methods") o.methods = split(value);
-    else if (flag == "--precisions") o.precisions = split(value);
-    else if (flag == "--dataset") o.dataset = value;
-    else if (flag == "--device") o.device = value;
-    else if (flag == "--db") o.db = value;
-    else if (flag == "--batch") o.batch = positive(flag, value);
-    else if (flag == "--steps") o.steps = positive(flag, value);
-    else if (flag == "--warmup") o.warmup = positive(flag, value);
-    else if (flag == "--threads") o.threads = positive(flag, value);
-    else throw UsageError("unknown option " + flag + " (see isda-bench --help)");
-  }
-  const auto known_models = models::model_names();
-  for (const auto& model : o.models) {
-    if (std::find(known_models.begin(), known_models.end(), model) == known_models.end()) {
-      throw UsageError(fmt::format("--models: unknown model \"{}\" (known: {})", model, fmt::join(known_models, ", ")));
+  o.models = args.convert("--models", [](const std::string& text) { return list_of(text, models::model_names(), "model"); });
+  o.methods = args.convert("--methods", [](const std::string& text) { return list_of(text, {"ce", "isda"}, "method"); });
+  o.precisions =
+      args.convert("--precisions", [](const std::string& text) { return list_of(text, {"fp32", "bf16"}, "precision"); });
+  o.dataset = args.text("--dataset");
+  o.device = args.convert("--device", [](const std::string& text) {
+    if (text != "auto" && text != "cpu" && text.rfind("cuda", 0) != 0) {
+      throw UsageError(fmt::format("expected auto, cpu, cuda or cuda:N, got \"{}\"", text));
     }
-  }
-  for (const auto& method : o.methods) {
-    if (method != "ce" && method != "isda") throw UsageError(fmt::format("--methods: unknown method \"{}\" (known: ce, isda)", method));
-  }
-  for (const auto& precision : o.precisions) {
-    if (precision != "fp32" && precision != "bf16") {
-      throw UsageError(fmt::format("--precisions: unknown precision \"{}\" (known: fp32, bf16)", precision));
-    }
-  }
-  if (data::find_dataset_size(o.dataset) == nullptr) {
-    throw UsageError(fmt::format("--dataset: unknown data set \"{}\" (known: fashion-mnist, cifar10, cifar100, imagenet)", o.dataset));
-  }
-  if (o.device != "auto" && o.device != "cpu" && o.device.rfind("cuda", 0) != 0) {
-    throw UsageError(fmt::format("--device: expected auto, cpu, cuda or cuda:N, got \"{}\"", o.device));
-  }
+    return text;
+  });
+  o.db = args.text("--db");
+  o.batch = args.integer("--batch");
+  o.steps = args.integer("--steps");
+  o.warmup = args.integer("--warmup");
+  if (args.has("--threads")) o.threads = args.integer("--threads");
   return o;
 }
 
@@ -169,43 +141,59 @@ results::Calibration calibrate(const CalibrateOptions& o, const data::DatasetSiz
 
 }  // namespace
 
-int run_calibrate_bench(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  try {
-    const auto o = parse(args);
-    if (o.threads > 0) torch::set_num_threads(static_cast<int>(o.threads));
-    torch::Device device(torch::kCPU);
-    if (o.device == "auto") {
-      if (torch::cuda::is_available()) device = torch::Device(torch::kCUDA);
-    } else {
-      device = torch::Device(o.device);
-      if (device.is_cuda() && !torch::cuda::is_available()) throw UsageError("--device " + o.device + ": no CUDA device");
-    }
+Command calibrate_bench_command_line() {
+  const CalibrateOptions defaults;
+  auto c = benchmark_command(
+      "calibrate", run_calibrate_bench,
+      "images per second of training steps and of evaluation per (model, method, precision) at the data set's "
+      "resolution on this device, recorded in the results store for isda-run --dry-run's estimates.",
+      {
+          value_option("--models", "a,b", "the networks").default_to(join_commas(defaults.models)),
+          value_option("--methods", "a,b", "the losses: ce, isda").default_to(join_commas(defaults.methods)),
+          value_option("--precisions", "a,b", "fp32, bf16 (CUDA only)").default_to(join_commas(defaults.precisions)),
+          value_option("--dataset", "NAME", "the data set whose resolution and classes are used")
+              .one_of({"fashion-mnist", "cifar10", "cifar100", "imagenet"})
+              .default_to(defaults.dataset),
+          value_option("--batch", "N", "images per step").integer(1).default_to(std::to_string(defaults.batch)),
+          value_option("--steps", "S", "timed steps of each").integer(1).default_to(std::to_string(defaults.steps)),
+          value_option("--warmup", "W", "steps before the timed ones").integer(1).default_to(std::to_string(defaults.warmup)),
+          value_option("--threads", "N", "CPU threads").integer(1).default_described("LibTorch's default"),
+          value_option("--device", "NAME", "auto (CUDA when there is one), cpu, cuda or cuda:N").default_to(defaults.device),
+          value_option("--db", "PATH", "the results store").default_to(defaults.db),
+      });
+  c.exit_codes.push_back({kExitStore, "results store error"});
+  return c;
+}
+
+int run_calibrate_bench(const Arguments& args, std::ostream& out, std::ostream& /*err*/) {
+  const auto o = options_from(args);
+  if (o.threads > 0) torch::set_num_threads(static_cast<int>(o.threads));
+  torch::Device device(torch::kCPU);
+  if (o.device == "auto") {
+    if (torch::cuda::is_available()) device = torch::Device(torch::kCUDA);
+  } else {
+    device = torch::Device(o.device);
+    if (device.is_cuda() && !torch::cuda::is_available()) throw UsageError("--device " + o.device + ": no CUDA device");
+  }
+  for (const auto& precision : o.precisions) {
+    if (precision == "bf16" && !device.is_cuda()) throw UsageError("--precisions bf16: needs a CUDA device (runs on the CPU are fp32)");
+  }
+  // Open the store first: a store in use fails before minutes of measuring.
+  auto store = results::ResultsStore::open(o.db, results::ResultsStore::Mode::writer);
+  const auto& size = *data::find_dataset_size(o.dataset);
+  for (const auto& model : o.models) {
     for (const auto& precision : o.precisions) {
-      if (precision == "bf16" && !device.is_cuda()) throw UsageError("--precisions bf16: needs a CUDA device (runs on the CPU are fp32)");
-    }
-    // Open the store first: a store in use fails before minutes of measuring.
-    auto store = results::ResultsStore::open(o.db, results::ResultsStore::Mode::writer);
-    const auto& size = *data::find_dataset_size(o.dataset);
-    for (const auto& model : o.models) {
-      for (const auto& precision : o.precisions) {
-        for (const auto& method : o.methods) {
-          const auto c = calibrate(o, size, model, method, precision, device);
-          record_calibration(store, c);
-          out << fmt::format("calibrated {} {} px {} {} on {}: train {:.0f} img/s, test {:.0f} img/s ({} steps of {})\n",
-                             c.model, c.resolution, c.method, c.precision, c.device, c.train_images_per_second,
-                             c.test_images_per_second, c.steps, c.batch_size)
-              << std::flush;
-        }
+      for (const auto& method : o.methods) {
+        const auto c = calibrate(o, size, model, method, precision, device);
+        record_calibration(store, c);
+        out << fmt::format("calibrated {} {} px {} {} on {}: train {:.0f} img/s, test {:.0f} img/s ({} steps of {})\n",
+                           c.model, c.resolution, c.method, c.precision, c.device, c.train_images_per_second,
+                           c.test_images_per_second, c.steps, c.batch_size)
+            << std::flush;
       }
     }
-    return 0;
-  } catch (const UsageError& e) {
-    err << "isda-bench calibrate: error: " << e.what() << '\n';
-    return kExitUsage;
-  } catch (const results::StoreError& e) {
-    err << "isda-bench calibrate: error: " << e.what() << '\n';
-    return kExitStore;
   }
+  return 0;
 }
 
 }  // namespace isda::bench

@@ -1,8 +1,8 @@
 #pragma once
 
+#include "common/options.h"
+
 #include <iosfwd>
-#include <string>
-#include <vector>
 
 namespace isda::bench {
 
@@ -10,6 +10,7 @@ namespace isda::bench {
 // method, precision) at a data set's resolution, on this machine's device, in a few steps each on
 // random images; each result is recorded in the results store (table calibrations) with the
 // device's name, for isda-run --dry-run's estimates. Returns an exit code (0, 2 bad usage, 6 store).
-int run_calibrate_bench(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+Command calibrate_bench_command_line();
+int run_calibrate_bench(const Arguments& args, std::ostream& out, std::ostream& err);
 
 }  // namespace isda::bench

@@ -1,5 +1,6 @@
 #include "data_parallel_bench.h"
 
+#include "isda_bench.h"
 #include "distributed/communicator.h"
 #include "distributed/estimator_sync.h"
 #include "distributed/gradient_reducer.h"
@@ -10,6 +11,7 @@
 #include "models/registry.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -19,7 +21,6 @@
 #include <mutex>
 #include <optional>
 #include <ostream>
-#include <sstream>
 #include <thread>
 
 namespace isda::bench {
@@ -38,33 +39,24 @@ struct Options {
   bool sync_bn = false;
 };
 
-Options parse(const std::vector<std::string>& args) {
+Options options_from(const Arguments& args) {
   Options o;
-  if (args.size() % 2 != 0) throw std::invalid_argument("option " + args.back() + " needs a value");
-  for (size_t i = 0; i + 1 < args.size(); i += 2) {
-    const auto& key = args[i];
-    const auto& value = args[i + 1];
-    if (key == "--model") o.model = value;
-    else if (key == "--batch") o.batch = std::stoll(value);
-    else if (key == "--steps") o.steps = std::stoll(value);
-    else if (key == "--image-size") o.image_size = std::stoll(value);
-    else if (key == "--classes") o.classes = std::stoll(value);
-    else if (key == "--method") o.method = value;
-    else if (key == "--sync-bn") o.sync_bn = value == "true" || value == "1";
-    else if (key == "--ranks") {
-      o.ranks.clear();
-      std::stringstream list(value);
-      for (std::string item; std::getline(list, item, ',');) o.ranks.push_back(std::stoi(item));
-    } else {
-      throw std::invalid_argument("unknown option " + key +
-                                  " (known: --model --ranks --batch --steps --image-size --classes --method --sync-bn)");
+  o.model = args.text("--model");
+  o.batch = args.integer("--batch");
+  o.steps = args.integer("--steps");
+  o.image_size = args.integer("--image-size");
+  o.classes = args.integer("--classes");
+  o.method = args.text("--method");
+  o.sync_bn = args.text("--sync-bn") == "true";
+  o.ranks = args.convert("--ranks", [&o](const std::string& text) {
+    std::vector<int> ranks;
+    for (const auto& item : split_commas(text)) {
+      const auto r = static_cast<int>(parse_integer(item, 1));
+      if (o.batch % r != 0) throw UsageError(fmt::format("{} does not split --batch {}", r, o.batch));
+      ranks.push_back(r);
     }
-  }
-  if (o.batch < 1 || o.steps < 2) throw std::invalid_argument("--batch must be >= 1 and --steps >= 2");
-  if (o.method != "ce" && o.method != "isda") throw std::invalid_argument("--method: ce or isda, not " + o.method);
-  for (const int r : o.ranks) {
-    if (r < 1 || o.batch % r != 0) throw std::invalid_argument(fmt::format("--ranks: {} does not split --batch {}", r, o.batch));
-  }
+    return ranks;
+  });
   return o;
 }
 
@@ -163,16 +155,35 @@ Timing measure(const Options& o, int ranks) {
 
 }  // namespace
 
-int run_data_parallel_bench(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  Options o;
-  try {
-    o = parse(args);
-    const auto reason = distributed::unavailable_reason(torch::kCPU);
-    if (!reason.empty()) throw std::runtime_error(reason);
-  } catch (const std::exception& e) {
-    err << "isda-bench data-parallel: error: " << e.what() << "\n";
-    return 2;
-  }
+Command data_parallel_bench_command_line() {
+  const Options defaults;
+  return benchmark_command(
+      "data-parallel", run_data_parallel_bench,
+      "training steps of one global batch split over 1, 2, ... Gloo ranks (threads of this process): step\n"
+      "time, speed-up, and the shares of the gradient all-reduce and of ISDA's feature all-gather.\n",
+      {
+          value_option("--model", "NAME", "the network").default_to(defaults.model),
+          value_option("--ranks", "1,2", "rank counts to compare, each a divisor of --batch")
+              .default_to(fmt::format("{}", fmt::join(defaults.ranks, ","))),
+          value_option("--batch", "N", "the global batch").integer(1).default_to(std::to_string(defaults.batch)),
+          value_option("--steps", "S", "steps, the first a warm-up")
+              .integer(2)
+              .default_to(std::to_string(defaults.steps)),
+          value_option("--image-size", "S", "side of the random images")
+              .integer(1)
+              .default_to(std::to_string(defaults.image_size)),
+          value_option("--classes", "C", "classes").integer(1).default_to(std::to_string(defaults.classes)),
+          value_option("--method", "NAME", "the loss").one_of({"ce", "isda"}).default_to(defaults.method),
+          value_option("--sync-bn", "BOOL", "BatchNorm statistics over all ranks")
+              .one_of({"true", "false"})
+              .default_to(defaults.sync_bn ? "true" : "false"),
+      });
+}
+
+int run_data_parallel_bench(const Arguments& args, std::ostream& out, std::ostream& /*err*/) {
+  const auto o = options_from(args);
+  const auto reason = distributed::unavailable_reason(torch::kCPU);
+  if (!reason.empty()) throw UsageError(reason);
   out << fmt::format("data-parallel bench: {} ({}), global batch {} of 3x{}x{}, {} classes, {} steps after one warm-up;\n"
                      "ranks are Gloo ranks on threads of this process, each with cores/ranks threads ({} cores)\n",
                      o.model, o.method, o.batch, o.image_size, o.image_size, o.classes, o.steps - 1,
@@ -185,8 +196,7 @@ int run_data_parallel_bench(const std::vector<std::string>& args, std::ostream& 
     try {
       t = measure(o, ranks);
     } catch (const std::exception& e) {
-      err << "isda-bench data-parallel: error: " << ranks << " ranks: " << e.what() << "\n";
-      return 1;
+      throw std::runtime_error(fmt::format("{} ranks: {}", ranks, e.what()));
     }
     if (ranks == o.ranks.front()) single = t.step_seconds * ranks;
     out << fmt::format("{:>5} {:>10.1f} {:>9.0f} {:>8.2f}x {:>13.1f}% {:>13.1f}%\n", ranks, 1e3 * t.step_seconds,

@@ -1,14 +1,14 @@
 #include "gan_bench.h"
 
+#include "isda_bench.h"
 #include "gan/gan_trainer.h"
 #include "train/trainer.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
-#include <cstdlib>
 #include <exception>
 #include <ostream>
-#include <sstream>
 
 namespace isda::bench {
 namespace {
@@ -24,40 +24,38 @@ struct GanBenchOptions {
   int64_t threads = 0;
 };
 
-GanBenchOptions parse(const std::vector<std::string>& args) {
-  GanBenchOptions o;
-  if (const char* root = std::getenv("ISDA_DATA_ROOT")) o.data_root = std::string(root) + "/cifar10";
-  for (size_t i = 0; i < args.size(); ++i) {
-    const auto& key = args[i];
-    if (i + 1 >= args.size()) throw std::invalid_argument("option " + key + " needs a value");
-    const auto& value = args[++i];
-    if (key == "--kinds") {
-      o.kinds.clear();
-      std::stringstream in(value);
-      for (std::string part; std::getline(in, part, ',');) o.kinds.push_back(part);
-    } else if (key == "--model") o.model = value;
-    else if (key == "--dataset") o.dataset = value;
-    else if (key == "--data-root") o.data_root = value;
-    else if (key == "--device") o.device = value;
-    else if (key == "--images") o.images = std::stoll(value);
-    else if (key == "--width") o.width = std::stoll(value);
-    else if (key == "--threads") o.threads = std::stoll(value);
-    else throw std::invalid_argument("unknown option " + key);
-  }
-  if (o.images < 64) throw std::invalid_argument("--images must be >= 64");
-  return o;
-}
-
 }  // namespace
 
-int run_gan_bench(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+Command gan_bench_command_line() {
+  const GanBenchOptions defaults;
+  return benchmark_command(
+      "gan", run_gan_bench,
+      "one epoch of each generator (as a generator run trains it) beside one cross-entropy epoch of the\n"
+      "classifier over the same images, and a generator run's share of a 160-epoch classifier run.\n",
+      {
+          value_option("--kinds", "a,b", "the generators").default_to(join_commas(defaults.kinds)),
+          value_option("--model", "NAME", "the classifier").default_to(defaults.model),
+          value_option("--dataset", "NAME", "the data set").default_to(defaults.dataset),
+          data_root_option(),
+          value_option("--images", "N", "training images").integer(64).default_to(std::to_string(defaults.images)),
+          value_option("--width", "W", "the generators' width").integer(1).default_to(std::to_string(defaults.width)),
+          device_option(defaults.device),
+          value_option("--threads", "N", "CPU threads (0: LibTorch's default)")
+              .integer(0)
+              .default_to(std::to_string(defaults.threads)),
+      });
+}
+
+int run_gan_bench(const Arguments& args, std::ostream& out, std::ostream& /*err*/) {
   GanBenchOptions o;
-  try {
-    o = parse(args);
-  } catch (const std::exception& e) {
-    err << "isda-bench: error: gan: " << e.what() << '\n';
-    return 2;
-  }
+  o.kinds = split_commas(args.text("--kinds"));
+  o.model = args.text("--model");
+  o.dataset = args.text("--dataset");
+  o.data_root = args.text("--data-root");
+  o.device = args.text("--device");
+  o.images = args.integer("--images");
+  o.width = args.integer("--width");
+  o.threads = args.integer("--threads");
   train::TrainConfig base;
   base.dataset = o.dataset;
   base.data_root = o.data_root;
@@ -75,29 +73,24 @@ int run_gan_bench(const std::vector<std::string>& args, std::ostream& out, std::
       throw std::runtime_error(std::string(what) + ": " + message.substr(0, message.find('\n')));
     }
   };
-  try {
-    auto classifier = base;
-    classifier.model = o.model;
-    classifier.method = "ce";
-    classifier.lr_milestones = {};
-    const double classifier_seconds = seconds_of(classifier, "classifier");
-    out << fmt::format("Generator epochs beside a {} cross-entropy epoch, {} {} images, device {}, width {}\n", o.model,
-                       o.images, o.dataset, o.device, o.width);
-    out << fmt::format("{:<10} {:>10} {:>16} {:>30}\n", "run", "s/epoch", "x classifier", "25 epochs / 160 classifier epochs");
-    out << fmt::format("{:<10} {:>10.2f} {:>16.2f} {:>30}\n", o.model, classifier_seconds, 1.0, "-");
-    for (const auto& kind : o.kinds) {
-      auto generator = base;
-      generator.task = kind;
-      generator.batch_size = train::kGeneratorBatchSize;
-      generator.gan_width = o.width;
-      const double s = seconds_of(generator, kind.c_str());
-      // A generator run (25 epochs, once per data set) against one 160-epoch classifier run.
-      out << fmt::format("{:<10} {:>10.2f} {:>16.2f} {:>30.3f}\n", kind, s, s / classifier_seconds,
-                         25 * s / (160 * classifier_seconds));
-    }
-  } catch (const std::exception& e) {
-    err << "isda-bench: error: gan: " << e.what() << '\n';
-    return 1;
+  auto classifier = base;
+  classifier.model = o.model;
+  classifier.method = "ce";
+  classifier.lr_milestones = {};
+  const double classifier_seconds = seconds_of(classifier, "classifier");
+  out << fmt::format("Generator epochs beside a {} cross-entropy epoch, {} {} images, device {}, width {}\n", o.model,
+                     o.images, o.dataset, o.device, o.width);
+  out << fmt::format("{:<10} {:>10} {:>16} {:>30}\n", "run", "s/epoch", "x classifier", "25 epochs / 160 classifier epochs");
+  out << fmt::format("{:<10} {:>10.2f} {:>16.2f} {:>30}\n", o.model, classifier_seconds, 1.0, "-");
+  for (const auto& kind : o.kinds) {
+    auto generator = base;
+    generator.task = kind;
+    generator.batch_size = train::kGeneratorBatchSize;
+    generator.gan_width = o.width;
+    const double s = seconds_of(generator, kind.c_str());
+    // A generator run (25 epochs, once per data set) against one 160-epoch classifier run.
+    out << fmt::format("{:<10} {:>10.2f} {:>16.2f} {:>30.3f}\n", kind, s, s / classifier_seconds,
+                       25 * s / (160 * classifier_seconds));
   }
   return 0;
 }

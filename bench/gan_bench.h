@@ -1,8 +1,8 @@
 #pragma once
 
+#include "common/options.h"
+
 #include <iosfwd>
-#include <string>
-#include <vector>
 
 namespace isda::bench {
 
@@ -10,7 +10,9 @@ namespace isda::bench {
 // (through gan::train_generator, as a generator run trains) beside one cross-entropy epoch of the
 // classifier, both over the same images, and each as a share of a whole run: a generator run is
 // gan_epochs (25) epochs once per data set; the classifier's with generated images also samples
-// 32 images per batch of 128. Returns an exit code.
-int run_gan_bench(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+// 32 images per batch of 128. Returns an exit code; throws std::runtime_error naming the run that
+// failed.
+Command gan_bench_command_line();
+int run_gan_bench(const Arguments& args, std::ostream& out, std::ostream& err);
 
 }  // namespace isda::bench

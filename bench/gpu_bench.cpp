@@ -1,5 +1,6 @@
 #include "gpu_bench.h"
 
+#include "isda_bench.h"
 #include "data/augment.h"
 #include "data/datasets.h"
 #include "isda/isda_loss.h"
@@ -14,43 +15,11 @@
 
 #include <chrono>
 #include <functional>
-#include <map>
 #include <ostream>
 #include <stdexcept>
 
 namespace isda::bench {
 namespace {
-
-// --key value options with defaults; every key must be known.
-class Options {
- public:
-  Options(std::map<std::string, std::string> defaults, const std::vector<std::string>& args) : values_(std::move(defaults)) {
-    for (size_t i = 0; i < args.size(); ++i) {
-      const auto& key = args[i];
-      if (key.rfind("--", 0) != 0 || values_.count(key.substr(2)) == 0) throw std::invalid_argument("unknown option " + key + known());
-      if (i + 1 >= args.size()) throw std::invalid_argument("option " + key + " needs a value");
-      values_[key.substr(2)] = args[++i];
-    }
-  }
-  const std::string& text(const std::string& key) const { return values_.at(key); }
-  int64_t integer(const std::string& key) const {
-    const auto value = std::stoll(text(key));
-    if (value < 1) throw std::invalid_argument("--" + key + " must be >= 1, got " + text(key));
-    return value;
-  }
-  bool flag(const std::string& key) const {
-    if (text(key) != "true" && text(key) != "false") throw std::invalid_argument("--" + key + ": expected true or false");
-    return text(key) == "true";
-  }
-
- private:
-  std::string known() const {
-    std::string list;
-    for (const auto& [key, value] : values_) list += (list.empty() ? " (known: --" : ", --") + key;
-    return list + ")";
-  }
-  std::map<std::string, std::string> values_;
-};
 
 torch::Device device_of(const std::string& name) {
   if (name == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
@@ -96,103 +65,110 @@ double model_step_ms(const std::string& model_name, int64_t classes, int64_t bat
   return time_ms(device, 2, steps, [&] { step.run(images, labels, 0.5); });
 }
 
-}  // namespace
-
-int run_isda_cost_bench(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  try {
-    const Options o({{"classes", "1000"}, {"dim", "2048"}, {"batch", "64"}, {"state-dtype", "float64"},
-                     {"model", "resnet50"}, {"image-size", "224"}, {"steps", "10"}, {"device", "auto"},
-                     {"precision", "fp32"}},
-                    args);
-    const auto device = device_of(o.text("device"));
-    const int64_t c = o.integer("classes"), a = o.integer("dim"), n = o.integer("batch"), steps = o.integer("steps");
-    if (o.text("state-dtype") != "float64" && o.text("state-dtype") != "float32") {
-      throw std::invalid_argument("--state-dtype: expected float64 or float32, got " + o.text("state-dtype"));
-    }
-    if (o.text("precision") != "fp32" && o.text("precision") != "bf16") throw std::invalid_argument("--precision: expected fp32 or bf16");
-    const auto state_dtype = o.text("state-dtype") == "float64" ? torch::kFloat64 : torch::kFloat32;
-    const int index = device.is_cuda() ? std::max<int>(0, device.index()) : 0;
-
-    auto generator = at::detail::createCPUGenerator(3);
-    const auto f32 = torch::TensorOptions().dtype(torch::kFloat32).device(device);
-    const auto features = torch::randn({n, a}, generator).to(f32).requires_grad_();
-    const auto weight = (0.01 * torch::randn({c, a}, generator)).to(f32).requires_grad_();
-    const auto bias = torch::zeros({c}, f32).requires_grad_();
-    const auto labels = torch::randint(0, c, {n}, generator, torch::kInt64).to(device);
-
-    const double ce_ms = time_ms(device, 2, steps, [&] {
-      auto loss = torch::nn::functional::cross_entropy(torch::nn::functional::linear(features, weight, bias), labels);
-      loss.backward();
-    });
-    const int64_t before = device.is_cuda() ? compat::cuda_memory_used_bytes(index) : -1;
-    double isda_ms = 0;
-    int64_t state_bytes = 0;
-    {
-      CovarianceEstimator estimator(CovarianceKind::kFull, c, a, device, state_dtype);
-      state_bytes = estimator.state_bytes();
-      isda_ms = time_ms(device, 2, steps, [&] { isda_loss(estimator, features, weight, bias, labels, 0.5).loss.backward(); });
-    }
-    // The caching allocator keeps what the head used: the growth is its state plus its peak temporaries.
-    const int64_t after = device.is_cuda() ? compat::cuda_memory_used_bytes(index) : -1;
-    const double model_ms = model_step_ms(o.text("model"), c, n, o.integer("image-size"), device,
-                                          o.text("precision") == "bf16", /*isda=*/false, steps);
-    out << nlohmann::json{{"bench", "isda_cost"},
-                          {"device", device.str()},
-                          {"classes", c},
-                          {"dim", a},
-                          {"batch", n},
-                          {"state_dtype", o.text("state-dtype")},
-                          {"ce_head_ms", ce_ms},
-                          {"isda_head_ms", isda_ms},
-                          {"model", o.text("model")},
-                          {"image_size", o.integer("image-size")},
-                          {"precision", o.text("precision")},
-                          {"model_step_ms", model_ms},
-                          {"isda_over_model_step", (isda_ms - ce_ms) / model_ms},
-                          {"estimator_state_bytes", state_bytes},
-                          {"extra_memory_bytes", before < 0 ? nlohmann::json(nullptr) : memory_or_null(after - before)}}
-                .dump()
-        << '\n';
-    return 0;
-  } catch (const std::invalid_argument& e) {
-    err << "isda-bench isda-cost: error: " << e.what() << '\n';
-    return 2;
-  } catch (const std::exception& e) {
-    const std::string message = e.what();
-    err << "isda-bench isda-cost: error: " << message.substr(0, message.find('\n')) << '\n';
-    return 1;
-  }
+Option precision_option() {
+  return value_option("--precision", "NAME", "the network step's precision").one_of({"fp32", "bf16"}).default_to("fp32");
 }
 
-int run_augment_step_bench(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  try {
-    const Options o({{"batch", "128"}, {"steps", "20"}, {"model", "resnet110"}, {"device", "auto"}, {"precision", "fp32"}},
-                    args);
-    const auto device = device_of(o.text("device"));
-    const int64_t batch = o.integer("batch"), steps = o.integer("steps");
-    auto generator = at::detail::createCPUGenerator(0);
-    const auto images = torch::randint(0, 256, {batch, 3, 32, 32}, generator, torch::kInt64).to(torch::kUInt8).to(device);
-    const auto norm = data::normalization_for("cifar10");
-    const double step_ms = model_step_ms(o.text("model"), 10, batch, 32, device, o.text("precision") == "bf16",
-                                         /*isda=*/true, steps);
-    for (const char* name : {"none", "standard", "cutout", "autoaugment"}) {
-      data::BatchAugmenter augmenter(data::parse_augment_kind(name), norm, 1);
-      const double ms = time_ms(device, 2, steps, [&] { augmenter.train_batch(images); });
-      out << nlohmann::json{{"bench", "augment_step"}, {"device", device.str()}, {"batch", batch},
-                            {"augment", name},       {"augment_ms", ms},     {"model", o.text("model")},
-                            {"step_ms", step_ms},    {"augment_over_step", ms / step_ms}}
-                 .dump()
-          << '\n';
-    }
-    return 0;
-  } catch (const std::invalid_argument& e) {
-    err << "isda-bench augment-step: error: " << e.what() << '\n';
-    return 2;
-  } catch (const std::exception& e) {
-    const std::string message = e.what();
-    err << "isda-bench augment-step: error: " << message.substr(0, message.find('\n')) << '\n';
-    return 1;
+}  // namespace
+
+Command isda_cost_bench_command_line() {
+  return benchmark_command(
+      "isda-cost", run_isda_cost_bench,
+      "the full-covariance ISDA head (update, loss, backward) beside the cross-entropy head and one SGD step of\n"
+      "the network; on CUDA the device memory the ISDA head adds. One JSON line.\n",
+      {
+        value_option("--classes", "C", "classes").integer(1).default_to("1000"),
+        value_option("--dim", "A", "feature dimension").integer(1).default_to("2048"),
+        value_option("--batch", "N", "samples per step").integer(1).default_to("64"),
+        value_option("--state-dtype", "TYPE", "the estimator's state").one_of({"float64", "float32"}).default_to("float64"),
+        value_option("--model", "NAME", "the network of the SGD step").default_to("resnet50"),
+        value_option("--image-size", "S", "side of the network's images").integer(1).default_to("224"),
+        value_option("--steps", "S", "timed steps of each").integer(1).default_to("10"),
+        device_option(),
+        precision_option(),
+      });
+}
+
+int run_isda_cost_bench(const Arguments& o, std::ostream& out, std::ostream& /*err*/) {
+  const auto device = device_of(o.text("--device"));
+  const int64_t c = o.integer("--classes"), a = o.integer("--dim"), n = o.integer("--batch"), steps = o.integer("--steps");
+  const auto state_dtype = o.text("--state-dtype") == "float64" ? torch::kFloat64 : torch::kFloat32;
+  const int index = device.is_cuda() ? std::max<int>(0, device.index()) : 0;
+
+  auto generator = at::detail::createCPUGenerator(3);
+  const auto f32 = torch::TensorOptions().dtype(torch::kFloat32).device(device);
+  const auto features = torch::randn({n, a}, generator).to(f32).requires_grad_();
+  const auto weight = (0.01 * torch::randn({c, a}, generator)).to(f32).requires_grad_();
+  const auto bias = torch::zeros({c}, f32).requires_grad_();
+  const auto labels = torch::randint(0, c, {n}, generator, torch::kInt64).to(device);
+
+  const double ce_ms = time_ms(device, 2, steps, [&] {
+    auto loss = torch::nn::functional::cross_entropy(torch::nn::functional::linear(features, weight, bias), labels);
+    loss.backward();
+  });
+  const int64_t before = device.is_cuda() ? compat::cuda_memory_used_bytes(index) : -1;
+  double isda_ms = 0;
+  int64_t state_bytes = 0;
+  {
+    CovarianceEstimator estimator(CovarianceKind::kFull, c, a, device, state_dtype);
+    state_bytes = estimator.state_bytes();
+    isda_ms = time_ms(device, 2, steps, [&] { isda_loss(estimator, features, weight, bias, labels, 0.5).loss.backward(); });
   }
+  // The caching allocator keeps what the head used: the growth is its state plus its peak temporaries.
+  const int64_t after = device.is_cuda() ? compat::cuda_memory_used_bytes(index) : -1;
+  const double model_ms = model_step_ms(o.text("--model"), c, n, o.integer("--image-size"), device,
+                                        o.text("--precision") == "bf16", /*isda=*/false, steps);
+  out << nlohmann::json{{"bench", "isda_cost"},
+                        {"device", device.str()},
+                        {"classes", c},
+                        {"dim", a},
+                        {"batch", n},
+                        {"state_dtype", o.text("--state-dtype")},
+                        {"ce_head_ms", ce_ms},
+                        {"isda_head_ms", isda_ms},
+                        {"model", o.text("--model")},
+                        {"image_size", o.integer("--image-size")},
+                        {"precision", o.text("--precision")},
+                        {"model_step_ms", model_ms},
+                        {"isda_over_model_step", (isda_ms - ce_ms) / model_ms},
+                        {"estimator_state_bytes", state_bytes},
+                        {"extra_memory_bytes", before < 0 ? nlohmann::json(nullptr) : memory_or_null(after - before)}}
+              .dump()
+      << '\n';
+  return 0;
+}
+
+Command augment_step_bench_command_line() {
+  return benchmark_command(
+      "augment-step", run_augment_step_bench,
+      "each augmentation regime per batch beside one ISDA training step of the network. JSON lines.\n",
+      {
+        value_option("--batch", "N", "images per batch").integer(1).default_to("128"),
+        value_option("--steps", "S", "timed batches and steps").integer(1).default_to("20"),
+        value_option("--model", "NAME", "the network").default_to("resnet110"),
+        device_option(),
+        precision_option(),
+      });
+}
+
+int run_augment_step_bench(const Arguments& o, std::ostream& out, std::ostream& /*err*/) {
+  const auto device = device_of(o.text("--device"));
+  const int64_t batch = o.integer("--batch"), steps = o.integer("--steps");
+  auto generator = at::detail::createCPUGenerator(0);
+  const auto images = torch::randint(0, 256, {batch, 3, 32, 32}, generator, torch::kInt64).to(torch::kUInt8).to(device);
+  const auto norm = data::normalization_for("cifar10");
+  const double step_ms = model_step_ms(o.text("--model"), 10, batch, 32, device, o.text("--precision") == "bf16",
+                                       /*isda=*/true, steps);
+  for (const char* name : {"none", "standard", "cutout", "autoaugment"}) {
+    data::BatchAugmenter augmenter(data::parse_augment_kind(name), norm, 1);
+    const double ms = time_ms(device, 2, steps, [&] { augmenter.train_batch(images); });
+    out << nlohmann::json{{"bench", "augment_step"}, {"device", device.str()}, {"batch", batch},
+                          {"augment", name},       {"augment_ms", ms},     {"model", o.text("--model")},
+                          {"step_ms", step_ms},    {"augment_over_step", ms / step_ms}}
+               .dump()
+        << '\n';
+  }
+  return 0;
 }
 
 }  // namespace isda::bench

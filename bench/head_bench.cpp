@@ -1,5 +1,6 @@
 #include "head_bench.h"
 
+#include "isda_bench.h"
 #include "isda/isda_loss.h"
 #include "naive_isda.h"
 
@@ -27,20 +28,24 @@ struct HeadOptions {
   std::string method;  // memory probe only
 };
 
-HeadOptions parse(const std::vector<std::string>& args) {
+std::vector<Option> head_options() {
+  const HeadOptions defaults;
+  return {
+      value_option("--classes", "C", "classes").integer(1).default_to(std::to_string(defaults.classes)),
+      value_option("--dim", "A", "feature dimension").integer(1).default_to(std::to_string(defaults.dim)),
+      value_option("--batch", "N", "samples per step").integer(1).default_to(std::to_string(defaults.batch)),
+      value_option("--steps", "S", "timed steps of each method").integer(1).default_to(std::to_string(defaults.steps)),
+      device_option(defaults.device),
+  };
+}
+
+HeadOptions head_options_from(const Arguments& args) {
   HeadOptions o;
-  for (size_t i = 0; i + 1 < args.size(); i += 2) {
-    const auto& key = args[i];
-    const auto& value = args[i + 1];
-    if (key == "--classes") o.classes = std::stoll(value);
-    else if (key == "--dim") o.dim = std::stoll(value);
-    else if (key == "--batch") o.batch = std::stoll(value);
-    else if (key == "--steps") o.steps = std::stoll(value);
-    else if (key == "--device") o.device = value;
-    else if (key == "--method") o.method = value;
-    else throw std::invalid_argument("unknown option " + key + " (known: --classes --dim --batch --steps --device)");
-  }
-  if (args.size() % 2 != 0) throw std::invalid_argument("option " + args.back() + " needs a value");
+  o.classes = args.integer("--classes");
+  o.dim = args.integer("--dim");
+  o.batch = args.integer("--batch");
+  o.steps = args.integer("--steps");
+  o.device = args.text("--device");
   return o;
 }
 
@@ -135,8 +140,26 @@ std::string probe_memory(const HeadOptions& o, const std::string& method) {
 
 }  // namespace
 
-int run_head_memory_probe(const std::vector<std::string>& args, std::ostream& out, std::ostream& /*err*/) {
-  const auto o = parse(args);
+Command head_bench_command_line() {
+  return benchmark_command("head", run_head_bench,
+                           "one ISDA head step (full covariance: estimator update, loss, backward) beside cross-entropy "
+                           "and the authors' formulation, median of interleaved steps; peak memory of each in a child "
+                           "process.",
+                           head_options());
+}
+
+Command head_memory_probe_command_line() {
+  auto options = head_options();
+  options.push_back(value_option("--method", "NAME", "the method measured").one_of({"ce", "isda", "authors"}));
+  auto c = benchmark_command("head-memory", run_head_memory_probe,
+                             "the child process of isda-bench head that measures one method's peak memory.", options);
+  c.hidden = true;
+  return c;
+}
+
+int run_head_memory_probe(const Arguments& args, std::ostream& out, std::ostream& /*err*/) {
+  auto o = head_options_from(args);
+  o.method = args.text("--method");
   const auto device = device_of(o.device);
   if (device.is_cuda()) {
     out << "n/a on CUDA\n";
@@ -152,14 +175,8 @@ int run_head_memory_probe(const std::vector<std::string>& args, std::ostream& ou
   return 0;
 }
 
-int run_head_bench(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  HeadOptions o;
-  try {
-    o = parse(args);
-  } catch (const std::exception& e) {
-    err << "isda-bench: error: head: " << e.what() << '\n';
-    return 2;
-  }
+int run_head_bench(const Arguments& args, std::ostream& out, std::ostream& /*err*/) {
+  const auto o = head_options_from(args);
   const auto device = device_of(o.device);
   out << fmt::format("ISDA head, full covariance: C={} A={} N={} on {} ({} threads), median of {} interleaved steps\n",
                      o.classes, o.dim, o.batch, device.str(), torch::get_num_threads(), o.steps);

@@ -1,5 +1,6 @@
 #include "models_bench.h"
 
+#include "isda_bench.h"
 #include "isda/isda_loss.h"
 #include "models/registry.h"
 #include "support/torch_compat.h"
@@ -11,7 +12,6 @@
 #include <chrono>
 #include <optional>
 #include <ostream>
-#include <sstream>
 
 namespace isda::bench {
 namespace {
@@ -24,37 +24,13 @@ struct ModelsOptions {
   int64_t classes = 0;              // 0: 100 for CIFAR networks, 1000 for ImageNet ones
 };
 
-std::vector<std::string> split_commas(const std::string& text) {
-  std::vector<std::string> parts;
-  std::stringstream stream(text);
-  std::string part;
-  while (std::getline(stream, part, ',')) {
-    if (!part.empty()) parts.push_back(part);
-  }
-  return parts;
-}
-
-int64_t positive(const std::string& key, const std::string& value) {
-  size_t used = 0;
-  const int64_t n = std::stoll(value, &used);
-  if (used != value.size() || n < 1) throw std::invalid_argument(key + " must be a positive integer, got " + value);
-  return n;
-}
-
-ModelsOptions parse(const std::vector<std::string>& args) {
+ModelsOptions options_from(const Arguments& args) {
   ModelsOptions o;
-  if (args.size() % 2 != 0) throw std::invalid_argument("option " + args.back() + " needs a value");
-  for (size_t i = 0; i + 1 < args.size(); i += 2) {
-    const auto& key = args[i];
-    const auto& value = args[i + 1];
-    if (key == "--device") o.device = value;
-    else if (key == "--models") o.models = split_commas(value);
-    else if (key == "--batch") o.batch = positive(key, value);
-    else if (key == "--steps") o.steps = positive(key, value);
-    else if (key == "--classes") o.classes = positive(key, value);
-    else throw std::invalid_argument("unknown option " + key + " (known: --device --models --batch --steps --classes)");
-  }
-  if (o.device != "cpu" && o.device != "cuda") throw std::invalid_argument("--device must be cpu or cuda, got " + o.device);
+  o.device = args.text("--device");
+  o.models = split_commas(args.text("--models"));
+  if (args.has("--batch")) o.batch = args.integer("--batch");
+  if (args.has("--steps")) o.steps = args.integer("--steps");
+  if (args.has("--classes")) o.classes = args.integer("--classes");
   return o;
 }
 
@@ -123,12 +99,29 @@ double median(std::vector<double> v) {
 
 }  // namespace
 
-int run_models_bench(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  ModelsOptions o;
+Command models_bench_command_line() {
+  const ModelsOptions defaults;
+  return benchmark_command(
+      "models", run_models_bench,
+      "one training step of each network with cross-entropy and with ISDA, median of interleaved steps.\n",
+      {
+          value_option("--device", "NAME", "where the steps run").one_of({"cpu", "cuda"}).default_to(defaults.device),
+          value_option("--models", "a,b", "the networks").default_described("every network on CUDA, six on the CPU"),
+          value_option("--batch", "N", "images per step").integer(1).default_described("32 on the CPU, 128 on CUDA"),
+          value_option("--steps", "S", "timed steps of each loss")
+              .integer(1)
+              .default_described("5 on the CPU, 20 on CUDA"),
+          value_option("--classes", "C", "classes")
+              .integer(1)
+              .default_described("100 for CIFAR networks, 1000 for ImageNet ones"),
+      });
+}
+
+int run_models_bench(const Arguments& args, std::ostream& out, std::ostream& /*err*/) {
+  auto o = options_from(args);
   std::vector<models::ModelInfo> infos;
   try {
-    o = parse(args);
-    if (o.device == "cuda" && !torch::cuda::is_available()) throw std::invalid_argument("no CUDA device available");
+    if (o.device == "cuda" && !torch::cuda::is_available()) throw UsageError("--device cuda: no CUDA device available");
     const bool cuda = o.device == "cuda";
     if (o.models.empty()) {
       o.models = cuda ? models::model_names()
@@ -138,9 +131,8 @@ int run_models_bench(const std::vector<std::string>& args, std::ostream& out, st
     if (o.batch == 0) o.batch = cuda ? 128 : 32;
     if (o.steps == 0) o.steps = cuda ? 20 : 5;
     for (const auto& name : o.models) infos.push_back(models::describe_model(name));
-  } catch (const std::exception& e) {
-    err << "isda-bench: error: models: " << e.what() << '\n';
-    return 2;
+  } catch (const std::invalid_argument& e) {  // an unknown model
+    throw UsageError(std::string("--models: ") + e.what());
   }
   const torch::Device device(o.device == "cuda" ? torch::kCUDA : torch::kCPU);
   const int64_t warmup = device.is_cuda() ? 3 : 1;

@@ -1,5 +1,6 @@
 #include "sweep_bench.h"
 
+#include "isda_bench.h"
 #include "json_expand.h"
 #include "results/store.h"
 #include "runner/spec.h"
@@ -61,19 +62,21 @@ Grid four_axes(int64_t values) {
 
 }  // namespace
 
-int run_sweep_bench(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  int64_t runs = 100000;
+Command sweep_bench_command_line() {
+  return benchmark_command(
+      "sweep", run_sweep_bench,
+      "expanding an N-run grid beside a JSON object per run, registering it in a fresh results store, and\n"
+      "planning the same sweep again, for three grid shapes.\n",
+      {
+        value_option("--runs", "N", "runs of each grid").integer(1).default_to("100000"),
+        value_option("--seeds", "S", "seeds of the one-axis grid").integer(1).default_described("3, then 1"),
+      });
+}
+
+int run_sweep_bench(const Arguments& args, std::ostream& out, std::ostream& err) {
+  const int64_t runs = args.integer("--runs");
   std::vector<int64_t> seed_counts = {3, 1};
-  for (size_t i = 0; i + 1 < args.size(); i += 2) {
-    if (args[i] == "--runs") {
-      runs = std::stoll(args[i + 1]);
-    } else if (args[i] == "--seeds") {
-      seed_counts = {std::stoll(args[i + 1])};
-    } else {
-      err << "isda-bench sweep: unknown option " << args[i] << '\n';
-      return 2;
-    }
-  }
+  if (args.has("--seeds")) seed_counts = {args.integer("--seeds")};
   std::vector<Grid> grids;
   for (const auto seeds : seed_counts) grids.push_back(one_axis(runs, seeds));
   int64_t values = 1;

@@ -1,14 +1,14 @@
 #include "train_bench.h"
 
+#include "isda_bench.h"
 #include "train/trainer.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
-#include <cstdlib>
 #include <exception>
 #include <ostream>
-#include <sstream>
 
 namespace isda::bench {
 namespace {
@@ -29,60 +29,59 @@ struct TrainBenchOptions {
   int64_t test_images = 1000;
 };
 
-std::vector<std::string> split(const std::string& text) {
-  std::vector<std::string> parts;
-  std::stringstream in(text);
-  std::string part;
-  while (std::getline(in, part, ',')) parts.push_back(part);
-  return parts;
-}
-
-TrainBenchOptions parse(const std::vector<std::string>& args) {
+TrainBenchOptions options_from(const Arguments& args) {
   TrainBenchOptions o;
-  if (const char* root = std::getenv("ISDA_DATA_ROOT")) o.data_root = root;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const auto& key = args[i];
-    if (key == "--channels-last") {
-      o.channels_last = true;
-      continue;
-    }
-    if (key == "--cuda-graph") {
-      o.cuda_graph = true;
-      continue;
-    }
-    if (key == "--json") {
-      o.json = true;
-      continue;
-    }
-    if (i + 1 >= args.size()) throw std::invalid_argument("option " + key + " needs a value");
-    const auto& value = args[++i];
-    if (key == "--models") o.models = split(value);
-    else if (key == "--methods") o.methods = split(value);
-    else if (key == "--dataset") o.dataset = value;
-    else if (key == "--data-root") o.data_root = value;
-    else if (key == "--device") o.device = value;
-    else if (key == "--precision") o.precision = value;
-    else if (key == "--images") o.images = std::stoll(value);
-    else if (key == "--batch") o.batch = std::stoll(value);
-    else if (key == "--epochs") o.epochs = std::stoll(value);
-    else if (key == "--test-images") o.test_images = std::stoll(value);
-    else throw std::invalid_argument("unknown option " + key);
-  }
-  if (o.epochs < 1) throw std::invalid_argument("--epochs must be >= 1");
-  if (o.test_images < 1) throw std::invalid_argument("--test-images must be >= 1");
+  o.models = split_commas(args.text("--models"));
+  o.methods = split_commas(args.text("--methods"));
+  o.dataset = args.text("--dataset");
+  o.data_root = args.text("--data-root");
+  o.device = args.text("--device");
+  o.precision = args.text("--precision");
+  o.channels_last = args.has("--channels-last");
+  o.cuda_graph = args.has("--cuda-graph");
+  o.json = args.has("--json");
+  o.images = args.integer("--images");
+  o.batch = args.integer("--batch");
+  o.epochs = args.integer("--epochs");
+  o.test_images = args.integer("--test-images");
   return o;
 }
 
 }  // namespace
 
-int run_train_bench(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  TrainBenchOptions o;
-  try {
-    o = parse(args);
-  } catch (const std::exception& e) {
-    err << "isda-bench: error: train: " << e.what() << '\n';
-    return 2;
-  }
+Command train_bench_command_line() {
+  const TrainBenchOptions defaults;
+  return benchmark_command(
+      "train", run_train_bench,
+      "whole training epochs through train() (data, augmentation, loss, SGD) of each model with each method,\n"
+      "the last of --epochs reported: seconds per epoch, images/s, seconds per 50,000 images.\n",
+      {
+          value_option("--models", "a,b", "the networks").default_to(join_commas(defaults.models)),
+          value_option("--methods", "a,b", "the losses").default_to(join_commas(defaults.methods)),
+          value_option("--dataset", "NAME", "the data set").default_to(defaults.dataset),
+          data_root_option(),
+          value_option("--images", "N", "training images (0: the whole training set)")
+              .integer(0)
+              .default_to(std::to_string(defaults.images)),
+          value_option("--batch", "N", "images per step").integer(1).default_to(std::to_string(defaults.batch)),
+          value_option("--epochs", "N", "epochs of each run, the first a warm-up")
+              .integer(1)
+              .default_to(std::to_string(defaults.epochs)),
+          value_option("--test-images", "N", "test images evaluated after each epoch")
+              .integer(1)
+              .default_to(std::to_string(defaults.test_images)),
+          device_option(defaults.device),
+          value_option("--precision", "NAME", "the training steps' precision")
+              .one_of({"fp32", "bf16"})
+              .default_to(defaults.precision),
+          switch_option("--channels-last", "images and weights in channels_last"),
+          switch_option("--cuda-graph", "training steps replayed from a CUDA graph"),
+          switch_option("--json", "one JSON object per (model, method) instead of the table"),
+      });
+}
+
+int run_train_bench(const Arguments& args, std::ostream& out, std::ostream& err) {
+  const auto o = options_from(args);
   if (!o.json) {
     out << fmt::format("Training epochs on {} ({} images, batch {}, {}{}{}), {} epochs each, the last reported\n",
                        o.dataset, o.images > 0 ? std::to_string(o.images) : "all", o.batch, o.precision,

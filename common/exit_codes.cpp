@@ -2,13 +2,14 @@
 
 namespace isda {
 
-std::string exit_codes_help(std::initializer_list<ExitCodeUse> uses) {
+std::string exit_codes_help(const std::vector<ExitCodeUse>& uses) {
   constexpr size_t kWidth = 100;
   std::string text = "exit codes:", line_start_padding = "            ";
   size_t line_length = text.size();
   bool first = true;
   for (const auto& use : uses) {
-    std::string item = (first ? " " : ", ") + std::to_string(use.code) + " " + use.meaning;
+    const auto code = use.code == kExitSignal ? std::string("128+N") : std::to_string(use.code);
+    std::string item = (first ? " " : ", ") + code + " " + use.meaning;
     if (!first && line_length + item.size() > kWidth) {
       text += ",\n" + line_start_padding;
       item = item.substr(2);

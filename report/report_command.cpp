@@ -2,6 +2,7 @@
 
 #include "common/durable_file.h"
 #include "common/exit_codes.h"
+#include "common/options.h"
 #include "report/aggregate.h"
 #include "report/layout.h"
 #include "report/metrics.h"
@@ -29,90 +30,60 @@
 namespace isda::report {
 namespace {
 
-
 struct Options {
-  std::string table, figure, sweep, metric, out;
-  std::string format = "terminal";
-  std::string db = results::kDefaultDatabasePath;
+  std::string table, figure, sweep, metric, out, format, db;
   bool list = false;
-  bool help = false;
 };
 
-// The one table of options, from which --help is generated.
-struct OptionSpec {
-  const char* flag;
-  const char* value_name;                // nullptr for a switch
-  std::string Options::*value = nullptr;  // set for an option with a value
-  bool Options::*is_set = nullptr;        // set for a switch
-  const char* help;
-};
+}  // namespace
 
-const OptionSpec kOptions[] = {
-    {"--table", "ID", &Options::table, nullptr, "a paper table, from the most recent sweep whose spec has it"},
-    {"--figure", "ID", &Options::figure, nullptr, "a paper figure (its curves need --format html)"},
-    {"--sweep", "NAME|ID", &Options::sweep, nullptr, "this sweep's table and figure (default: see --table, --figure)"},
-    {"--metric", "NAME", &Options::metric, nullptr, "what the cells or the curves show (metrics below)"},
-    {"--format", "FORMAT", &Options::format, nullptr, "terminal (default), markdown, latex, csv or html"},
-    {"--out", "FILE", &Options::out, nullptr, "write the report there instead of to stdout"},
-    {"--db", "PATH", &Options::db, nullptr, "the results store (default results/isda.db)"},
-    {"--list", nullptr, nullptr, &Options::list, "list the store's sweeps with their tables, figures and runs"},
-    {"--help", nullptr, nullptr, &Options::help, "this help"},
-};
-
-constexpr const char* kFormats[] = {"terminal", "markdown", "latex", "csv", "html"};
-
-std::string usage() {
-  std::string text =
-      "usage: isda-report [--table ID | --figure ID | --sweep NAME] [--format FORMAT] [--metric NAME] [--out FILE] "
-      "[--db PATH]\n"
-      "       isda-report --list [--db PATH]\n"
-      "Prints the paper's tables (and, in HTML, its curves) from the runs in the results store, with the paper's\n"
-      "numbers beside ours. Without --table, --figure or --sweep: every table (HTML: and every figure).\n";
-  for (const auto& option : kOptions) {
-    const auto flag = option.value_name ? fmt::format("{} {}", option.flag, option.value_name) : std::string(option.flag);
-    text += fmt::format("  {:<18} {}\n", flag, option.help);
-  }
-  text += fmt::format("metrics of tables: {} (default {})\n", metric_names(MetricKind::final_value), kDefaultTableMetric);
-  text += fmt::format("metrics of figures and HTML curves: {} (default {})\n", metric_names(MetricKind::per_epoch),
-                      kDefaultFigureMetric);
-  text +=
-      "Cells: mean ± sample standard deviation (n-1) over seeds.\n";
-  text += exit_codes_help({{kExitOk, "ok"},
-                           {kExitUsage, "bad usage, unknown table or figure, or bad layout"},
-                           {kExitStore, "results store missing or unreadable"}});
-  return text;
+const Command& report_command_line() {
+  static const Command command = [] {
+    Command c;
+    c.name = "isda-report";
+    c.usage = {"[--table ID | --figure ID | --sweep NAME] [--format FORMAT] [--metric NAME] [--out FILE] [--db PATH]",
+               "--list [--db PATH]"};
+    c.description =
+        "Prints the paper's tables (and, in HTML, its curves) from the runs in the results store, with the paper's\n"
+        "numbers beside ours. Without --table, --figure or --sweep: every table (HTML: and every figure).\n";
+    c.options = {
+        value_option("--table", "ID", "a paper table, from the most recent sweep whose spec has it"),
+        value_option("--figure", "ID", "a paper figure (its curves need --format html)"),
+        value_option("--sweep", "NAME|ID", "this sweep's table and figure (default: see --table, --figure)"),
+        value_option("--metric", "NAME", "what the cells or the curves show (metrics below)"),
+        value_option("--format", "FORMAT", "how the report is written")
+            .one_of({"terminal", "markdown", "latex", "csv", "html"})
+            .default_to("terminal"),
+        value_option("--out", "FILE", "write the report there instead of to stdout"),
+        value_option("--db", "PATH", "the results store").default_to(results::kDefaultDatabasePath),
+        switch_option("--list", "list the store's sweeps with their tables, figures and runs"),
+    };
+    c.notes = fmt::format("metrics of tables: {} (default {})\n", metric_names(MetricKind::final_value), kDefaultTableMetric) +
+              fmt::format("metrics of figures and HTML curves: {} (default {})\n", metric_names(MetricKind::per_epoch),
+                          kDefaultFigureMetric) +
+              "Cells: mean ± sample standard deviation (n-1) over seeds.\n";
+    c.exit_codes = {{kExitOk, "ok"},
+                    {kExitUsage, "bad usage, unknown table or figure, or bad layout"},
+                    {kExitStore, "results store missing or unreadable"}};
+    return c;
+  }();
+  return command;
 }
 
-Options parse_options(const std::vector<std::string>& args) {
-  Options options;
-  for (size_t i = 0; i < args.size(); ++i) {
-    std::string flag = args[i];
-    std::optional<std::string> inline_value;
-    if (const auto equals = flag.find('='); flag.rfind("--", 0) == 0 && equals != std::string::npos) {
-      inline_value = flag.substr(equals + 1);
-      flag.resize(equals);
-    }
-    if (flag == "-h") flag = "--help";
-    const auto* spec = std::find_if(std::begin(kOptions), std::end(kOptions),
-                                    [&](const OptionSpec& o) { return flag == o.flag; });
-    if (spec == std::end(kOptions)) {
-      if (flag.rfind("-", 0) == 0) throw UsageError("unknown option " + flag + " (see --help)");
-      throw UsageError("unexpected argument \"" + flag + "\" (see --help)");
-    }
-    if (spec->is_set != nullptr) {
-      if (inline_value) throw UsageError(flag + " takes no value");
-      options.*spec->is_set = true;
-      continue;
-    }
-    if (!inline_value && i + 1 >= args.size()) throw UsageError(flag + ": missing value " + spec->value_name);
-    const auto value = inline_value ? *inline_value : args[++i];
-    if (value.empty()) throw UsageError(flag + ": empty value");
-    options.*spec->value = value;
-  }
-  if (std::find(std::begin(kFormats), std::end(kFormats), options.format) == std::end(kFormats)) {
-    throw UsageError(fmt::format("--format: unknown format \"{}\" (known: {})", options.format, fmt::join(kFormats, ", ")));
-  }
-  return options;
+namespace {
+
+Options options_from(const Arguments& args) {
+  if (!args.positional().empty()) throw UsageError("unexpected argument \"" + args.positional()[0] + "\" (see --help)");
+  Options o;
+  o.table = args.text("--table");
+  o.figure = args.text("--figure");
+  o.sweep = args.text("--sweep");
+  o.metric = args.text("--metric");
+  o.format = args.text("--format");
+  o.out = args.text("--out");
+  o.db = args.text("--db");
+  o.list = args.has("--list");
+  return o;
 }
 
 results::ResultsStore open_store(const std::string& path) {
@@ -449,12 +420,12 @@ int report_command(const std::vector<std::string>& args, std::ostream& out, std:
     return code;
   };
   try {
-    const auto options = parse_options(args);
-    if (options.help) {
-      out << usage();
+    const auto arguments = parse_arguments(report_command_line(), args);
+    if (arguments.help()) {
+      out << help_text(report_command_line());
       return 0;
     }
-    return run(options, out, err, out_is_terminal);
+    return run(options_from(arguments), out, err, out_is_terminal);
   } catch (const UsageError& e) {
     return fail(kExitUsage, e.what());
   } catch (const LayoutError& e) {

@@ -1,6 +1,8 @@
 #pragma once
 // isda-report's command line; its main only forwards here.
 
+#include "common/options.h"
+
 #include <iosfwd>
 #include <string>
 #include <vector>
@@ -14,5 +16,8 @@ namespace isda::report {
 // bad layout, 6 results store missing or unreadable (1: an unexpected failure, still one line); the
 // table of every tool's codes is common/exit_codes.h.
 int report_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err, bool out_is_terminal);
+
+// isda-report's option table and exit codes, from which its parsing and --help come.
+const Command& report_command_line();
 
 }  // namespace isda::report

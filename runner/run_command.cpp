@@ -1,6 +1,7 @@
 #include "runner/run_command.h"
 
 #include "common/exit_codes.h"
+#include "common/options.h"
 #include "results/sqlite.h"
 #include "runner/coordinator.h"
 #include "runner/gpu_use.h"
@@ -9,12 +10,8 @@
 
 #include <fmt/format.h>
 
-#include <algorithm>
 #include <atomic>
 #include <csignal>
-#include <cstdlib>
-#include <iterator>
-#include <optional>
 #include <ostream>
 #include <sstream>
 
@@ -29,27 +26,14 @@ std::atomic<int> g_stop_requests{0};
 
 extern "C" void count_stop_request(int) { g_stop_requests.fetch_add(1); }
 
-
 // What the command line sets.
-struct Options {
+struct Invocation {
   SweepOptions sweep;
   SlurmOptions slurm;
   std::string command;  // "", status, sync or cancel
-  std::string backend = "local";
+  std::string backend;
   bool gpus_given = false;
-  bool threads_given = false;
-  bool help = false;
 };
-
-int parse_int(const std::string& flag, const std::string& text, int minimum) {
-  try {
-    size_t used = 0;
-    const int value = std::stoi(text, &used);
-    if (used == text.size() && value >= minimum) return value;
-  } catch (const std::logic_error&) {
-  }
-  throw UsageError(fmt::format("{}: expected an integer >= {}, got \"{}\"", flag, minimum, text));
-}
 
 std::vector<int> parse_gpus(const std::string& text) {
   std::vector<int> gpus;
@@ -60,147 +44,120 @@ std::vector<int> parse_gpus(const std::string& text) {
   }
   std::stringstream in(text);
   std::string item;
-  while (std::getline(in, item, ',')) gpus.push_back(parse_int("--gpus", item, 0));
+  while (std::getline(in, item, ',')) gpus.push_back(static_cast<int>(parse_integer(item, 0)));
   return gpus;
 }
 
-enum class Section { common, slurm };
+bool is_command(const std::string& word) { return word == "status" || word == "sync" || word == "cancel"; }
 
-// The one table of options, from which parsing and --help come. A switch has no value_name and is
-// set with an empty value; `set` throws UsageError for a bad value.
-struct OptionSpec {
-  const char* flag;
-  const char* value_name;  // nullptr for a switch
-  Section section;
-  const char* help;
-  void (*set)(Options& o, const std::string& flag, const std::string& value);
-};
-
-const OptionSpec kOptions[] = {
-    {"--profile", "NAME", Section::common, "a profile of the spec (e.g. smoke); default: the paper's settings",
-     [](Options& o, const std::string&, const std::string& v) { o.sweep.profile = v; }},
-    {"--dry-run", nullptr, Section::common, "list the runs with their ids and states, run nothing",
-     [](Options& o, const std::string&, const std::string&) { o.sweep.dry_run = true; }},
-    {"--backend", "NAME", Section::common, "local (default): workers on this machine; slurm: job arrays on a Slurm cluster",
-     [](Options& o, const std::string& f, const std::string& v) {
-       if (v != "local" && v != "slurm") throw UsageError(f + ": expected local or slurm, got \"" + v + "\"");
-       o.backend = v;
-     }},
-    {"--gpus", "LIST", Section::common, "GPUs to use: all (default: all that LibTorch sees), 0,1, or none (CPU slots)",
-     [](Options& o, const std::string&, const std::string& v) {
-       o.sweep.gpus = parse_gpus(v);
-       o.gpus_given = true;
-     }},
-    {"--per-gpu", "K", Section::common, "workers per GPU (default 1)",
-     [](Options& o, const std::string& f, const std::string& v) { o.sweep.per_gpu = parse_int(f, v, 1); }},
-    {"--cpu-slots", "N", Section::common, "workers without a GPU (default 1)",
-     [](Options& o, const std::string& f, const std::string& v) { o.sweep.cpu_slots = parse_int(f, v, 1); }},
-    {"--threads", "N", Section::common, "CPU threads per worker (default: cores / workers; Slurm: --cpus-per-task, default 1)",
-     [](Options& o, const std::string& f, const std::string& v) {
-       o.sweep.threads_per_worker = parse_int(f, v, 1);
-       o.threads_given = true;
-     }},
-    {"--db", "PATH", Section::common, "results store (default results/isda.db)",
-     [](Options& o, const std::string&, const std::string& v) { o.sweep.db_path = v; }},
-    {"--runs-dir", "DIR", Section::common, "run directories (default results/runs; Slurm: on storage the nodes share)",
-     [](Options& o, const std::string&, const std::string& v) { o.sweep.runs_root = v; }},
-    {"--worker", "PATH", Section::common, "the isda-train binary (default: this build's, or $ISDA_TRAIN; Slurm: a path the nodes can run)",
-     [](Options& o, const std::string&, const std::string& v) { o.sweep.worker_binary = v; }},
-    {"--plain", nullptr, Section::common, "log lines only, no progress block redrawn on the terminal",
-     [](Options& o, const std::string&, const std::string&) { o.sweep.live_display = false; }},
-    {"--help", nullptr, Section::common, "this help (also -h)",
-     [](Options& o, const std::string&, const std::string&) { o.help = true; }},
-    {"--partition", "P", Section::slurm, "sbatch --partition",
-     [](Options& o, const std::string&, const std::string& v) { o.slurm.partition = v; }},
-    {"--gres", "G", Section::slurm, "sbatch --gres for runs not on device cpu, e.g. gpu:1",
-     [](Options& o, const std::string&, const std::string& v) { o.slurm.gres = v; }},
-    {"--time", "T", Section::slurm, "sbatch --time, e.g. 04:00:00",
-     [](Options& o, const std::string&, const std::string& v) { o.slurm.time = v; }},
-    {"--array-limit", "K", Section::slurm, "at most K tasks of each job array at once",
-     [](Options& o, const std::string& f, const std::string& v) { o.slurm.array_limit = parse_int(f, v, 1); }},
-    {"--signal-lead", "S", Section::slurm, "SIGUSR1 S seconds before the time limit: checkpoint and requeue (default 300)",
-     [](Options& o, const std::string& f, const std::string& v) { o.slurm.signal_lead = parse_int(f, v, 0); }},
-    {"--sbatch-arg", "A", Section::slurm, "one more sbatch argument, e.g. --sbatch-arg=--mem=8G (repeatable)",
-     [](Options& o, const std::string&, const std::string& v) { o.slurm.sbatch_args.push_back(v); }},
-    {"--wait", nullptr, Section::slurm, "poll until the sweep is finished (default: return after submitting)",
-     [](Options& o, const std::string&, const std::string&) { o.slurm.wait = true; }},
-    {"--poll", "S", Section::slurm, "seconds between polls with --wait (default 5)",
-     [](Options& o, const std::string& f, const std::string& v) { o.slurm.poll_seconds = parse_int(f, v, 1); }},
-};
-
-std::string usage() {
-  std::string text =
-      "usage: isda-run SPEC.json [--profile NAME] [--dry-run] [--gpus all|0,1|none] [--per-gpu K] [--cpu-slots N]\n"
-      "                [--threads N] [--db PATH] [--runs-dir DIR] [--worker PATH] [--plain]\n"
-      "       isda-run SPEC.json --backend slurm [--partition P] [--gres gpu:1] [--time HH:MM:SS] [--array-limit K]\n"
-      "                [--signal-lead SECONDS] [--sbatch-arg ARG]... [--threads N] [--wait] [--poll SECONDS] ...\n"
-      "       isda-run status [SPEC.json] [--db PATH]\n"
-      "       isda-run sync [SPEC.json] [--db PATH]\n"
-      "       isda-run cancel SPEC.json [--profile NAME] [--db PATH]\n"
-      "Runs every run of the spec that is not done yet (rerun to resume), recording results in the store.\n"
-      "Options take their value as the next argument or after '=' (--db=PATH).\n";
-  const auto section = [&text](Section which) {
-    for (const auto& option : kOptions) {
-      if (option.section != which) continue;
-      const auto flag = option.value_name ? fmt::format("{} {}", option.flag, option.value_name) : std::string(option.flag);
-      text += fmt::format("  {:<16} {}\n", flag, option.help);
-    }
-  };
-  section(Section::common);
-  text += "Slurm backend (runner/README.md, \"Slurm\"):\n";
-  section(Section::slurm);
-  text +=
-      "Commands:\n"
-      "  status           runs per state (synced with Slurm first when jobs are out)\n"
-      "  sync             takes in what the Slurm jobs did: states, event logs, vanished jobs\n"
-      "  cancel           scancel of the sweep's jobs; they checkpoint, and a rerun resumes them\n";
-  text += exit_codes_help({{kExitOk, "all done (Slurm without --wait: submitted)"},
-                           {kExitFailed, "runs not all done"},
-                           {kExitUsage, "bad usage or spec"},
-                           {kExitStore, "results store error"},
-                           {kExitScheduler, "a Slurm command failed"},
-                           {130, "stopped (rerun to resume)"}});
-  return text;
-}
-
-// Reads the arguments in order; stops at --help. Throws UsageError.
-Options parse_options(const std::vector<std::string>& args) {
-  Options o;
-  o.sweep.worker_binary = ISDA_TRAIN_PATH;
-  if (const char* worker = std::getenv("ISDA_TRAIN")) o.sweep.worker_binary = worker;
-  for (size_t i = 0; i < args.size() && !o.help; ++i) {
-    std::string flag = args[i];
-    if (flag.size() > 1 && flag[0] == '-') {
-      std::optional<std::string> inline_value;
-      if (const auto equals = flag.find('='); flag.rfind("--", 0) == 0 && equals != std::string::npos) {
-        inline_value = flag.substr(equals + 1);
-        flag.resize(equals);
-      }
-      if (flag == "-h") flag = "--help";
-      const auto* option = std::find_if(std::begin(kOptions), std::end(kOptions),
-                                        [&](const OptionSpec& spec) { return flag == spec.flag; });
-      if (option == std::end(kOptions)) throw UsageError("unknown option " + flag + " (see --help)");
-      if (option->value_name == nullptr) {
-        if (inline_value) throw UsageError(flag + " takes no value");
-        option->set(o, flag, "");
-        continue;
-      }
-      if (!inline_value && i + 1 >= args.size()) throw UsageError(flag + ": missing value " + option->value_name);
-      option->set(o, flag, inline_value ? *inline_value : args[++i]);
-      continue;
-    }
-    if ((flag == "status" || flag == "sync" || flag == "cancel") && o.sweep.spec_path.empty() && o.command.empty()) {
-      o.command = flag;
-      continue;
-    }
-    if (!o.sweep.spec_path.empty()) throw UsageError("unexpected argument \"" + flag + "\" (one spec at a time)");
-    o.sweep.spec_path = flag;
+Invocation invocation_from(const Arguments& args) {
+  Invocation o;
+  auto positional = args.positional();
+  if (!positional.empty() && is_command(positional[0])) {
+    o.command = positional[0];
+    positional.erase(positional.begin());
   }
-  if (o.threads_given) o.slurm.cpus_per_task = o.sweep.threads_per_worker;
+  if (positional.size() > 1) throw UsageError("unexpected argument \"" + positional[1] + "\" (one spec at a time)");
+  if (!positional.empty()) o.sweep.spec_path = positional[0];
+  o.sweep.profile = args.text("--profile");
+  o.sweep.dry_run = args.has("--dry-run");
+  o.backend = args.text("--backend");
+  o.gpus_given = args.has("--gpus");
+  if (o.gpus_given) o.sweep.gpus = args.convert("--gpus", parse_gpus);
+  o.sweep.per_gpu = static_cast<int>(args.integer("--per-gpu"));
+  o.sweep.cpu_slots = static_cast<int>(args.integer("--cpu-slots"));
+  if (args.has("--threads")) {
+    o.sweep.threads_per_worker = static_cast<int>(args.integer("--threads"));
+    o.slurm.cpus_per_task = o.sweep.threads_per_worker;
+  }
+  o.sweep.db_path = args.text("--db");
+  o.sweep.runs_root = args.text("--runs-dir");
+  o.sweep.worker_binary = args.text("--worker");
+  o.sweep.live_display = !args.has("--plain");
+  o.slurm.partition = args.text("--partition");
+  o.slurm.gres = args.text("--gres");
+  o.slurm.time = args.text("--time");
+  if (args.has("--array-limit")) o.slurm.array_limit = static_cast<int>(args.integer("--array-limit"));
+  o.slurm.signal_lead = static_cast<int>(args.integer("--signal-lead"));
+  o.slurm.sbatch_args = args.values("--sbatch-arg");
+  o.slurm.wait = args.has("--wait");
+  o.slurm.poll_seconds = static_cast<double>(args.integer("--poll"));
   return o;
 }
 
 }  // namespace
+
+const Command& run_command_line() {
+  static const Command command = [] {
+    const SweepOptions sweep;
+    const SlurmOptions slurm;
+    const auto number = [](auto value) { return fmt::format("{}", value); };
+    const std::string slurm_section = "Slurm backend (runner/README.md, \"Slurm\")";
+    Command c;
+    c.name = "isda-run";
+    c.usage = {
+        "SPEC.json [--profile NAME] [--dry-run] [--gpus all|0,1|none] [--per-gpu K] [--cpu-slots N]\n"
+        "                [--threads N] [--db PATH] [--runs-dir DIR] [--worker PATH] [--plain]",
+        "SPEC.json --backend slurm [--partition P] [--gres gpu:1] [--time HH:MM:SS] [--array-limit K]\n"
+        "                [--signal-lead SECONDS] [--sbatch-arg ARG]... [--threads N] [--wait] [--poll SECONDS] ...",
+        "status [SPEC.json] [--db PATH]",
+        "sync [SPEC.json] [--db PATH]",
+        "cancel SPEC.json [--profile NAME] [--db PATH]",
+    };
+    c.description =
+        "Runs every run of the spec that is not done yet (rerun to resume), recording results in the store.\n"
+        "Options take their value as the next argument or after '=' (--db=PATH).\n";
+    c.options = {
+        value_option("--profile", "NAME", "a profile of the spec (e.g. smoke)").default_described("the paper's settings"),
+        switch_option("--dry-run", "list the runs with their ids and states, run nothing"),
+        value_option("--backend", "NAME", "local: workers on this machine; slurm: job arrays on a Slurm cluster")
+            .one_of({"local", "slurm"})
+            .default_to("local"),
+        value_option("--gpus", "LIST", "GPUs to use: all, a list (0,1), or none (CPU slots)")
+            .default_described("all that the driver shows"),
+        value_option("--per-gpu", "K", "workers per GPU").integer(1).default_to(number(sweep.per_gpu)),
+        value_option("--cpu-slots", "N", "workers without a GPU").integer(1).default_to(number(sweep.cpu_slots)),
+        value_option("--threads", "N", "CPU threads per worker (Slurm: --cpus-per-task)")
+            .integer(1)
+            .default_described("cores / workers; Slurm: " + number(slurm.cpus_per_task)),
+        value_option("--db", "PATH", "results store").default_to(sweep.db_path),
+        value_option("--runs-dir", "DIR", "run directories (Slurm: on storage the nodes share)").default_to(sweep.runs_root),
+        value_option("--worker", "PATH", "the isda-train binary (Slurm: a path the nodes can run)")
+            .default_to(ISDA_TRAIN_PATH)
+            .from_env("ISDA_TRAIN"),
+        switch_option("--plain", "log lines only, no progress block redrawn on the terminal"),
+        value_option("--partition", "P", "sbatch --partition").in_section(slurm_section),
+        value_option("--gres", "G", "sbatch --gres for runs not on device cpu, e.g. gpu:1").in_section(slurm_section),
+        value_option("--time", "T", "sbatch --time, e.g. 04:00:00").in_section(slurm_section),
+        value_option("--array-limit", "K", "at most K tasks of each job array at once").integer(1).in_section(slurm_section),
+        value_option("--signal-lead", "S", "SIGUSR1 S seconds before the time limit: checkpoint and requeue")
+            .integer(0)
+            .default_to(number(slurm.signal_lead))
+            .in_section(slurm_section),
+        value_option("--sbatch-arg", "A", "one more sbatch argument, e.g. --sbatch-arg=--mem=8G")
+            .repeated()
+            .in_section(slurm_section),
+        switch_option("--wait", "poll until the sweep is finished (default: return after submitting)").in_section(slurm_section),
+        value_option("--poll", "S", "seconds between polls with --wait")
+            .integer(1)
+            .default_to(number(slurm.poll_seconds))
+            .in_section(slurm_section),
+    };
+    c.notes =
+        "Commands:\n"
+        "  status           runs per state (synced with Slurm first when jobs are out)\n"
+        "  sync             takes in what the Slurm jobs did: states, event logs, vanished jobs\n"
+        "  cancel           scancel of the sweep's jobs; they checkpoint, and a rerun resumes them\n";
+    c.exit_codes = {{kExitOk, "all done (Slurm without --wait: submitted)"},
+                    {kExitFailed, "runs not all done"},
+                    {kExitUsage, "bad usage or spec"},
+                    {kExitStore, "results store error"},
+                    {kExitScheduler, "a Slurm command failed"},
+                    {kExitSignal + SIGINT, "stopped (rerun to resume)"}};
+    return c;
+  }();
+  return command;
+}
 
 void install_interrupt_handlers() {
   struct sigaction action {};
@@ -216,11 +173,12 @@ int run_command(const std::vector<std::string>& args, std::ostream& out, std::os
     return code;
   };
   try {
-    auto parsed = parse_options(args);
-    if (parsed.help) {
-      out << usage();
+    const auto arguments = parse_arguments(run_command_line(), args);
+    if (arguments.help()) {
+      out << help_text(run_command_line());
       return 0;
     }
+    auto parsed = invocation_from(arguments);
     auto& o = parsed.sweep;
     auto& slurm = parsed.slurm;
     const auto& command = parsed.command;

@@ -1,6 +1,7 @@
 #include "command/data_command.h"
 
 #include "common/exit_codes.h"
+#include "common/options.h"
 #include "data/data_error.h"
 #include "data/datasets.h"
 #include "data/fetch.h"
@@ -8,116 +9,36 @@
 #include "data/preview.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
-#include <map>
+#include <limits>
 #include <ostream>
 #include <stdexcept>
 
 namespace isda::command {
 namespace {
 
-
-// One row of a subcommand's option table, from which parsing and --help derive.
-struct Option {
-  const char* flag;     // without the leading --
-  const char* value;    // placeholder in the help
-  const char* fallback;  // default shown in the help ("" for none)
-  const char* help;
-};
-
-const std::vector<Option> kFetchOptions = {
-    {"root", "DIR", "$ISDA_DATA_ROOT/<dataset> or data/<dataset>", "where the archive's folder is unpacked"},
-    {"url", "URL", "the official archive", "download from this URL instead (https, http or file://)"},
-    {"md5", "HEX", "the published MD5", "expected MD5 of the archive at --url"},
-};
-
-const std::vector<Option> kPreviewOptions = {
-    {"dataset", "NAME", "cifar10", "fashion-mnist, cifar10 or cifar100"},
-    {"augment", "KIND", "autoaugment", "none, standard, cutout or autoaugment"},
-    {"out", "FILE.png", "", "the PNG to write (required)"},
-    {"root", "DIR", "the data set's default location", "folder holding the data set files"},
-    {"count", "N", "8", "training images, one column each"},
-    {"copies", "K", "4", "augmented rows below the originals"},
-    {"scale", "S", "2", "pixel size of the tiles"},
-    {"seed", "S", "0", "seed of the augmenter"},
-};
-
-void print_options(std::ostream& out, const std::vector<Option>& options) {
-  for (const auto& o : options) {
-    const auto left = fmt::format("--{} {}", o.flag, o.value);
-    out << fmt::format("  {:<18} {}", left, o.help);
-    if (o.fallback[0] != '\0') out << " (default: " << o.fallback << ")";
-    out << '\n';
-  }
+// Where the data set's files are: the name isda-train uses for the same folder (--root is the
+// spelling isda-data had first).
+Option data_root_option(const std::string& help, const std::string& default_text) {
+  return value_option("--data-root", "DIR", help).default_described(default_text).alias("--root", /*deprecated=*/true);
 }
 
-void print_help(std::ostream& out) {
-  out << "usage: isda-data fetch cifar10|cifar100 [--root DIR] [--url URL --md5 HEX]\n"
-         "       isda-data preview --out FILE.png [--dataset NAME] [--augment KIND] [--count N] ...\n\n"
-         "fetch: downloads the official archive, checks its published MD5 and unpacks it into\n"
-         "ROOT/cifar-10-batches-bin (or ROOT/cifar-100-binary), the layout isda-train reads; data already\n"
-         "there with the official file sizes is left alone. A failed download leaves nothing behind.\n";
-  print_options(out, kFetchOptions);
-  out << "\npreview: a PNG grid, one column per training image: the originals on the first row, then\n"
-         "augmented copies (the batched augmentation isda-train applies).\n";
-  print_options(out, kPreviewOptions);
-  out << '\n'
-      << exit_codes_help({{kExitOk, "done"},
-                          {kExitFailed, "download failed"},
-                          {kExitUsage, "bad usage"},
-                          {kExitData, "missing, corrupt or mismatched (MD5) data or archive"}});
+std::string normalized_md5(const std::string& text) {
+  auto md5 = text;
+  std::transform(md5.begin(), md5.end(), md5.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (md5.size() != 32 || md5.find_first_not_of("0123456789abcdef") != std::string::npos) {
+    throw UsageError("expected 32 hex digits, got \"" + text + "\"");
+  }
+  return md5;
 }
 
-// Parses "--flag value" / "--flag=value" pairs against `table`; positional arguments are returned
-// in `positional`.
-std::map<std::string, std::string> parse_flags(const std::vector<std::string>& args, size_t start,
-                                               const std::vector<Option>& table, std::vector<std::string>& positional) {
-  std::map<std::string, std::string> values;
-  for (size_t i = start; i < args.size(); ++i) {
-    const auto& arg = args[i];
-    if (arg.rfind("--", 0) != 0) {
-      positional.push_back(arg);
-      continue;
-    }
-    auto name = arg.substr(2);
-    std::string value;
-    const auto eq = name.find('=');
-    const bool inline_value = eq != std::string::npos;
-    if (inline_value) {
-      value = name.substr(eq + 1);
-      name = name.substr(0, eq);
-    }
-    const bool known = std::any_of(table.begin(), table.end(), [&](const Option& o) { return name == o.flag; });
-    if (!known) throw UsageError(fmt::format("unknown option --{} (see --help)", name));
-    if (!inline_value) {
-      if (i + 1 >= args.size()) throw UsageError(fmt::format("--{}: missing value", name));
-      value = args[++i];
-    }
-    values[name] = value;
-  }
-  return values;
-}
-
-int64_t parse_integer(const std::string& flag, const std::string& text, int64_t low, int64_t high) {
-  size_t used = 0;
-  int64_t value = 0;
-  try {
-    value = std::stoll(text, &used);
-  } catch (const std::logic_error&) {
-    used = 0;
-  }
-  if (text.empty() || used != text.size() || value < low || value > high) {
-    throw UsageError(fmt::format("--{}: expected an integer in [{}, {}], got \"{}\"", flag, low, high, text));
-  }
-  return value;
-}
-
-int fetch(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  std::vector<std::string> positional;
-  const auto values = parse_flags(args, 1, kFetchOptions, positional);
+int fetch(const Arguments& args, std::ostream& out, std::ostream& err) {
+  const auto& positional = args.positional();
   if (positional.size() != 1) {
     throw UsageError("fetch: expected one data set (" + fmt::format("{}", fmt::join(data::fetchable_datasets(), ", ")) +
                      ")");
@@ -128,19 +49,10 @@ int fetch(const std::vector<std::string>& args, std::ostream& out, std::ostream&
     throw UsageError(fmt::format("fetch: unknown data set \"{}\" (known: {})", name, fmt::join(known, ", ")));
   }
   auto archive = data::dataset_archive(name);
-  if (values.count("url") != 0) archive.url = values.at("url");
-  if (values.count("md5") != 0) {
-    auto md5 = values.at("md5");
-    std::transform(md5.begin(), md5.end(), md5.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    if (md5.size() != 32 || md5.find_first_not_of("0123456789abcdef") != std::string::npos) {
-      throw UsageError("--md5: expected 32 hex digits, got \"" + values.at("md5") + "\"");
-    }
-    archive.md5 = md5;
-  }
-  if (values.count("url") != 0 && values.count("md5") == 0) {
-    throw UsageError("--url needs --md5 (the expected MD5 of that archive)");
-  }
-  const auto root = values.count("root") != 0 ? values.at("root") : data::default_data_root(name);
+  if (args.has("--url")) archive.url = args.text("--url");
+  if (args.has("--md5")) archive.md5 = args.convert("--md5", normalized_md5);
+  if (args.has("--url") && !args.has("--md5")) throw UsageError("--url needs --md5 (the expected MD5 of that archive)");
+  const auto root = args.has("--data-root") ? args.text("--data-root") : data::default_data_root(name);
   const auto folder = (std::filesystem::path(root) / archive.folder).string();
   const auto result = data::fetch_dataset(archive, root, [&err](const std::string& note) {
     err << "isda-data: " << note << std::endl;
@@ -153,39 +65,93 @@ int fetch(const std::vector<std::string>& args, std::ostream& out, std::ostream&
   return kExitOk;
 }
 
-int preview(const std::vector<std::string>& args, std::ostream& out) {
-  std::vector<std::string> positional;
-  const auto values = parse_flags(args, 1, kPreviewOptions, positional);
-  if (!positional.empty()) throw UsageError(fmt::format("preview: unexpected argument \"{}\" (see --help)", positional[0]));
-  if (values.count("out") == 0) throw UsageError("preview: --out FILE.png is required");
+int preview(const Arguments& args, std::ostream& out, std::ostream& /*err*/) {
+  if (!args.positional().empty()) {
+    throw UsageError(fmt::format("preview: unexpected argument \"{}\" (see --help)", args.positional()[0]));
+  }
+  if (!args.has("--out")) throw UsageError("preview: --out FILE.png is required");
   data::PreviewOptions options;
-  const auto get = [&values](const char* key, const std::string& fallback) {
-    return values.count(key) != 0 ? values.at(key) : fallback;
-  };
-  options.dataset = get("dataset", options.dataset);
-  if (options.dataset != "fashion-mnist" && options.dataset != "cifar10" && options.dataset != "cifar100") {
-    throw UsageError("--dataset: expected fashion-mnist, cifar10 or cifar100, got \"" + options.dataset + "\"");
-  }
-  options.augment = get("augment", options.augment);
-  if (options.augment != "none" && options.augment != "standard" && options.augment != "cutout" &&
-      options.augment != "autoaugment") {
-    throw UsageError("--augment: expected none, standard, cutout or autoaugment, got \"" + options.augment + "\"");
-  }
-  options.root = get("root", "");
-  if (values.count("count") != 0) options.count = parse_integer("count", values.at("count"), 1, 1024);
-  if (values.count("copies") != 0) options.copies = parse_integer("copies", values.at("copies"), 0, 64);
-  if (values.count("scale") != 0) options.scale = parse_integer("scale", values.at("scale"), 1, 16);
-  if (values.count("seed") != 0) {
-    options.seed = static_cast<uint64_t>(parse_integer("seed", values.at("seed"), 0, INT64_MAX));
-  }
+  options.dataset = args.text("--dataset");
+  options.augment = args.text("--augment");
+  options.root = args.text("--data-root");
+  options.count = args.integer("--count");
+  options.copies = args.integer("--copies");
+  options.scale = args.integer("--scale");
+  options.seed = static_cast<uint64_t>(args.integer("--seed"));
+  const auto& path = args.text("--out");
   const auto grid = data::make_preview_grid(options);
-  data::write_png(values.at("out"), grid);
-  out << fmt::format("wrote {} ({} x {}: {} {} images, the originals then {} {} copies)\n", values.at("out"), grid.width,
+  data::write_png(path, grid);
+  out << fmt::format("wrote {} ({} x {}: {} {} images, the originals then {} {} copies)\n", path, grid.width,
                      grid.height, options.count, options.dataset, options.copies, options.augment);
   return kExitOk;
 }
 
+Command fetch_command_line() {
+  Command c;
+  c.name = "isda-data fetch";
+  c.positional = fmt::format("{}", fmt::join(data::fetchable_datasets(), "|"));
+  c.description =
+      "downloads the official archive, checks its published MD5 and unpacks it into\n"
+      "DIR/cifar-10-batches-bin (or DIR/cifar-100-binary), the layout isda-train reads; data already\n"
+      "there with the official file sizes is left alone. A failed download leaves nothing behind.\n";
+  c.options = {
+      data_root_option("where the archive's folder is unpacked", "$ISDA_DATA_ROOT/<dataset> or data/<dataset>"),
+      value_option("--url", "URL", "download from this URL instead (https, http or file://)")
+          .default_described("the official archive"),
+      value_option("--md5", "HEX", "expected MD5 of the archive at --url").default_described("the published MD5"),
+  };
+  c.run = fetch;
+  return c;
+}
+
+Command preview_command_line() {
+  const data::PreviewOptions defaults;
+  Command c;
+  c.name = "isda-data preview";
+  c.usage = {"--out FILE.png [--dataset NAME] [--augment KIND] [--count N] ..."};
+  c.description =
+      "a PNG grid, one column per training image: the originals on the first row, then\n"
+      "augmented copies (the batched augmentation isda-train applies).\n";
+  c.options = {
+      value_option("--dataset", "NAME", "the data set")
+          .one_of({"fashion-mnist", "cifar10", "cifar100"})
+          .default_to(defaults.dataset),
+      value_option("--augment", "KIND", "the augmentation")
+          .one_of({"none", "standard", "cutout", "autoaugment"})
+          .default_to(defaults.augment),
+      value_option("--out", "FILE.png", "the PNG to write (required)"),
+      data_root_option("folder holding the data set files", "the data set's default location"),
+      value_option("--count", "N", "training images, one column each")
+          .integer(1, 1024)
+          .default_to(std::to_string(defaults.count)),
+      value_option("--copies", "K", "augmented rows below the originals")
+          .integer(0, 64)
+          .default_to(std::to_string(defaults.copies)),
+      value_option("--scale", "S", "pixel size of the tiles").integer(1, 16).default_to(std::to_string(defaults.scale)),
+      value_option("--seed", "S", "seed of the augmenter")
+          .integer(0, std::numeric_limits<int64_t>::max())
+          .default_to(std::to_string(defaults.seed)),
+  };
+  c.run = preview;
+  return c;
+}
+
 }  // namespace
+
+const Command& data_command_line() {
+  static const Command command = [] {
+    Command c;
+    c.name = "isda-data";
+    c.description = "Fetches the data sets isda-train reads and previews what its augmentations do to them.\n";
+    c.subcommands = {fetch_command_line(), preview_command_line()};
+    c.exit_codes = {{kExitOk, "done"},
+                    {kExitFailed, "download failed"},
+                    {kExitUsage, "bad usage"},
+                    {kExitData, "missing, corrupt or mismatched (MD5) data or archive"}};
+    return c;
+  }();
+  return command;
+}
 
 int run_data_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   const auto fail = [&err](int code, const std::string& message) {
@@ -193,15 +159,12 @@ int run_data_command(const std::vector<std::string>& args, std::ostream& out, st
     return code;
   };
   try {
-    if (args.empty()) throw UsageError("expected a subcommand: fetch or preview (see --help)");
-    if (std::find_if(args.begin(), args.end(), [](const std::string& a) { return a == "-h" || a == "--help"; }) !=
-        args.end()) {
-      print_help(out);
+    const auto parsed = parse_subcommand(data_command_line(), args);
+    if (parsed.arguments.help()) {  // either subcommand's --help too: the two are one page
+      out << help_text(data_command_line());
       return kExitOk;
     }
-    if (args[0] == "fetch") return fetch(args, out, err);
-    if (args[0] == "preview") return preview(args, out);
-    throw UsageError(fmt::format("unknown subcommand \"{}\" (known: fetch, preview)", args[0]));
+    return parsed.command.run(parsed.arguments, out, err);
   } catch (const UsageError& e) {
     return fail(kExitUsage, e.what());
   } catch (const data::DataError& e) {

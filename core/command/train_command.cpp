@@ -1,6 +1,7 @@
 #include "command/train_command.h"
 
 #include "common/exit_codes.h"
+#include "common/options.h"
 #include "data/data_error.h"
 #include "distributed/launcher.h"
 #include "distributed/world.h"
@@ -36,16 +37,25 @@ struct Invocation {
   nlohmann::json overrides = nlohmann::json::object();
   std::string config_file;
   std::string run_dir;
-  bool help = false;
   bool list_models = false;
   bool dump_config = false;
 };
 
-// Converts a flag's text to the JSON type of the key's default value.
-nlohmann::json parse_value(const std::string& flag, const std::string& text, const nlohmann::json& like) {
-  const auto fail = [&](const char* expected) {
-    return UsageError(fmt::format("{}: expected {}, got \"{}\"", flag, expected, text));
-  };
+// "--lambda-schedule" for the config key lambda_schedule, and back.
+std::string flag_of(std::string key) {
+  std::replace(key.begin(), key.end(), '_', '-');
+  return "--" + key;
+}
+std::string key_of(const std::string& flag) {
+  auto key = flag.substr(2);
+  std::replace(key.begin(), key.end(), '-', '_');
+  return key;
+}
+
+// Converts a flag's text to the JSON type of the key's default value; throws UsageError without
+// the flag (Arguments::convert adds it).
+nlohmann::json parse_value(const std::string& text, const nlohmann::json& like) {
+  const auto fail = [&](const char* expected) { return UsageError(fmt::format("expected {}, got \"{}\"", expected, text)); };
   try {
     size_t used = 0;
     if (like.is_boolean()) {
@@ -90,64 +100,77 @@ nlohmann::json parse_value(const std::string& flag, const std::string& text, con
   return text;
 }
 
-Invocation parse_args(const std::vector<std::string>& args) {
+// What the help calls a key's value, by the type of its default.
+const char* value_name_of(const nlohmann::json& like) {
+  if (like.is_boolean()) return "true|false";
+  if (like.is_number_integer()) return "N";
+  if (like.is_number()) return "X";
+  if (like.is_array()) return "N,N,...";
+  return "TEXT";
+}
+
+const char* const kKeysSection = "run config keys (as in --config FILE.json, with - for _; a later flag wins)";
+
+Invocation invocation_from(const Arguments& args) {
+  if (!args.positional().empty()) {
+    throw UsageError(fmt::format("unexpected argument \"{}\" (see --help)", args.positional()[0]));
+  }
   const auto defaults = train::key_defaults();
   Invocation inv;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const auto& arg = args[i];
-    if (arg == "-h" || arg == "--help") { inv.help = true; continue; }
-    if (arg == "--list-models") { inv.list_models = true; continue; }
-    if (arg == "--dump-config") { inv.dump_config = true; continue; }
-    if (arg.rfind("--", 0) != 0) throw UsageError(fmt::format("unexpected argument \"{}\" (see --help)", arg));
-    auto name = arg.substr(2);
-    std::string value;
-    const auto eq = name.find('=');
-    if (eq != std::string::npos) {
-      value = name.substr(eq + 1);
-      name = name.substr(0, eq);
-    } else {
-      if (i + 1 >= args.size()) throw UsageError(fmt::format("--{}: missing value", name));
-      value = args[++i];
-    }
-    if (name == "config") { inv.config_file = value; continue; }
-    if (name == "run-dir") { inv.run_dir = value; continue; }
-    if (name == "nproc-per-node") name = "ranks";  // torchrun's spelling, for one node
-    std::string key = name;
-    std::replace(key.begin(), key.end(), '-', '_');
-    if (!defaults.contains(key)) throw UsageError(fmt::format("unknown option --{} (see --help)", name));
-    inv.overrides[key] = parse_value("--" + name, value, defaults.at(key));
+  inv.config_file = args.text("--config");
+  inv.run_dir = args.text("--run-dir");
+  inv.dump_config = args.has("--dump-config");
+  inv.list_models = args.has("--list-models");
+  for (const auto& option : train_command_line().options) {
+    if (option.section != kKeysSection || !args.has(option.flag)) continue;
+    const auto key = key_of(option.flag);
+    inv.overrides[key] = args.convert(option.flag, [&](const std::string& text) { return parse_value(text, defaults.at(key)); });
   }
   return inv;
 }
 
-void print_help(std::ostream& out) {
-  const auto defaults = train::key_defaults();
-  out << "usage: isda-train [--config FILE.json] [--KEY VALUE ...]\n"
-         "Trains one configuration and prints one line per epoch; flags override the config file.\n\n"
-         "  --config FILE      run config (JSON object with the keys below)\n"
-         "  --run-dir DIR      keep config, events.jsonl, checkpoints and result in DIR; rerun to resume\n"
-         "  --nproc-per-node N the same as --ranks N: start N data-parallel ranks on this machine\n"
-         "  --dump-config      print the resolved config as JSON and exit\n"
-         "  --list-models      print the known networks and exit\n"
-         "  --help             this text\n\n";
-  for (const auto& key : train::config_keys()) {
-    std::string flag = key.key;
-    std::replace(flag.begin(), flag.end(), '_', '-');
-    out << fmt::format("  --{:<18} {} (default: {})\n", flag, key.help, defaults.at(key.key).dump());
-  }
-  out << "\ndata parallel: with --ranks N (N > 1) isda-train starts N ranks here, one per GPU (or N CPU processes);\n"
-         "under srun (one task per rank) or with RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR and MASTER_PORT set,\n"
-         "each process is one rank. Rank 0 writes the run directory.\n";
-  out << '\n'
-      << exit_codes_help({{kExitOk, "done"},
-                          {kExitFailed, "training failed (a rank that hung included)"},
-                          {kExitUsage, "bad usage or config"},
-                          {kExitData, "missing or malformed data"},
-                          {kExitCheckpoint, "unusable checkpoint"},
-                          {kExitBusy, "run directory in use"},
-                          {kExitEnvironment, "environment fault (disk full, I/O error, device lost; rerun once fixed)"}})
-      << "128+N: stopped by signal N (SIGINT, SIGTERM, SIGUSR1) after checkpointing\n";
+}  // namespace
+
+const Command& train_command_line() {
+  static const Command command = [] {
+    const auto defaults = train::key_defaults();
+    Command c;
+    c.name = "isda-train";
+    c.usage = {"[--config FILE.json] [--KEY VALUE ...]"};
+    c.description = "Trains one configuration and prints one line per epoch; flags override the config file.\n";
+    c.options = {
+        value_option("--config", "FILE", "run config (JSON object with the keys below)"),
+        value_option("--run-dir", "DIR", "keep config, events.jsonl, checkpoints and result in DIR; rerun to resume"),
+        switch_option("--dump-config", "print the resolved config as JSON and exit"),
+        switch_option("--list-models", "print the known networks and exit"),
+    };
+    for (const auto& key : train::config_keys()) {
+      const auto& like = defaults.at(key.key);
+      // A later flag wins, as flags win over the config file: a wrapper appends its overrides.
+      auto option = value_option(flag_of(key.key), value_name_of(like), key.help).later_wins().in_section(kKeysSection);
+      const auto shown = like.is_string() ? like.get<std::string>() : like.dump();
+      if (!shown.empty()) option.default_described(shown);  // an empty one: the key's help says what it means
+      if (key.key == "ranks") option.alias("--nproc-per-node");  // torchrun's spelling, for one node
+      c.options.push_back(option);
+    }
+    c.notes =
+        "\ndata parallel: with --ranks N (N > 1) isda-train starts N ranks here, one per GPU (or N CPU processes);\n"
+        "under srun (one task per rank) or with RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR and MASTER_PORT set,\n"
+        "each process is one rank. Rank 0 writes the run directory.\n\n";
+    c.exit_codes = {{kExitOk, "done"},
+                    {kExitFailed, "training failed (a rank that hung included)"},
+                    {kExitUsage, "bad usage or config"},
+                    {kExitData, "missing or malformed data"},
+                    {kExitCheckpoint, "unusable checkpoint"},
+                    {kExitBusy, "run directory in use"},
+                    {kExitEnvironment, "environment fault (disk full, I/O error, device lost; rerun once fixed)"},
+                    {kExitSignal, "stopped by signal N (SIGINT, SIGTERM, SIGUSR1) after checkpointing"}};
+    return c;
+  }();
+  return command;
 }
+
+namespace {
 
 train::TrainConfig resolve(const Invocation& inv) {
   nlohmann::json merged = nlohmann::json::object();
@@ -203,13 +226,14 @@ int run_train_command(const std::vector<std::string>& args, std::ostream& out, s
   };
   Invocation inv;
   try {
-    inv = parse_args(args);
+    const auto arguments = parse_arguments(train_command_line(), args);
+    if (arguments.help()) {
+      out << help_text(train_command_line());
+      return kExitOk;
+    }
+    inv = invocation_from(arguments);
   } catch (const UsageError& e) {
     return fail(kExitUsage, e.what());
-  }
-  if (inv.help) {
-    print_help(out);
-    return kExitOk;
   }
   if (inv.list_models) {
     // One line per network: name, parameters at its default classes (10 CIFAR, 1000 ImageNet), A.

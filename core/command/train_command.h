@@ -2,6 +2,8 @@
 // isda-train's command line: one table of options generated from the run config's keys, parsed
 // into a TrainConfig, and the command itself. The binary's main only forwards to run_train_command.
 
+#include "common/options.h"
+
 #include <iosfwd>
 #include <string>
 #include <vector>
@@ -15,6 +17,10 @@ namespace isda::command {
 // claimed before anything else, and a failure after that is logged there as a `failed` event.
 // SIGINT, SIGTERM and SIGUSR1 ask the run to stop at the next step (see install_stop_handlers).
 int run_train_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+
+// isda-train's option table (its own flags, then one per run config key, generated from
+// train::config_keys) and exit codes, from which its parsing and --help come.
+const Command& train_command_line();
 
 // Installs handlers for SIGINT, SIGTERM and SIGUSR1 that only record the signal for
 // run_train_command to act on. For isda-train's main.

@@ -177,7 +177,7 @@ TEST_F(ReportCommand, WritesTheReportToOut) {
 
 TEST_F(ReportCommand, RejectsBadUsageInOneLine) {
   expect_one_error_line(on_store({"--format", "pdf"}), 2,
-                        "--format: unknown format \"pdf\" (known: terminal, markdown, latex, csv, html)");
+                        "--format: expected terminal, markdown, latex, csv or html, got \"pdf\"");
   expect_one_error_line(on_store({"--tables", "5"}), 2, "unknown option --tables (see --help)");
   expect_one_error_line(on_store({"5"}), 2, "unexpected argument \"5\"");
   expect_one_error_line(report({"--table"}), 2, "--table: missing value ID");
