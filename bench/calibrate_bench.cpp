@@ -9,6 +9,7 @@
 #include "results/calibrations.h"
 #include "results/store.h"
 #include "support/run_environment.h"
+#include "train/config_names.h"
 #include "train/training_step.h"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -152,7 +153,7 @@ Command calibrate_bench_command_line() {
           value_option("--methods", "a,b", "the losses: ce, isda").default_to(join_commas(defaults.methods)),
           value_option("--precisions", "a,b", "fp32, bf16 (CUDA only)").default_to(join_commas(defaults.precisions)),
           value_option("--dataset", "NAME", "the data set whose resolution and classes are used")
-              .one_of({"fashion-mnist", "cifar10", "cifar100", "imagenet"})
+              .one_of({train::names::kDatasets.begin(), train::names::kDatasets.end()})
               .default_to(defaults.dataset),
           value_option("--batch", "N", "images per step").integer(1).default_to(std::to_string(defaults.batch)),
           value_option("--steps", "S", "timed steps of each").integer(1).default_to(std::to_string(defaults.steps)),

@@ -321,7 +321,7 @@ EOF
 }
 
 step_packing() {  # step_packing EPOCHS TRAIN_LIMIT SEEDS K... (K workers per GPU; none for CPU slots)
-  local epochs=$1 limit=$2 seeds=$3 k t0 t1 runs seconds
+  local epochs=$1 limit=$2 seeds=$3 k t0 t1
   shift 3
   packing_spec "$epochs" "$limit" "$seeds" >"$work/packing.json"
   for k in "$@"; do
@@ -331,11 +331,18 @@ step_packing() {  # step_packing EPOCHS TRAIN_LIMIT SEEDS K... (K workers per GP
     ISDA_DATA_ROOT=$work/data "$run_bin" "$work/packing.json" --profile gpucheck --plain "${device_args[@]}" \
       --db "$work/packing-$k.db" --runs-dir "$work/packing-runs-$k" || return 1
     t1=$(date +%s.%N)
-    # Seconds per epoch of each run as its worker logged it (training and evaluation), packed K ways.
-    seconds=$(cat "$work/packing-runs-$k"/*/events.jsonl | grep '"event":"epoch"' | grep -o '"seconds":[0-9.e+-]*' |
-      cut -d: -f2 | awk '{ s += $1; n++ } END { if (n) printf "%.3f", s / n; else print "null" }')
-    runs=$(ls -d "$work/packing-runs-$k"/*/ | wc -l)
-    echo "{\"bench\":\"packing\",\"per_gpu\":$k,\"runs\":$runs,\"epochs\":$epochs,\"train_limit\":$limit,\"wall_seconds\":$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }'),\"epoch_seconds_mean\":$seconds}"
+    # Seconds per epoch of each run (training and evaluation), packed K ways, as the results store the
+    # sweep wrote holds them (read by column name, not from the runs' logs).
+    python3 - "$work/packing-$k.db" "$k" "$epochs" "$limit" "$t0" "$t1" <<'PY' || return 1
+import json, sqlite3, sys
+db, k, epochs, limit, t0, t1 = sys.argv[1:]
+store = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+runs = store.execute("SELECT count(*) FROM runs").fetchone()[0]
+seconds = store.execute("SELECT avg(seconds) FROM epochs").fetchone()[0]
+print(json.dumps({"bench": "packing", "per_gpu": int(k), "runs": runs, "epochs": int(epochs), "train_limit": int(limit),
+                  "wall_seconds": round(float(t1) - float(t0), 1),
+                  "epoch_seconds_mean": None if seconds is None else round(seconds, 3)}, separators=(",", ":")))
+PY
   done
 }
 
