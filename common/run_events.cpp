@@ -40,4 +40,28 @@ nlohmann::json interrupted_record(int signal, int64_t epoch, int64_t step) {
   return {{kEvent, kInterrupted}, {kSignal, signal}, {kEpoch, epoch}, {kStep, step}};
 }
 
+nlohmann::json to_json(const Environment& e) {
+  return {{"host", e.host},         {"git_commit", e.git_commit}, {"git_dirty", e.git_dirty}, {"libtorch", e.libtorch},
+          {"cuda", e.cuda},         {"cudnn", e.cudnn},           {"gpu_model", e.gpu_model}, {"driver", e.driver}};
+}
+
+Environment environment_from_json(const nlohmann::json& object) {
+  Environment e;
+  if (!object.is_object()) return e;
+  const auto text = [&object](const char* key) {
+    const auto it = object.find(key);
+    return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  e.host = text("host");
+  e.git_commit = text("git_commit");
+  const auto dirty = object.find("git_dirty");
+  e.git_dirty = dirty != object.end() && dirty->is_boolean() && dirty->get<bool>();
+  e.libtorch = text("libtorch");
+  e.cuda = text("cuda");
+  e.cudnn = text("cudnn");
+  e.gpu_model = text("gpu_model");
+  e.driver = text("driver");
+  return e;
+}
+
 }  // namespace isda::events

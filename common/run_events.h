@@ -51,6 +51,24 @@ inline constexpr const char* kEpochMetrics[] = {"train_loss", "train_error", "te
 inline constexpr const char* kDoneMetrics[] = {"final_test_error", "best_test_error", "last10_test_error",
                                                "last10_validation_error", "last10_test_top5_error"};
 
+// What a run executes on and with (the `environment` of its `start` record): isda-train describes
+// it (core/support/run_environment.h), the results store keeps the last one per run as the run's
+// provenance. Empty text: not known (no git checkout, no CUDA).
+struct Environment {
+  std::string host;
+  std::string git_commit;   // empty when the build was not made from a git checkout
+  bool git_dirty = false;   // the checkout had uncommitted changes to tracked files
+  std::string libtorch;
+  std::string cuda;         // the CUDA runtime, e.g. "12.8"; empty off CUDA
+  std::string cudnn;        // e.g. "9.1.0"
+  std::string gpu_model;    // e.g. "NVIDIA H200"
+  std::string driver;       // the NVIDIA kernel driver, e.g. "570.124.06"
+};
+nlohmann::json to_json(const Environment& environment);
+// The record's environment; a field that is absent or of another type (a log of another version)
+// is left empty. Never throws.
+Environment environment_from_json(const nlohmann::json& object);
+
 // The `interrupted` record of a run that stopped on `signal` at (epoch, step) after checkpointing.
 nlohmann::json interrupted_record(int signal, int64_t epoch, int64_t step);
 

@@ -47,8 +47,6 @@ constexpr const char* kUpsertEnvironment =
     "git_commit = excluded.git_commit, git_dirty = excluded.git_dirty, host = excluded.host, "
     "gpu_model = excluded.gpu_model, driver = excluded.driver, libtorch = excluded.libtorch, "
     "cuda = excluded.cuda, cudnn = excluded.cudnn";
-// The text fields of a start event's `environment`, each stored in the provenance column of its name.
-constexpr const char* kEnvironmentTexts[] = {"git_commit", "host", "gpu_model", "driver", "libtorch", "cuda", "cudnn"};
 
 // The parameter index of each key (":" + key) in `statement`, looked up once per ingestion rather
 // than once per row. Throws StoreError for a key the SQL has no parameter for.
@@ -93,17 +91,20 @@ int64_t integer(const nlohmann::json& event, const char* key, const LogLine& lin
 }
 
 // The worker's side of a run's provenance, from the `environment` of its last start event
-// (support::RunEnvironment). A field of another type than isda-train writes is stored empty.
-void record_environment(Database& db, const std::string& run_id, const nlohmann::json& environment,
+// (events::Environment; a field of another type than isda-train writes is stored empty).
+void record_environment(Database& db, const std::string& run_id, const nlohmann::json& record,
                         const std::string& purpose) {
+  const auto environment = events::environment_from_json(record);
   Statement upsert(db, kUpsertEnvironment, purpose);
-  upsert.bind(":run_id", run_id);
-  for (const char* key : kEnvironmentTexts) {
-    const auto it = environment.find(key);
-    upsert.bind(std::string(":") + key, it != environment.end() && it->is_string() ? it->get<std::string>() : "");
-  }
-  const auto dirty = environment.find("git_dirty");
-  upsert.bind(":git_dirty", dirty != environment.end() && dirty->is_boolean() && dirty->get<bool>() ? 1 : 0);
+  upsert.bind(":run_id", run_id)
+      .bind(":git_commit", environment.git_commit)
+      .bind(":git_dirty", environment.git_dirty ? 1 : 0)
+      .bind(":host", environment.host)
+      .bind(":gpu_model", environment.gpu_model)
+      .bind(":driver", environment.driver)
+      .bind(":libtorch", environment.libtorch)
+      .bind(":cuda", environment.cuda)
+      .bind(":cudnn", environment.cudnn);
   upsert.run();
 }
 

@@ -3,20 +3,14 @@
 // LibTorch and, on a CUDA device, the GPU, its driver, CUDA and cuDNN. isda-train writes it into
 // its `start` event; the results store keeps the last one per run. Free of LibTorch.
 
+#include "common/run_events.h"
+
 #include <string>
 
 namespace isda::support {
 
-struct RunEnvironment {
-  std::string host;
-  std::string git_commit;   // empty when the build was not made from a git checkout
-  bool git_dirty = false;   // the checkout had uncommitted changes to tracked files
-  std::string libtorch;
-  std::string cuda;         // the CUDA runtime, e.g. "12.8"; empty off CUDA
-  std::string cudnn;        // e.g. "9.1.0"
-  std::string gpu_model;    // e.g. "NVIDIA H200"
-  std::string driver;       // the NVIDIA kernel driver, e.g. "570.124.06"
-};
+// The record's struct (common/run_events.h), so that the writer and the results store share it.
+using RunEnvironment = events::Environment;
 
 // The environment of a run on CUDA device `cuda_index` (when `on_cuda`) or on the CPU. Never
 // throws: what cannot be found out stays empty.

@@ -61,28 +61,25 @@ nlohmann::json to_json(const TrainResult& r) {
 
 nlohmann::json epoch_event(const EpochMetrics& metrics) {
   auto event = to_json(metrics);
-  event["event"] = "epoch";
+  event[events::kEvent] = events::kEpoch;
   return event;
 }
 
 nlohmann::json start_event(int64_t epoch, int64_t step, const std::string& device, const TrainConfig& config,
                            const support::RunEnvironment& environment) {
-  return {{"event", "start"},
-          {"epoch", epoch},
-          {"step", step},
+  return {{events::kEvent, events::kStart},
+          {events::kEpoch, epoch},
+          {events::kStep, step},
           {"device", device},
           {"libtorch", environment.libtorch},
           {"config", to_json(config)},
-          {"environment", {{"host", environment.host}, {"git_commit", environment.git_commit},
-                           {"git_dirty", environment.git_dirty}, {"libtorch", environment.libtorch},
-                           {"cuda", environment.cuda}, {"cudnn", environment.cudnn},
-                           {"gpu_model", environment.gpu_model}, {"driver", environment.driver}}}};
+          {events::kEnvironment, events::to_json(environment)}};
 }
 
 void log_done(const RunDirectory& run_dir, const TrainResult& result) {
   run_dir.write_json(run_files::kResult, to_json(result));
   auto done = to_json(result);
-  done["event"] = "done";
+  done[events::kEvent] = events::kDone;
   run_dir.append_event(done);
 }
 
@@ -90,8 +87,8 @@ bool reconcile_epoch_events(const RunDirectory& run_dir, const std::vector<Epoch
   int64_t logged = 0;
   bool done = false;
   for (const auto& event : run_dir.read_events()) {
-    if (event.value("event", "") == "epoch") logged = std::max(logged, event.value("epoch", int64_t{0}));
-    if (event.value("event", "") == "done") done = true;
+    if (event.value(events::kEvent, "") == events::kEpoch) logged = std::max(logged, event.value(events::kEpoch, int64_t{0}));
+    if (event.value(events::kEvent, "") == events::kDone) done = true;
   }
   for (const auto& m : epochs) {
     if (m.epoch > logged) run_dir.append_event(epoch_event(m));
