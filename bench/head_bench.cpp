@@ -1,11 +1,12 @@
 #include "head_bench.h"
 
 #include "isda_bench.h"
+#include "common/process.h"
 #include "isda/isda_loss.h"
 #include "naive_isda.h"
 
 #include <fmt/format.h>
-#include <sys/wait.h>
+#include <fcntl.h>
 #include <torch/torch.h>
 #include <unistd.h>
 
@@ -112,19 +113,19 @@ int64_t proc_status_kib(const char* field) {
 // Runs this binary's memory probe for `method` and returns its report, or the reason it failed.
 std::string probe_memory(const HeadOptions& o, const std::string& method) {
   int pipe_fds[2];
-  if (pipe(pipe_fds) != 0) return "n/a";
-  const std::vector<std::string> argv = {"/proc/self/exe", "head-memory", "--classes", std::to_string(o.classes),
-                                         "--dim", std::to_string(o.dim), "--batch", std::to_string(o.batch),
-                                         "--device", o.device, "--method", method};
-  const pid_t pid = fork();
-  if (pid == 0) {
-    dup2(pipe_fds[1], STDOUT_FILENO);
+  if (pipe2(pipe_fds, O_CLOEXEC) != 0) return "n/a";
+  common::ChildSpec child;
+  child.program = "/proc/self/exe";
+  child.args = {"head-memory", "--classes", std::to_string(o.classes), "--dim", std::to_string(o.dim),
+                "--batch", std::to_string(o.batch), "--device", o.device, "--method", method};
+  child.stdout_fd = pipe_fds[1];
+  pid_t pid = -1;
+  try {
+    pid = common::spawn(child);
+  } catch (const std::exception&) {
     close(pipe_fds[0]);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    execv("/proc/self/exe", args.data());
-    _exit(127);
+    close(pipe_fds[1]);
+    return "n/a";
   }
   close(pipe_fds[1]);
   std::string text;
@@ -132,9 +133,7 @@ std::string probe_memory(const HeadOptions& o, const std::string& method) {
   ssize_t n = 0;
   while ((n = read(pipe_fds[0], buffer, sizeof buffer)) > 0) text.append(buffer, static_cast<size_t>(n));
   close(pipe_fds[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return "failed (out of memory?)";
+  if (common::wait_exit(pid) != 0) return "failed (out of memory?)";
   return text.substr(0, text.find('\n'));
 }
 

@@ -12,7 +12,6 @@
 #include "runner/worker.h"
 #include "train/run_directory.h"
 
-#include <boost/process/search_path.hpp>
 #include <fmt/format.h>
 #include <sys/stat.h>
 

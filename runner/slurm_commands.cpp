@@ -1,20 +1,15 @@
 #include "runner/slurm_commands.h"
 
-#include <boost/asio/io_context.hpp>
-#include <boost/process.hpp>
-#include <boost/process/extend.hpp>
+#include "common/process.h"
+
 #include <fmt/format.h>
-#include <sys/prctl.h>
 
 #include <csignal>
 #include <chrono>
-#include <future>
 #include <sstream>
 
 namespace isda::runner {
 namespace {
-
-namespace bp = boost::process;
 
 constexpr auto kCommandTimeout = std::chrono::seconds(120);
 constexpr size_t kNamesPerQuery = 100;  // keeps squeue's command line short
@@ -33,30 +28,24 @@ std::string first_line(const std::string& text) {
 }
 
 // Runs `program args...` (found in PATH) and captures its output. The child dies with this process
-// (PR_SET_PDEATHSIG): a coordinator killed mid-sbatch does not leave an sbatch to submit later.
+// (SIGKILL): a coordinator killed mid-sbatch does not leave an sbatch to submit later.
 CommandResult run_program(const std::string& program, const std::vector<std::string>& args) {
-  const auto path = bp::search_path(program);
-  if (path.empty()) {
+  if (common::find_in_path(program).empty()) {
     throw SlurmError(fmt::format("{}: not found in PATH (the Slurm backend needs the Slurm client commands)", program));
   }
-  boost::asio::io_context io;
-  std::future<std::string> out;
-  std::future<std::string> err;
-  bp::child child;
+  common::CaptureOptions options;
+  options.timeout = kCommandTimeout;
+  options.death_signal = SIGKILL;
+  common::Captured captured;
   try {
-    child = bp::child(path, bp::args = args, bp::std_in < bp::null, bp::std_out > out, bp::std_err > err, io,
-                      bp::extend::on_exec_setup = [](auto&) { ::prctl(PR_SET_PDEATHSIG, SIGKILL); });
+    captured = common::run_captured(program, args, options);
   } catch (const std::exception& e) {
     throw SlurmError(fmt::format("{}: cannot start it ({})", program, e.what()));
   }
-  io.run_for(kCommandTimeout);
-  if (!io.stopped()) {
-    std::error_code ec;
-    child.terminate(ec);
+  if (captured.timed_out) {
     throw SlurmError(fmt::format("{}: no answer within {} s", program, kCommandTimeout.count()));
   }
-  child.wait();
-  return {child.exit_code(), out.get(), err.get()};
+  return {captured.exit_code, captured.out, captured.err};
 }
 
 std::vector<std::string> split(const std::string& text, char separator) {

@@ -4,6 +4,7 @@
 #include "runner/slurm_backend.h"
 
 #include "common/durable_file.h"
+#include "common/process.h"
 #include "common/run_events.h"
 #include "common/system.h"
 
@@ -15,7 +16,6 @@
 #include "runner/worker.h"
 #include "train/run_directory.h"
 
-#include <boost/process/search_path.hpp>
 #include <fmt/format.h>
 #include <sys/stat.h>
 
@@ -42,8 +42,8 @@ namespace {
 
 std::string absolute_worker(const std::string& worker) {
   if (worker.find('/') != std::string::npos) return absolute_path(worker);
-  const auto found = boost::process::search_path(worker);
-  return found.empty() ? worker : found.string();
+  const auto found = common::find_in_path(worker);
+  return found.empty() ? worker : found;
 }
 
 bool sleep_unless_stopped(double seconds, const std::atomic<int>& stop_requests) {

@@ -1,12 +1,12 @@
 #include "runner/stall.h"
 
 #include "common/durable_file.h"
+#include "common/process.h"
+#include "common/run_files.h"
 #include "common/system.h"
 #include "runner/progress.h"  // format_duration
-#include "common/run_files.h"
 #include "train/run_directory.h"
 
-#include <boost/process.hpp>
 #include <fmt/format.h>
 #include <sys/stat.h>
 
@@ -18,8 +18,6 @@
 
 namespace isda::runner {
 namespace {
-
-namespace bp = boost::process;
 
 std::string read_text(const std::string& path) {
   std::ifstream in(path);
@@ -41,18 +39,16 @@ std::vector<int> children_of(int pid) {
 // gdb's backtrace of every thread of `pid`, or why there is none. gdb runs with a time limit: a
 // process in uninterruptible sleep can hold it.
 std::string gdb_backtraces(int pid, int seconds) {
-  const auto gdb = bp::search_path("gdb");
-  if (gdb.empty()) return "  (gdb is not installed: no user-space stacks)\n";
-  bp::ipstream out;
+  if (common::find_in_path("gdb").empty()) return "  (gdb is not installed: no user-space stacks)\n";
+  common::CaptureOptions options;
+  options.timeout = std::chrono::seconds(seconds);
+  options.merge_stderr = true;
   try {
-    bp::child child(gdb, bp::args = {"-batch", "-nx", "-p", std::to_string(pid), "-ex", "thread apply all bt"},
-                    bp::std_in < bp::null, (bp::std_out & bp::std_err) > out);
+    const auto captured =
+        common::run_captured("gdb", {"-batch", "-nx", "-p", std::to_string(pid), "-ex", "thread apply all bt"}, options);
+    if (captured.timed_out) return fmt::format("  (gdb did not finish in {} s)\n", seconds);
     std::string text, line;
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-    if (!child.wait_until(deadline)) {
-      child.terminate();
-      return fmt::format("  (gdb did not finish in {} s)\n", seconds);
-    }
+    std::istringstream out(captured.out);
     while (std::getline(out, line)) text += "  " + line + "\n";
     return text;
   } catch (const std::exception& e) {

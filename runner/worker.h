@@ -1,5 +1,5 @@
 #pragma once
-// One isda-train worker process for one run, launched with Boost.Process (an argument vector,
+// One isda-train worker process for one run, started by common/process (an argument vector,
 // never a shell), its output appended to the run directory's worker.log.
 
 #include <memory>

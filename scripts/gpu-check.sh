@@ -186,7 +186,7 @@ EOF
   while read -r package header; do
     if have_header "$header"; then echo "have $header"; else echo "MISSING $header ($package)"; fi
   done <<<"$debs"
-  for header in fmt/format.h boost/filesystem.hpp; do  # needed too, but not carried (the machine has them)
+  for header in fmt/format.h boost/math/distributions/non_central_t.hpp; do  # needed too, not carried (the machine has them)
     if have_header "$header"; then echo "have $header"; else echo "MISSING $header (not carried: configure will fail)"; fi
   done
   if [[ -x $train_bin ]]; then "$train_bin" --help >/dev/null && echo "isda-train runs"; fi

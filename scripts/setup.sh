@@ -4,7 +4,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build
-  libtorch-dev nlohmann-json3-dev libfmt-dev libboost-dev libboost-filesystem-dev libsqlite3-dev zlib1g-dev
+  libtorch-dev nlohmann-json3-dev libfmt-dev libboost-dev libsqlite3-dev zlib1g-dev
   libgtest-dev libgmock-dev
   libcurl4-openssl-dev libarchive-dev libjpeg62-turbo-dev libpng-dev  # isda-data: downloads, .tar.gz, JPEGs, PNGs
   libgloo-dev                                          # data-parallel isda-train: c10d's Gloo headers

@@ -1,6 +1,7 @@
 #include "distributed/launcher.h"
 
 #include "common/durable_file.h"
+#include "common/process.h"
 #include "common/run_files.h"
 #include "distributed/world.h"  // kRendezvousFileVariable
 
@@ -10,7 +11,6 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -62,16 +62,6 @@ void relay(Rank& rank, int index, std::ostream& err, bool flush_partial) {
   err.flush();
 }
 
-// Runs in the child between fork and exec: async-signal-safe calls only.
-[[noreturn]] void exec_rank(const LaunchOptions& options, int rank, int stderr_write, pid_t parent, char* const* argv,
-                            char* const* envp) {
-  ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-  if (::getppid() != parent) ::_exit(128 + SIGTERM);
-  ::dup2(stderr_write, STDERR_FILENO);
-  if (rank == 0 && options.run_dir_lock_descriptor >= 0) ::fcntl(options.run_dir_lock_descriptor, F_SETFD, 0);
-  ::execve(options.binary.c_str(), argv, envp);
-  ::_exit(127);
-}
 
 }  // namespace
 
@@ -160,12 +150,6 @@ bool is_stop_signal(int signal_number) {
 
 LaunchResult launch_local_ranks(const LaunchOptions& options, std::ostream& err) {
   const RendezvousFolder rendezvous;
-  // Everything exec needs is built before the first fork.
-  std::vector<std::string> arg_strings{options.binary};
-  arg_strings.insert(arg_strings.end(), options.args.begin(), options.args.end());
-  std::vector<char*> argv;
-  for (auto& a : arg_strings) argv.push_back(a.data());
-  argv.push_back(nullptr);
   std::vector<std::string> base_env;
   for (char** e = environ; *e != nullptr; ++e) {
     const std::string entry = *e;
@@ -178,7 +162,6 @@ LaunchResult launch_local_ranks(const LaunchOptions& options, std::ostream& err)
     base_env.push_back(entry);
   }
   std::vector<std::vector<std::string>> env_strings(static_cast<size_t>(options.ranks), base_env);
-  std::vector<std::vector<char*>> envp(static_cast<size_t>(options.ranks));
   for (int r = 0; r < options.ranks; ++r) {
     auto& env = env_strings[static_cast<size_t>(r)];
     env.push_back("RANK=" + std::to_string(r));
@@ -190,12 +173,9 @@ LaunchResult launch_local_ranks(const LaunchOptions& options, std::ostream& err)
     if (r == 0 && options.run_dir_lock_descriptor >= 0) {
       env.push_back(std::string(run_files::kInheritedLockVariable) + "=" + std::to_string(options.run_dir_lock_descriptor));
     }
-    for (auto& e : env) envp[static_cast<size_t>(r)].push_back(e.data());
-    envp[static_cast<size_t>(r)].push_back(nullptr);
   }
 
   std::vector<Rank> ranks(static_cast<size_t>(options.ranks));
-  const pid_t parent = ::getpid();
   const auto stop_all = [&](int signal_number) {
     for (auto& rank : ranks) {
       if (rank.pid > 0 && !rank.status) ::kill(rank.pid, signal_number);
@@ -207,14 +187,26 @@ LaunchResult launch_local_ranks(const LaunchOptions& options, std::ostream& err)
       stop_all(SIGKILL);
       throw std::runtime_error(std::string("cannot start the ranks: ") + std::strerror(errno));
     }
-    const pid_t pid = ::fork();
-    if (pid == 0) exec_rank(options, r, pipe_fds[1], parent, argv.data(), envp[static_cast<size_t>(r)].data());
-    ::close(pipe_fds[1]);
-    if (pid < 0) {
+    // Each rank dies with the launcher (it checkpoints on the SIGTERM); rank 0 keeps the run
+    // directory's claim across exec.
+    common::ChildSpec spec;
+    spec.program = options.binary;
+    spec.args = options.args;
+    spec.environment = env_strings[static_cast<size_t>(r)];
+    spec.null_stdin = false;
+    spec.stderr_fd = pipe_fds[1];
+    spec.death_signal = SIGTERM;
+    if (r == 0) spec.inherit_fd = options.run_dir_lock_descriptor;
+    pid_t pid = -1;
+    try {
+      pid = common::spawn(spec);
+    } catch (const std::exception& e) {
       ::close(pipe_fds[0]);
+      ::close(pipe_fds[1]);
       stop_all(SIGKILL);
-      throw std::runtime_error(options.binary + ": cannot start rank " + std::to_string(r) + ": " + std::strerror(errno));
+      throw std::runtime_error("cannot start rank " + std::to_string(r) + ": " + e.what());
     }
+    ::close(pipe_fds[1]);
     ::fcntl(pipe_fds[0], F_SETFL, O_NONBLOCK);
     ranks[static_cast<size_t>(r)].pid = pid;
     ranks[static_cast<size_t>(r)].stderr_fd = pipe_fds[0];
