@@ -131,6 +131,20 @@ std::string resolve_generator_run(const train::TrainConfig& classifier, const st
     throw train::ConfigError("generator_run: " + directory + " trained on " + config.dataset + ", not dataset " +
                              classifier.dataset);
   }
+  // The generator must have seen exactly the classifier's training images: on another split its
+  // images would carry this run's validation images into its training batches.
+  const auto differs = [&](const char* key, const std::string& there, const std::string& here) {
+    throw train::ConfigError("generator_run: " + directory + " trained on other images (" + key + " " + there +
+                             " there, " + here + " here): train a generator run with this run's data keys");
+  };
+  const auto text = [](bool value) { return std::string(value ? "true" : "false"); };
+  if (config.holdout != classifier.holdout) differs("holdout", text(config.holdout), text(classifier.holdout));
+  if (classifier.holdout && config.split_seed != classifier.split_seed) {
+    differs("split_seed", std::to_string(config.split_seed), std::to_string(classifier.split_seed));
+  }
+  if (config.train_limit != classifier.train_limit) {
+    differs("train_limit", std::to_string(config.train_limit), std::to_string(classifier.train_limit));
+  }
   return directory;
 }
 

@@ -54,8 +54,9 @@ torch::Tensor to_uint8(const torch::Tensor& images);
 
 // The finished generator run `classifier.generator_run` names: an id, looked up as a directory beside
 // `run_dir` (where isda-run puts every run), or a directory. Throws train::ConfigError
-// "generator_run: ..." when it is absent, not done (no result.json), or trained another kind or data
-// set than `classifier` says; CheckpointError for an unreadable checkpoint.
+// "generator_run: ..." when it is absent, not done (no result.json), trained another kind or data
+// set than `classifier` says, or other images of it (holdout, split_seed with a hold-out,
+// train_limit); CheckpointError for an unreadable checkpoint.
 std::string resolve_generator_run(const train::TrainConfig& classifier, const std::string& run_dir);
 
 // Loads the generators of the finished generator run at `directory` onto `device` (read-only: the

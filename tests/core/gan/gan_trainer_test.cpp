@@ -4,6 +4,7 @@
 
 #include "common/durable_file.h"
 #include "common/run_files.h"
+#include "gan/generated_images.h"
 #include "support/idx_files.h"
 
 #include <ATen/Context.h>
@@ -75,6 +76,48 @@ TEST_F(GeneratorRunTest, ExecutionKeysAGeneratorCannotHonourAreRefusedInOneLine)
   auto graph = tiny();
   graph.cuda_graph = true;
   EXPECT_THAT(refused(graph), ::testing::StartsWith("config: cuda_graph: true is for classifier runs"));
+}
+
+// A classifier takes generated images only from a generator run that saw exactly its training
+// images; any other is refused in one line naming the difference.
+TEST_F(GeneratorRunTest, AGeneratorRunOfOtherImagesIsRefusedNamingTheDifference) {
+  train::TrainConfig classifier;
+  classifier.dataset = "cifar10";
+  classifier.holdout = true;
+  classifier.split_seed = 4;
+  classifier.train_limit = 0;
+  classifier.gan = "cgan";
+  const auto finished_run = [&](const std::string& name, const train::TrainConfig& generator) {
+    const auto dir = dir_.file(name);
+    std::filesystem::create_directories(dir);
+    common::write_file_atomically(dir + "/" + run_files::kConfig, train::to_json(generator).dump());
+    common::write_file_atomically(dir + "/" + run_files::kResult, "{}");
+    return dir;
+  };
+  const auto refusal = [&](const std::string& dir) {
+    auto c = classifier;
+    c.generator_run = dir;
+    try {
+      resolve_generator_run(c, "");
+    } catch (const train::ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  const auto matching = train::generator_config(classifier);
+  EXPECT_EQ(refusal(finished_run("same", matching)), "accepted");
+  auto all_images = matching;
+  all_images.holdout = false;  // trained on all 50,000: the 5,000 validation images among them
+  EXPECT_THAT(refusal(finished_run("all", all_images)),
+              ::testing::HasSubstr("trained on other images (holdout false there, true here)"));
+  auto other_split = matching;
+  other_split.split_seed = 5;
+  EXPECT_THAT(refusal(finished_run("split", other_split)), ::testing::HasSubstr("(split_seed 5 there, 4 here)"));
+  auto fewer = matching;
+  fewer.train_limit = 1000;
+  const auto message = refusal(finished_run("fewer", fewer));
+  EXPECT_THAT(message, ::testing::HasSubstr("(train_limit 1000 there, 0 here)"));
+  EXPECT_EQ(message.find('\n'), std::string::npos);
 }
 
 }  // namespace
