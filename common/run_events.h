@@ -20,11 +20,7 @@
 
 namespace isda::events {
 
-inline constexpr char kLogFile[] = "events.jsonl";
-// Present while the run's last attempt stopped on a signal after checkpointing (it holds the
-// signal number); removed when the next attempt starts. The Slurm job script tests for it to tell
-// a checkpointed SIGUSR1 from a worker killed by one before it could checkpoint.
-inline constexpr char kInterruptedMarker[] = "interrupted";
+// The log's file name and the `interrupted` marker's are in common/run_files.h.
 
 inline constexpr char kEvent[] = "event";
 inline constexpr char kTime[] = "time";

@@ -3,6 +3,8 @@
 // them: isda-train (core/train/run_directory.h says what each holds), isda-run and the Slurm job
 // script (runner/), the results store's ingest (results/) and the report (report/).
 
+#include <string>
+
 namespace isda::run_files {
 
 inline constexpr char kLock[] = "lock";                  // flock'ed by the one process working in the directory
@@ -21,6 +23,9 @@ inline constexpr char kWorkerLog[] = "worker.log";       // the worker's stdout 
 inline constexpr char kSamples[] = "samples.png";        // a generator run's samples, one row per class
 inline constexpr char kRendezvous[] = "rendezvous";      // folder where a Slurm job's ranks meet
 inline constexpr char kSlurmJobMark[] = "slurm-job";     // "<job name> <array task> <restart>" of the job running it
+
+// The file `name` (one of the above) of the run directory `run_dir`.
+inline std::string path(const std::string& run_dir, const char* name) { return run_dir + "/" + name; }
 
 // The environment variable through which a coordinator tells isda-train which inherited file
 // descriptor already holds its run directory's lock.

@@ -1,5 +1,6 @@
 #include "report/aggregate.h"
 
+#include "common/run_files.h"
 #include "train/train_config.h"
 
 #include <algorithm>
@@ -347,7 +348,7 @@ std::vector<GeneratorSamples> generator_samples(const SweepData& sweep) {
     const auto task = run.config.find("task");
     if (task == run.config.end() || !task->is_string() || run.run_dir.empty()) continue;
     samples.push_back({run.id, task->get<std::string>() + " on " + run.config.value("dataset", std::string("?")),
-                       run.state, run.run_dir + "/samples.png"});
+                       run.state, run_files::path(run.run_dir, run_files::kSamples)});
   }
   return samples;
 }

@@ -3,6 +3,7 @@
 #include "common/durable_file.h"
 #include "common/exit_codes.h"
 #include "common/run_events.h"
+#include "common/run_files.h"
 #include "common/system.h"
 #include "results/ingest.h"
 #include "results/lambda0_choices.h"
@@ -146,8 +147,8 @@ class LocalSweep {
                         run_dir, info.id));
         continue;
       }
-      const auto seen = ingest_events(store_, info.id, run_dir + "/" + events::kLogFile);
-      const auto tail = tail_of_file(run_dir + "/worker.log", kLogTailLines);
+      const auto seen = ingest_events(store_, info.id, run_files::path(run_dir, run_files::kEvents));
+      const auto tail = tail_of_file(run_files::path(run_dir, run_files::kWorkerLog), kLogTailLines);
       if (seen.outcome == results::IngestResult::Outcome::done) {
         set_state(store_, info.id, RunState::done);
       } else if (seen.outcome == results::IngestResult::Outcome::unreadable) {
@@ -204,12 +205,12 @@ class LocalSweep {
       a.log_start = train::RunDirectory::event_log_size(run_dir);
       start_attempt(store_, id, a.owner);
       try {
-        common::write_file_atomically(run_dir + "/run.json", nlohmann::json::parse(info->config_json).dump(2) + "\n");
+        common::write_file_atomically(run_files::path(run_dir, run_files::kRunConfig), nlohmann::json::parse(info->config_json).dump(2) + "\n");
         a.worker = std::make_unique<Worker>(
             o_.worker_binary,
-            std::vector<std::string>{"--config", run_dir + "/run.json", "--run-dir", run_dir, "--threads",
+            std::vector<std::string>{"--config", run_files::path(run_dir, run_files::kRunConfig), "--run-dir", run_dir, "--threads",
                                      std::to_string(threads_)},
-            worker_environment(slots), run_dir + "/worker.log", claim->descriptor());
+            worker_environment(slots), run_files::path(run_dir, run_files::kWorkerLog), claim->descriptor());
       } catch (const std::exception& e) {
         const auto* file = dynamic_cast<const common::FileError*>(&e);
         const bool machine = file != nullptr && common::is_environment_fault(file->error_number);
@@ -222,7 +223,7 @@ class LocalSweep {
       // event is taken in.
       auto provenance = provenance_of(store_, id).value_or(results::Provenance{});
       if (provenance.host.empty()) provenance.host = host_name();
-      provenance.command_line = o_.worker_binary + " --config " + run_dir + "/run.json --run-dir " + run_dir;
+      provenance.command_line = o_.worker_binary + " --config " + run_files::path(run_dir, run_files::kRunConfig) + " --run-dir " + run_dir;
       provenance.started = now_seconds();
       provenance.ended = std::nan("");
       record_provenance(store_, id, provenance);
@@ -322,7 +323,7 @@ class LocalSweep {
   }
 
   void take_in_epochs(Active& a) {
-    const auto seen = ingest_events(store_, a.run_id, a.run_dir + "/events.jsonl");
+    const auto seen = ingest_events(store_, a.run_id, run_files::path(a.run_dir, run_files::kEvents));
     if (seen.last_epoch <= a.last_epoch) return;
     a.last_epoch = seen.last_epoch;
     const auto epochs = epochs_of(store_, a.run_id);
@@ -338,12 +339,12 @@ class LocalSweep {
   void finish(Active& a, std::deque<std::string>& queue) {
     const int code = a.worker->exit_code();
     AttemptEvidence evidence;
-    evidence.seen = ingest_events(store_, a.run_id, a.run_dir + "/" + events::kLogFile, a.log_start);
+    evidence.seen = ingest_events(store_, a.run_id, run_files::path(a.run_dir, run_files::kEvents), a.log_start);
     evidence.exit_code = code;
     if (a.stall_watch->stalled()) evidence.stalled = a.stall_watch->stalled_reason();
     evidence.ended = fmt::format("isda-train exited with code {}", code);
     const auto outcome = attempt_outcome(evidence);
-    const auto tail = tail_of_file(a.run_dir + "/worker.log", kLogTailLines);
+    const auto tail = tail_of_file(run_files::path(a.run_dir, run_files::kWorkerLog), kLogTailLines);
     auto provenance = provenance_of(store_, a.run_id).value_or(results::Provenance{});
     provenance.ended = now_seconds();
     record_provenance(store_, a.run_id, provenance);
@@ -391,7 +392,7 @@ class LocalSweep {
       retried_.insert(id);
       log(fmt::format("failed {} ({}), retrying", id, why));
     } else {
-      log(fmt::format("failed {} ({}); its log: {}/worker.log", id, why, o_.runs_root + "/" + id));
+      log(fmt::format("failed {} ({}); its log: {}", id, why, run_files::path(o_.runs_root + "/" + id, run_files::kWorkerLog)));
     }
   }
 

@@ -2,6 +2,7 @@
 
 #include "common/durable_file.h"
 #include "common/run_events.h"
+#include "common/run_files.h"
 #include "common/system.h"
 
 #include "results/run_metrics.h"
@@ -58,14 +59,14 @@ struct JobMark {
   std::string job_name, task_id;
 };
 std::optional<JobMark> job_mark_of(const std::string& run_dir) {
-  std::istringstream in(read_first_line(run_dir + "/slurm-job"));
+  std::istringstream in(read_first_line(run_files::path(run_dir, run_files::kSlurmJobMark)));
   JobMark mark;
   if (!(in >> mark.job_name >> mark.task_id)) return std::nullopt;
   return mark;
 }
 
 std::string worker_command_line(const std::string& worker, const std::string& run_dir) {
-  return worker + " --config " + run_dir + "/run.json --run-dir " + run_dir + " --threads $SLURM_CPUS_PER_TASK";
+  return worker + " --config " + run_files::path(run_dir, run_files::kRunConfig) + " --run-dir " + run_dir + " --threads $SLURM_CPUS_PER_TASK";
 }
 
 }  // namespace
@@ -247,7 +248,7 @@ void SlurmBackend::update_task(const results::SlurmSubmission& submission, const
   const auto run = find_run(store_, task.run_id);
   const auto owner = fmt::format("slurm:{}_{}", submission.job_id, task.task);
   const auto phase = status ? phase_of(status->state) : TaskPhase::ended;
-  const auto seen = ingest_events(store_, task.run_id, run->run_dir + "/events.jsonl");
+  const auto seen = ingest_events(store_, task.run_id, run_files::path(run->run_dir, run_files::kEvents));
   if (run->state == RunState::done) {
     if (phase == TaskPhase::ended) finish_slurm_task(store_, submission.id, task.task);
     return;
@@ -256,7 +257,7 @@ void SlurmBackend::update_task(const results::SlurmSubmission& submission, const
     case TaskPhase::queued:
       if (run->state == RunState::running) {  // it ran and was requeued
         set_state(store_, run->id, RunState::interrupted, fmt::format("requeued by Slurm ({})", owner),
-                  tail_of_file(run->run_dir + "/worker.log", kLogTailLines));
+                  tail_of_file(run_files::path(run->run_dir, run_files::kWorkerLog), kLogTailLines));
         log_(fmt::format("requeued {} ({}), resumes from its checkpoint", run->id, owner));
       }
       return;
@@ -290,11 +291,11 @@ void SlurmBackend::settle_ended(const results::RunInfo& run, const results::Inge
     provenance->ended = now_seconds();
     record_provenance(store_, run.id, *provenance);
   }
-  const auto tail = tail_of_file(run.run_dir + "/worker.log", kLogTailLines);
+  const auto tail = tail_of_file(run_files::path(run.run_dir, run_files::kWorkerLog), kLogTailLines);
   const auto how = status ? fmt::format("ended {}", status->state) : std::string("is gone from the scheduler");
   AttemptEvidence evidence;
   evidence.seen = seen;
-  evidence.has_checkpoint = fs::exists(run.run_dir + "/checkpoint.pt");
+  evidence.has_checkpoint = fs::exists(run_files::path(run.run_dir, run_files::kCheckpoint));
   evidence.ended = fmt::format("slurm job {} {}", owner, how);
   if (seen.outcome == results::IngestResult::Outcome::none || seen.outcome == results::IngestResult::Outcome::running) {
     evidence.seen.outcome = results::IngestResult::Outcome::none;  // no final record: the checkpoint decides
@@ -307,7 +308,7 @@ void SlurmBackend::settle_ended(const results::RunInfo& run, const results::Inge
       return;
     case AttemptOutcome::Kind::failed:
       record_failure(store_, run.id, outcome.fault, outcome.reason, tail);
-      log_(fmt::format("failed {} ({}); its log: {}/worker.log", run.id, outcome.reason, run.run_dir));
+      log_(fmt::format("failed {} ({}); its log: {}", run.id, outcome.reason, run_files::path(run.run_dir, run_files::kWorkerLog)));
       return;
     case AttemptOutcome::Kind::interrupted:
       if (outcome.checkpointed) {
@@ -320,7 +321,7 @@ void SlurmBackend::settle_ended(const results::RunInfo& run, const results::Inge
       return;
     case AttemptOutcome::Kind::lost:
       set_state(store_, run.id, RunState::failed, outcome.reason, tail);
-      log_(fmt::format("failed {} ({}); its log: {}/worker.log", run.id, outcome.reason, run.run_dir));
+      log_(fmt::format("failed {} ({}); its log: {}", run.id, outcome.reason, run_files::path(run.run_dir, run_files::kWorkerLog)));
       return;
   }
 }
@@ -343,7 +344,7 @@ int64_t SlurmBackend::submit(int64_t sweep_id, const std::string& sweep_name, in
         break;
       case RunState::running:
         // Not in any open submission: left running by a local coordinator that died.
-        ingest_events(store_, run.id, run.run_dir + "/events.jsonl");
+        ingest_events(store_, run.id, run_files::path(run.run_dir, run_files::kEvents));
         set_state(store_, run.id, RunState::interrupted, "no live worker or job");
         break;
       case RunState::pending:
@@ -370,7 +371,7 @@ int64_t SlurmBackend::submit(int64_t sweep_id, const std::string& sweep_name, in
       for (size_t i = begin; i < end; ++i) {
         const auto& run = runs[i];
         fs::create_directories(run.run_dir);
-        write_atomically(run.run_dir + "/run.json", nlohmann::json::parse(run.config_json).dump(2) + "\n");
+        write_atomically(run_files::path(run.run_dir, run_files::kRunConfig), nlohmann::json::parse(run.config_json).dump(2) + "\n");
         ids.push_back(run.id);
       }
       const auto job_name = new_job_name(sweep_name);
