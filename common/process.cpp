@@ -71,6 +71,16 @@ struct OwnedFd {
 
 }  // namespace
 
+std::vector<std::string> environment_without(const std::vector<std::string>& names) {
+  std::vector<std::string> kept;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string entry = *e;
+    const auto name = entry.substr(0, entry.find('='));
+    if (std::find(names.begin(), names.end(), name) == names.end()) kept.push_back(entry);
+  }
+  return kept;
+}
+
 pid_t spawn(const ChildSpec& spec) {
   const auto fail = [&spec](const std::string& why) -> std::runtime_error {
     return std::runtime_error(spec.program + ": cannot start (" + why + ")");

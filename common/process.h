@@ -31,6 +31,10 @@ struct ChildSpec {
   bool write_pid_to_inherited_fd = false;  // the child writes its pid into it (a run directory's claim)
 };
 
+// This process's environment ("NAME=value" entries) without the variables in `names`: the base of a
+// child's environment that sets those itself.
+std::vector<std::string> environment_without(const std::vector<std::string>& names);
+
 // Starts the child; returns its pid. Throws std::runtime_error "<program>: cannot start (<reason>)"
 // when an output file cannot be opened, fork fails or exec fails (the child then exits 127 and is
 // reaped here).

@@ -39,8 +39,8 @@ struct AttemptOutcome {
 // The outcome of an attempt whose worker is gone. Pure; the order of the rules: a `done` record
 // wins; then the stall watch; an unreadable log; a stop (an `interrupted` record, or an exit of
 // 128 + N); a failure of the machine (a `failed` record of fault environment, or exit code
-// kExitEnvironment); a `failed` record; then, with nothing logged, the exit code if known, else
-// the checkpoint.
+// kExitEnvironment); a `failed` record; then, with no final record (none, or only a start), the
+// exit code if known, else the checkpoint.
 AttemptOutcome attempt_outcome(const AttemptEvidence& evidence);
 
 }  // namespace isda::runner

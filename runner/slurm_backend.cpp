@@ -297,9 +297,6 @@ void SlurmBackend::settle_ended(const results::RunInfo& run, const results::Inge
   evidence.seen = seen;
   evidence.has_checkpoint = fs::exists(run_files::path(run.run_dir, run_files::kCheckpoint));
   evidence.ended = fmt::format("slurm job {} {}", owner, how);
-  if (seen.outcome == results::IngestResult::Outcome::none || seen.outcome == results::IngestResult::Outcome::running) {
-    evidence.seen.outcome = results::IngestResult::Outcome::none;  // no final record: the checkpoint decides
-  }
   const auto outcome = attempt_outcome(evidence);
   switch (outcome.kind) {
     case AttemptOutcome::Kind::done:

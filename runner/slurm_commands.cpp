@@ -30,7 +30,8 @@ std::string first_line(const std::string& text) {
 // Runs `program args...` (found in PATH) and captures its output. The child dies with this process
 // (SIGKILL): a coordinator killed mid-sbatch does not leave an sbatch to submit later.
 CommandResult run_program(const std::string& program, const std::vector<std::string>& args) {
-  if (common::find_in_path(program).empty()) {
+  const auto path = common::find_in_path(program);
+  if (path.empty()) {
     throw SlurmError(fmt::format("{}: not found in PATH (the Slurm backend needs the Slurm client commands)", program));
   }
   common::CaptureOptions options;
@@ -38,7 +39,7 @@ CommandResult run_program(const std::string& program, const std::vector<std::str
   options.death_signal = SIGKILL;
   common::Captured captured;
   try {
-    captured = common::run_captured(program, args, options);
+    captured = common::run_captured(path, args, options);
   } catch (const std::exception& e) {
     throw SlurmError(fmt::format("{}: cannot start it ({})", program, e.what()));
   }

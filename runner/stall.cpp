@@ -39,13 +39,14 @@ std::vector<int> children_of(int pid) {
 // gdb's backtrace of every thread of `pid`, or why there is none. gdb runs with a time limit: a
 // process in uninterruptible sleep can hold it.
 std::string gdb_backtraces(int pid, int seconds) {
-  if (common::find_in_path("gdb").empty()) return "  (gdb is not installed: no user-space stacks)\n";
+  const auto gdb = common::find_in_path("gdb");
+  if (gdb.empty()) return "  (gdb is not installed: no user-space stacks)\n";
   common::CaptureOptions options;
   options.timeout = std::chrono::seconds(seconds);
   options.merge_stderr = true;
   try {
     const auto captured =
-        common::run_captured("gdb", {"-batch", "-nx", "-p", std::to_string(pid), "-ex", "thread apply all bt"}, options);
+        common::run_captured(gdb, {"-batch", "-nx", "-p", std::to_string(pid), "-ex", "thread apply all bt"}, options);
     if (captured.timed_out) return fmt::format("  (gdb did not finish in {} s)\n", seconds);
     std::string text, line;
     std::istringstream out(captured.out);

@@ -7,7 +7,6 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <deque>
@@ -15,8 +14,6 @@
 #include <iterator>
 #include <thread>
 #include <stdexcept>
-
-extern char** environ;
 
 namespace isda::runner {
 
@@ -31,14 +28,10 @@ Worker::Worker(const std::string& binary, const std::vector<std::string>& args,
   common::ChildSpec spec;
   spec.program = binary;
   spec.args = args;
-  std::vector<std::string> env;
-  for (char** e = environ; *e != nullptr; ++e) {
-    const std::string entry = *e;
-    const auto name = entry.substr(0, entry.find('='));
-    const bool replaced = std::any_of(environment.begin(), environment.end(), [&](const auto& v) { return v.first == name; }) ||
-                          (claim_descriptor >= 0 && name == run_files::kInheritedLockVariable);
-    if (!replaced) env.push_back(entry);
-  }
+  std::vector<std::string> set;  // the variables this worker gets its own values of
+  for (const auto& variable : environment) set.push_back(variable.first);
+  if (claim_descriptor >= 0) set.push_back(run_files::kInheritedLockVariable);
+  auto env = common::environment_without(set);
   for (const auto& [name, value] : environment) env.push_back(name + "=" + value);
   if (claim_descriptor >= 0) env.push_back(std::string(run_files::kInheritedLockVariable) + "=" + std::to_string(claim_descriptor));
   spec.environment = std::move(env);

@@ -24,7 +24,6 @@
 #include <stdexcept>
 #include <thread>
 
-extern char** environ;
 
 namespace isda::distributed {
 namespace {
@@ -150,17 +149,9 @@ bool is_stop_signal(int signal_number) {
 
 LaunchResult launch_local_ranks(const LaunchOptions& options, std::ostream& err) {
   const RendezvousFolder rendezvous;
-  std::vector<std::string> base_env;
-  for (char** e = environ; *e != nullptr; ++e) {
-    const std::string entry = *e;
-    const auto name = entry.substr(0, entry.find('='));
-    if (name == "RANK" || name == "WORLD_SIZE" || name == "LOCAL_RANK" || name == "MASTER_ADDR" ||
-        name == "MASTER_PORT" || name == kRendezvousFileVariable || name == kRankFailureFileVariable ||
-        name == run_files::kInheritedLockVariable) {
-      continue;
-    }
-    base_env.push_back(entry);
-  }
+  const auto base_env =
+      common::environment_without({"RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT", kRendezvousFileVariable,
+                                   kRankFailureFileVariable, run_files::kInheritedLockVariable});
   std::vector<std::vector<std::string>> env_strings(static_cast<size_t>(options.ranks), base_env);
   for (int r = 0; r < options.ranks; ++r) {
     auto& env = env_strings[static_cast<size_t>(r)];

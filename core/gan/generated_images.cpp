@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 
 #include <cmath>
-#include <sstream>
+#include <optional>
 
 namespace isda::gan {
 namespace {
@@ -151,11 +151,8 @@ std::string resolve_generator_run(const train::TrainConfig& classifier, const st
 GeneratorBank load_generator_run(const std::string& directory, const torch::Device& device) {
   const auto path = directory + "/" + run_files::kCheckpoint;
   const auto payload = train::RunDirectory::read_checkpoint_file(path);
-  try {
-    std::istringstream bytes(payload);
-    torch::serialize::InputArchive archive;
-    archive.load_from(bytes);
-    const auto meta = train::read_checkpoint_meta(archive);
+  std::optional<GeneratorBank> loaded;
+  train::open_checkpoint(payload, path, [&](const nlohmann::json& meta, torch::serialize::InputArchive& archive) {
     const auto& s = meta.at("shape");
     GanShape shape;
     shape.kind = parse_gan_kind(s.at("kind").get<std::string>());
@@ -177,13 +174,9 @@ GeneratorBank load_generator_run(const std::string& directory, const torch::Devi
       const auto buffers = bank.generators()[i]->named_buffers();
       for (auto& b : on_device.generators()[i]->named_buffers()) b.value().copy_(buffers[b.key()]);
     }
-    return on_device;
-  } catch (const train::CheckpointError&) {
-    throw;
-  } catch (const std::exception& e) {
-    const std::string message = e.what();
-    throw train::CheckpointError(path + ": unreadable generator checkpoint (" + message.substr(0, message.find('\n')) + ")");
-  }
+    loaded.emplace(std::move(on_device));
+  });
+  return std::move(*loaded);
 }
 
 GeneratedBatches::GeneratedBatches(GeneratorBank bank, double fraction, uint64_t seed)

@@ -97,22 +97,30 @@ std::string serialize_checkpoint(const nlohmann::json& meta, const CheckpointPar
   return bytes.str();
 }
 
-nlohmann::json restore_checkpoint(const std::string& payload, const CheckpointParts& parts, const std::string& path,
-                                  const std::function<void(const nlohmann::json&)>& check_meta) {
+void open_checkpoint(const std::string& payload, const std::string& path,
+                     const std::function<void(const nlohmann::json& meta, torch::serialize::InputArchive& archive)>& read) {
   try {
     std::istringstream bytes(payload);
     torch::serialize::InputArchive archive;
     archive.load_from(bytes);
-    const auto meta = read_checkpoint_meta(archive);
-    if (check_meta) check_meta(meta);
-    load_checkpoint_parts(archive, parts);
-    return meta;
+    read(read_checkpoint_meta(archive), archive);
   } catch (const CheckpointError&) {
     throw;
   } catch (const std::exception& e) {
     const std::string message = e.what();
     throw CheckpointError(path + ": unreadable (" + message.substr(0, message.find('\n')) + ")");
   }
+}
+
+nlohmann::json restore_checkpoint(const std::string& payload, const CheckpointParts& parts, const std::string& path,
+                                  const std::function<void(const nlohmann::json&)>& check_meta) {
+  nlohmann::json meta;
+  open_checkpoint(payload, path, [&](const nlohmann::json& read_meta, torch::serialize::InputArchive& archive) {
+    if (check_meta) check_meta(read_meta);
+    load_checkpoint_parts(archive, parts);
+    meta = read_meta;
+  });
+  return meta;
 }
 
 }  // namespace isda::train

@@ -35,6 +35,13 @@ struct CheckpointParts {
 void write_checkpoint_meta(torch::serialize::OutputArchive& archive, const nlohmann::json& meta);
 nlohmann::json read_checkpoint_meta(torch::serialize::InputArchive& archive);
 
+// Opens `payload` as a checkpoint archive and hands its meta and the archive to `read`, which
+// restores what it needs (and throws to refuse). Anything that fails but a CheckpointError becomes
+// CheckpointError "<path>: unreadable (<first line of the reason>)". The one reader of every
+// checkpoint: a classifier's, a generator run's, and a generator run read by a classifier.
+void open_checkpoint(const std::string& payload, const std::string& path,
+                     const std::function<void(const nlohmann::json& meta, torch::serialize::InputArchive& archive)>& read);
+
 // Throws CheckpointError "<path>: written by another config (<key> is .. there, .. here)" for the
 // first key, execution keys aside, whose value in `saved` (a checkpoint's config) differs from `current`'s.
 void check_same_config(const nlohmann::json& saved, const TrainConfig& current, const std::string& path);

@@ -107,7 +107,7 @@ class RunDirectory {
   // The descriptor of the held lock (close-on-exec), for handing the claim to a child as a
   // coordinator does (isda-train's launcher gives it to rank 0).
   int lock_descriptor() const { return lock_fd_; }
-  std::string file(const char* name) const { return path_ + "/" + name; }
+  std::string file(const char* name) const { return run_files::path(path_, name); }
 
   // Appends an event (with a "time" field added) and fsyncs. Throws common::FileError.
   void append_event(nlohmann::json event) const;

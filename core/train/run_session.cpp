@@ -118,7 +118,7 @@ int RunSession::step_finished(int64_t epoch, int64_t steps_done) {
 }
 
 void RunSession::stop_within_epoch(int signal, int64_t epoch, int64_t steps_done) {
-  activity_.set("stopping on a signal");
+  activity_.set("stopping on a signal");  // also what stop() says: the checkpoint below may fail
   save_checkpoint(*task_, epoch, steps_done);
   stop(signal, epoch, steps_done);
 }
@@ -160,11 +160,8 @@ void RunSession::save_checkpoint(RunTask& task, int64_t epoch, int64_t step) {
 std::pair<int64_t, int64_t> RunSession::resume(RunTask& task) {
   const auto path = run_dir_ ? run_dir_->file(run_files::kCheckpoint) : std::string("rank 0's checkpoint.pt");
   const auto payload = distributed::broadcast_bytes(communicator(), run_dir_ ? run_dir_->read_checkpoint() : std::string());
-  try {
-    std::istringstream bytes(payload);
-    torch::serialize::InputArchive archive;
-    archive.load_from(bytes);
-    const auto meta = read_checkpoint_meta(archive);
+  std::pair<int64_t, int64_t> at;
+  open_checkpoint(payload, path, [&](const nlohmann::json& meta, torch::serialize::InputArchive& archive) {
     check_same_config(meta.at("config"), config_, path);
     const int64_t ranks = meta.value("ranks", int64_t{1});
     if (ranks != world_.size) {
@@ -172,17 +169,11 @@ std::pair<int64_t, int64_t> RunSession::resume(RunTask& task) {
                                         "rank's share of a batch and its generator depend on it)",
                                         path, ranks, world_.size, ranks));
     }
-    const auto epoch = meta.at("epoch").get<int64_t>();
-    const auto step = meta.at("step").get<int64_t>();
+    at = {meta.at("epoch").get<int64_t>(), meta.at("step").get<int64_t>()};
     for (const auto& m : meta.at("history")) result_.epochs.push_back(epoch_metrics_from_json(m));
     task.load(meta, archive);
-    return {epoch, step};
-  } catch (const CheckpointError&) {
-    throw;
-  } catch (const std::exception& e) {
-    const std::string message = e.what();
-    throw CheckpointError(path + ": unreadable (" + message.substr(0, message.find('\n')) + ")");
-  }
+  });
+  return at;
 }
 
 TrainResult run_in_session(const TrainConfig& config, const TrainOptions& options,

@@ -1,10 +1,6 @@
 #include "train/trainer.h"
 
-#include "common/durable_file.h"
-#include "common/exit_codes.h"
-#include "common/run_events.h"
 #include "data/augment.h"
-#include "data/data_error.h"
 #include "data/datasets.h"
 #include "data/imagenet.h"
 #include "distributed/collectives.h"
@@ -31,13 +27,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <cstdlib>
-#include <cstring>
 #include <limits>
 #include <mutex>
-#include <numeric>
-#include <sstream>
-#include <thread>
 #include <tuple>
 
 namespace isda::train {

@@ -86,6 +86,8 @@ TEST(AttemptOutcome, WithoutAnExitCodeTheCheckpointDecides) {
   EXPECT_EQ(o.reason, "slurm job 12_3 ended FAILED without a final event");
   o = attempt_outcome(slurm(Outcome::none, false));
   EXPECT_EQ(o.kind, Kind::lost);
+  EXPECT_EQ(attempt_outcome(slurm(Outcome::running, true)).kind, Kind::interrupted) << "a start only: the same";
+  EXPECT_EQ(attempt_outcome(slurm(Outcome::running, false)).kind, Kind::lost);
   EXPECT_EQ(o.reason, "slurm job 12_3 ended FAILED before its first checkpoint");
 }
 
