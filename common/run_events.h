@@ -46,6 +46,11 @@ inline constexpr const char* kEpochMetrics[] = {"train_loss", "train_error", "te
 // A done event's metrics besides "epochs"; last10_test_top5_error may be absent in older logs.
 inline constexpr const char* kDoneMetrics[] = {"final_test_error", "best_test_error", "last10_test_error",
                                                "last10_validation_error", "last10_test_top5_error"};
+// A generator run's done event also has these (null for a classifier, absent in older logs): the
+// share of a fixed set of its generated images that an independent judge classifier assigns to the
+// label they were generated for, and that judge's accuracy on the real test images (core/gan).
+inline constexpr const char* kClassConsistency = "class_consistency";
+inline constexpr const char* kJudgeTestAccuracy = "judge_test_accuracy";
 
 // What a run executes on and with (the `environment` of its `start` record): isda-train describes
 // it (core/support/run_environment.h), the results store keeps the last one per run as the run's

@@ -56,7 +56,9 @@ nlohmann::json to_json(const TrainResult& r) {
           {"best_test_error", r.best_test_error},
           {"last10_test_error", r.last10_test_error},
           {"last10_validation_error", r.last10_validation_error},
-          {"last10_test_top5_error", r.last10_test_top5_error}};
+          {"last10_test_top5_error", r.last10_test_top5_error},
+          {events::kClassConsistency, r.class_consistency},
+          {events::kJudgeTestAccuracy, r.judge_test_accuracy}};
 }
 
 nlohmann::json epoch_event(const EpochMetrics& metrics) {

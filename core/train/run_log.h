@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -41,6 +42,9 @@ struct TrainResult {
   double last10_test_error = 0;        // mean over the last min(10, epochs) epochs: the paper's metric
   double last10_validation_error = 0;  // the same on the hold-out (NaN without one)
   double last10_test_top5_error = 0;   // the same for the top-5 error (Table 4)
+  // A generator run's (core/gan/class_consistency.h); NaN for a classifier.
+  double class_consistency = std::numeric_limits<double>::quiet_NaN();
+  double judge_test_accuracy = std::numeric_limits<double>::quiet_NaN();
 };
 
 nlohmann::json to_json(const TrainResult& result);
