@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -33,11 +34,15 @@ constexpr const char* kUpsertEpoch =
     "test_top5_error = excluded.test_top5_error";
 constexpr const char* kUpsertFinal =
     "INSERT INTO finals (run_id, final_test_error, best_test_error, last10_test_error, last10_validation_error, "
-    "epochs, last10_test_top5_error) VALUES (:run_id, :final_test_error, :best_test_error, :last10_test_error, "
-    ":last10_validation_error, :epochs, :last10_test_top5_error) ON CONFLICT (run_id) DO UPDATE SET "
+    "epochs, last10_test_top5_error, class_consistency, judge_test_accuracy) VALUES (:run_id, :final_test_error, "
+    ":best_test_error, :last10_test_error, :last10_validation_error, :epochs, :last10_test_top5_error, "
+    ":class_consistency, :judge_test_accuracy) ON CONFLICT (run_id) DO UPDATE SET "
     "final_test_error = excluded.final_test_error, best_test_error = excluded.best_test_error, "
     "last10_test_error = excluded.last10_test_error, last10_validation_error = excluded.last10_validation_error, "
-    "epochs = excluded.epochs, last10_test_top5_error = excluded.last10_test_top5_error";
+    "epochs = excluded.epochs, last10_test_top5_error = excluded.last10_test_top5_error, "
+    "class_consistency = excluded.class_consistency, judge_test_accuracy = excluded.judge_test_accuracy";
+// A generator run's shares in its done record (null for a classifier, absent in older logs).
+constexpr const char* kDoneShares[] = {events::kClassConsistency, events::kJudgeTestAccuracy};
 // The worker's side of a run's provenance; the coordinator's side (command line, start, end) is
 // left as it is.
 constexpr const char* kUpsertEnvironment =
@@ -79,6 +84,15 @@ double metric(const nlohmann::json& event, const char* key, const LogLine& line)
 // A metric that logs of older versions lack: NaN when absent.
 double optional_metric(const nlohmann::json& event, const char* key, const LogLine& line) {
   return event.contains(key) ? metric(event, key, line) : kNaN;
+}
+
+// A share (0..1) that logs of older versions lack: NaN when absent or null; another number is an
+// EventLogError naming the key (a percentage written where a share belongs, say).
+double optional_share(const nlohmann::json& event, const char* key, const LogLine& line) {
+  const double value = optional_metric(event, key, line);
+  if (std::isnan(value) || (value >= 0 && value <= 1)) return value;
+  throw events::EventLogError(fmt::format("{}: line {}: \"{}\" is {}, not a share between 0 and 1", line.file,
+                                          line.number, key, event.at(key).dump()));
 }
 
 int64_t integer(const nlohmann::json& event, const char* key, const LogLine& line) {
@@ -128,6 +142,7 @@ IngestResult ingest_events(ResultsStore& store, const std::string& run_id, const
   const auto epoch_metrics = parameters_named(epoch, events::kEpochMetrics);
   auto& final_row = store.kept_statement(kUpsertFinal, "ingest final metrics");
   const auto done_metrics = parameters_named(final_row, events::kDoneMetrics);
+  const auto done_shares = parameters_named(final_row, kDoneShares);
 
   Transaction transaction(db, purpose);  // rolled back (nothing stored) if a line is not a record
   nlohmann::json environment;  // of the last start event that has one
@@ -179,6 +194,9 @@ IngestResult ingest_events(ResultsStore& store, const std::string& run_id, const
           final_row.bind(done_metrics[i], key == std::string("last10_test_top5_error")
                                               ? optional_metric(event, key, line)
                                               : metric(event, key, line));
+        }
+        for (size_t i = 0; i < std::size(kDoneShares); ++i) {
+          final_row.bind(done_shares[i], optional_share(event, kDoneShares[i], line));
         }
         final_row.bind(":epochs", integer(event, events::kEpochs, line));
         final_row.run();

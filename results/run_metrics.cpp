@@ -37,7 +37,7 @@ std::vector<EpochRow> epochs_of(ResultsStore& store, const std::string& run_id) 
 std::vector<FinalRow> finals_of(ResultsStore& store, const std::vector<std::string>& run_ids) {
   Statement query(store.database(),
                   "SELECT final_test_error, best_test_error, last10_test_error, last10_validation_error, epochs, "
-                  "last10_test_top5_error FROM finals WHERE run_id = ?",
+                  "last10_test_top5_error, class_consistency, judge_test_accuracy FROM finals WHERE run_id = ?",
                   "read final metrics");
   std::vector<FinalRow> rows;
   for (const auto& id : run_ids) {
@@ -45,7 +45,7 @@ std::vector<FinalRow> finals_of(ResultsStore& store, const std::vector<std::stri
     query.bind(1, id);
     if (!query.step()) continue;
     rows.push_back({id, query.column_double(0), query.column_double(1), query.column_double(2), query.column_double(3),
-                    query.column_int(4), query.column_double(5)});
+                    query.column_int(4), query.column_double(5), query.column_double(6), query.column_double(7)});
   }
   return rows;
 }

@@ -10,6 +10,7 @@
 #include "results/store.h"
 
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -29,6 +30,12 @@ struct FinalRow {
   double final_test_error = 0, best_test_error = 0, last10_test_error = 0, last10_validation_error = 0;
   int64_t epochs = 0;
   double last10_test_top5_error = 0;  // NaN for runs logged before it was recorded
+  // A generator run's (common/run_events.h: events::kClassConsistency, kJudgeTestAccuracy): the
+  // share (0..1) of its fixed set of images that an independent judge classifier assigns the label
+  // they were generated for, and that judge's accuracy (0..1) on the real test images, the ceiling
+  // of the first. NaN for classifier runs and for runs logged before they were recorded.
+  double class_consistency = std::numeric_limits<double>::quiet_NaN();
+  double judge_test_accuracy = std::numeric_limits<double>::quiet_NaN();
 };
 
 struct Provenance {

@@ -177,6 +177,13 @@ CREATE TABLE calibrations (
   PRIMARY KEY (device, model, resolution, method, precision)
 );
 )sql"},
+      // A generator run (core/gan) records how often an independent judge classifier assigns its
+      // images the label they were generated for, and that judge's accuracy on the real test
+      // images. NULL for classifier runs and for runs finished before it was recorded.
+      {9, "finals: a generator run's class consistency and its judge's test accuracy", R"sql(
+ALTER TABLE finals ADD COLUMN class_consistency REAL;
+ALTER TABLE finals ADD COLUMN judge_test_accuracy REAL;
+)sql"},
   };
   return list;
 }

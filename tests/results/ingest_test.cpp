@@ -152,6 +152,66 @@ TEST_F(Ingest, TheTop5ErrorIsKeptWhenLoggedAndNaNWhenAnOlderLogLacksIt) {
   EXPECT_DOUBLE_EQ(finals_of(store_, {"r1"}).at(0).last10_test_top5_error, 4.25);
 }
 
+// A generator run's done record carries its class consistency and its judge's accuracy; a
+// classifier's has them null, a log of an older version lacks them: both are NaN (NULL) then.
+TEST_F(Ingest, AGeneratorRunsClassConsistencyIsKeptNullOrAbsentIsNaN) {
+  const auto done_with = [](const nlohmann::json& shares) {
+    nlohmann::json done = {{"event", "done"}, {"epochs", 1}, {"final_test_error", nullptr},
+                           {"best_test_error", nullptr}, {"last10_test_error", nullptr},
+                           {"last10_validation_error", nullptr}, {"last10_test_top5_error", nullptr}};
+    done.update(shares);
+    return done;
+  };
+  log_.append(done_with({{"class_consistency", 0.625}, {"judge_test_accuracy", 0.8125}}));
+  ingest();
+  auto finals = finals_of(store_, {"r1"});
+  ASSERT_EQ(finals.size(), 1u);
+  EXPECT_DOUBLE_EQ(finals[0].class_consistency, 0.625);
+  EXPECT_DOUBLE_EQ(finals[0].judge_test_accuracy, 0.8125);
+
+  register_runs(store_, sweep_, {{"classifier", "{}", ""}, {"older", "{}", ""}});
+  EventLog classifier(dir_.file("classifier.jsonl"));
+  classifier.append(done_with({{"class_consistency", nullptr}, {"judge_test_accuracy", nullptr}}));
+  EXPECT_EQ(ingest_events(store_, "classifier", classifier.path()).outcome, Outcome::done);
+  EventLog older(dir_.file("older.jsonl"));
+  older.done(2, 20.0, 20.0, 25.0);  // as isda-train wrote it before it recorded them
+  EXPECT_EQ(ingest_events(store_, "older", older.path()).outcome, Outcome::done);
+  finals = finals_of(store_, {"classifier", "older"});
+  ASSERT_EQ(finals.size(), 2u);
+  for (const auto& row : finals) {
+    EXPECT_TRUE(std::isnan(row.class_consistency)) << row.run_id;
+    EXPECT_TRUE(std::isnan(row.judge_test_accuracy)) << row.run_id;
+  }
+  EXPECT_DOUBLE_EQ(finals[1].last10_test_error, 25.0);
+
+  // Re-ingesting a log that has them no more (rewritten by an older worker) leaves no stale value.
+  std::filesystem::remove(log_.path());
+  log_.append(done_with(nlohmann::json::object()));
+  ingest();
+  EXPECT_TRUE(std::isnan(finals_of(store_, {"r1"}).at(0).class_consistency));
+}
+
+// A share that is not one (a percentage, a string) makes the log unreadable, naming the file, the
+// line and the key, and stores nothing of it.
+TEST_F(Ingest, AClassConsistencyThatIsNotAShareIsUnreadableNamingTheKey) {
+  log_.start();
+  log_.append({{"event", "done"}, {"epochs", 1}, {"final_test_error", nullptr}, {"best_test_error", nullptr},
+               {"last10_test_error", nullptr}, {"last10_validation_error", nullptr}, {"class_consistency", 62.5},
+               {"judge_test_accuracy", 0.8}});
+  auto result = ingest();
+  EXPECT_EQ(result.outcome, Outcome::unreadable);
+  EXPECT_EQ(result.reason, log_.path() + ": line 2: \"class_consistency\" is 62.5, not a share between 0 and 1");
+  EXPECT_TRUE(finals_of(store_, {"r1"}).empty());
+
+  std::filesystem::remove(log_.path());
+  log_.append({{"event", "done"}, {"epochs", 1}, {"final_test_error", nullptr}, {"best_test_error", nullptr},
+               {"last10_test_error", nullptr}, {"last10_validation_error", nullptr}, {"judge_test_accuracy", "high"}});
+  result = ingest();
+  EXPECT_EQ(result.outcome, Outcome::unreadable);
+  EXPECT_THAT(result.reason, HasSubstr("line 1: \"judge_test_accuracy\" is not a number"));
+  EXPECT_EQ(result.reason.find('\n'), std::string::npos);
+}
+
 TEST_F(Ingest, ReIngestingTheSameLogAndAGrownOneGivesExactlyTheRightRows) {
   log_.start();
   log_.epoch(1, 30.0, 31.0);

@@ -9,6 +9,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 
 namespace isda::results {
@@ -275,6 +276,35 @@ TEST(Schema, CalibrationsAreRecordedReplacedByTheirKeyAndRefusedWhenNotPositive)
   } catch (const StoreError& e) {
     EXPECT_THAT(e.what(), HasSubstr("images per second must be positive, got 500 and 0"));
   }
+}
+
+// Version 9 adds a generator run's class consistency and its judge's accuracy to `finals`: the
+// final rows of a version 8 store keep their values and have neither (NULL, NaN in FinalRow).
+TEST(Schema, FinalsOfAnOlderStoreGainTheClassConsistencyAsUnknown) {
+  ScratchDir dir;
+  const auto path = dir.file("isda.db");
+  {
+    Database db(path);
+    migrate(db, 8);
+    db.execute(R"sql(
+INSERT INTO runs (id, config_json, state, created, updated) VALUES ('r1', '{"task":"cgan"}', 'done', 0, 0);
+INSERT INTO finals (run_id, final_test_error, best_test_error, last10_test_error, last10_validation_error, epochs,
+                    last10_test_top5_error) VALUES ('r1', 40, 30, 35, NULL, 25, 12.5);
+)sql",
+               "seed a version 8 store");
+  }
+  auto store = ResultsStore::open(path);
+  EXPECT_EQ(store.schema_version(), current_schema_version());
+  const auto finals = finals_of(store, {"r1"});
+  ASSERT_EQ(finals.size(), 1u);
+  EXPECT_DOUBLE_EQ(finals[0].final_test_error, 40);
+  EXPECT_DOUBLE_EQ(finals[0].best_test_error, 30);
+  EXPECT_DOUBLE_EQ(finals[0].last10_test_error, 35);
+  EXPECT_TRUE(std::isnan(finals[0].last10_validation_error));
+  EXPECT_EQ(finals[0].epochs, 25);
+  EXPECT_DOUBLE_EQ(finals[0].last10_test_top5_error, 12.5);
+  EXPECT_TRUE(std::isnan(finals[0].class_consistency));
+  EXPECT_TRUE(std::isnan(finals[0].judge_test_accuracy));
 }
 
 }  // namespace
