@@ -49,10 +49,19 @@ class ScratchDir {
 
 // A run to put in the store: its config, the state to leave it in, and its metrics.
 struct FakeRun {
+  FakeRun(nlohmann::json run_config, results::RunState run_state = results::RunState::done, double last10 = kNoValue,
+          std::vector<double> epoch_test_errors = {})
+      : config(std::move(run_config)),
+        state(run_state),
+        last10_test_error(last10),
+        test_errors(std::move(epoch_test_errors)) {}
+
   nlohmann::json config;
   results::RunState state = results::RunState::done;
   double last10_test_error = kNoValue;  // the finals of a done run (the others derive from it)
   std::vector<double> test_errors;      // one per epoch; logged for done and running runs
+  nlohmann::json done_extra = nlohmann::json::object();  // more keys of the done record (a generator's)
+  std::string run_dir;                                    // registered with the run (may be empty)
 };
 
 inline nlohmann::json null_if_nan(double value) { return std::isnan(value) ? nlohmann::json() : nlohmann::json(value); }
@@ -69,7 +78,7 @@ class StoreBuilder {
   int64_t add_sweep(const std::string& name, const nlohmann::json& spec, const std::vector<FakeRun>& runs) {
     const auto sweep = register_sweep(store_, name, "experiments/" + name + ".json", spec.dump());
     std::vector<results::RunRecord> records;
-    for (const auto& run : runs) records.push_back({id_of(run.config), run.config.dump(), ""});
+    for (const auto& run : runs) records.push_back({id_of(run.config), run.config.dump(), run.run_dir});
     register_runs(store_, sweep, records);
     for (const auto& run : runs) bring_to_state(id_of(run.config), run);
     return sweep;
@@ -101,9 +110,11 @@ class StoreBuilder {
     }
     if (run.state != results::RunState::done) return;
     const double value = run.last10_test_error;
-    line({{"event", "done"}, {"time", 1.8e9}, {"epochs", run.test_errors.size()},
-          {"final_test_error", null_if_nan(value + 0.1)}, {"best_test_error", null_if_nan(value - 0.2)},
-          {"last10_test_error", null_if_nan(value)}, {"last10_validation_error", nullptr}});
+    nlohmann::json done = {{"event", "done"}, {"time", 1.8e9}, {"epochs", run.test_errors.size()},
+                           {"final_test_error", null_if_nan(value + 0.1)}, {"best_test_error", null_if_nan(value - 0.2)},
+                           {"last10_test_error", null_if_nan(value)}, {"last10_validation_error", nullptr}};
+    done.update(run.done_extra);
+    line(done);
   }
 
   results::ResultsStore store_;
