@@ -3,6 +3,8 @@
 #include "common/run_files.h"
 #include "train/train_config.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -133,29 +135,122 @@ results::StateCounts count_all(const SweepData& sweep) {
   return count_states(all);
 }
 
+// The run config key naming the generator run whose images a classifier mixes in (core/gan).
+constexpr char kGeneratorRunKey[] = "generator_run";
+
+// The run's generator_run, or "" when it mixes in no generated images.
+std::string generator_run_of(const RunResult& run) {
+  const auto found = run.config.find(kGeneratorRunKey);
+  return found != run.config.end() && found->is_string() ? found->get<std::string>() : "";
+}
+
+RunResult run_result_of(const results::RunInfo& info) {
+  RunResult run;
+  run.id = info.id;
+  run.config = json::parse(info.config_json, nullptr, /*allow_exceptions=*/false);
+  if (!run.config.is_object()) run.config = json::object();  // matches nothing
+  run.state = info.state;
+  run.run_dir = info.run_dir;
+  return run;
+}
+
+// Gives each done run its final metrics.
+void load_finals(results::ResultsStore& store, std::vector<RunResult>& runs) {
+  std::vector<std::string> done_ids;
+  for (const auto& run : runs) {
+    if (run.state == results::RunState::done) done_ids.push_back(run.id);
+  }
+  std::map<std::string, results::FinalRow> finals;
+  for (auto& row : finals_of(store, done_ids)) finals.emplace(row.run_id, std::move(row));
+  for (auto& run : runs) {
+    const auto found = finals.find(run.id);
+    if (found != finals.end()) run.finals = found->second;
+  }
+}
+
+const RunResult* find_run_of(const SweepData& sweep, const std::string& id) {
+  for (const auto* runs : {&sweep.runs, &sweep.outside_generator_runs}) {
+    const auto found = std::find_if(runs->begin(), runs->end(), [&](const RunResult& run) { return run.id == id; });
+    if (found != runs->end()) return &*found;
+  }
+  return nullptr;
+}
+
+// "cgan on cifar10 (seed 0)", and the run's id when `with_id`.
+std::string generator_label(const RunResult& run, bool with_id) {
+  std::vector<std::string> details;
+  const auto seed = run.config.find("seed");
+  if (seed != run.config.end()) details.push_back("seed " + value_text(*seed));
+  if (with_id) details.push_back("run " + run.id);
+  auto label = run.config.value("task", std::string("?")) + " on " + run.config.value("dataset", std::string("?"));
+  if (!details.empty()) label += fmt::format(" ({})", fmt::join(details, ", "));
+  return label;
+}
+
+GeneratorRun generator_run(const RunResult& run, bool with_id) {
+  GeneratorRun generator;
+  generator.id = run.id;
+  generator.label = generator_label(run, with_id);
+  generator.state = run.state;
+  if (run.state == results::RunState::done && run.finals) {
+    generator.class_consistency = run.finals->class_consistency;
+    generator.judge_test_accuracy = run.finals->judge_test_accuracy;
+  }
+  return generator;
+}
+
+// Notes the generator runs that a cell's runs name in `ids` (in order of first use) and gives the
+// cell the index of its one generator run.
+void note_generator_runs(const std::vector<const RunResult*>& runs, std::vector<std::string>& ids, Cell& cell) {
+  std::set<size_t> named;
+  for (const auto* run : runs) {
+    const auto id = generator_run_of(*run);
+    if (id.empty()) continue;
+    const auto found = std::find(ids.begin(), ids.end(), id);
+    named.insert(static_cast<size_t>(found - ids.begin()));
+    if (found == ids.end()) ids.push_back(id);
+  }
+  if (named.size() == 1) cell.generator = *named.begin();
+}
+
+// The generator runs of those ids, labelled with their id where two would read alike.
+std::vector<GeneratorRun> generator_runs(const SweepData& sweep, const std::vector<std::string>& ids) {
+  std::map<std::string, int> runs_per_label;
+  for (const auto& id : ids) {
+    if (const auto* run = find_run_of(sweep, id)) ++runs_per_label[generator_label(*run, false)];
+  }
+  std::vector<GeneratorRun> generators;
+  for (const auto& id : ids) {
+    const auto* run = find_run_of(sweep, id);
+    if (run != nullptr) {
+      generators.push_back(generator_run(*run, runs_per_label[generator_label(*run, false)] > 1));
+      continue;
+    }
+    GeneratorRun unknown;
+    unknown.id = unknown.label = id;
+    unknown.in_store = false;
+    generators.push_back(unknown);
+  }
+  return generators;
+}
+
 }  // namespace
 
 SweepData load_sweep(results::ResultsStore& store, const results::SweepInfo& sweep, bool with_epochs) {
   SweepData data;
   data.info = sweep;
-  std::vector<std::string> done_ids;
-  for (auto& info : runs_of_sweep(store, sweep.id)) {
-    RunResult run;
-    run.id = info.id;
-    run.config = json::parse(info.config_json, nullptr, /*allow_exceptions=*/false);
-    if (!run.config.is_object()) run.config = json::object();  // matches nothing
-    run.state = info.state;
-    run.run_dir = info.run_dir;
-    if (run.state == results::RunState::done) done_ids.push_back(run.id);
+  for (const auto& info : runs_of_sweep(store, sweep.id)) {
+    auto run = run_result_of(info);
     if (with_epochs) run.epochs = epochs_of(store, run.id);
     data.runs.push_back(std::move(run));
   }
-  std::map<std::string, results::FinalRow> finals;
-  for (auto& row : finals_of(store, done_ids)) finals.emplace(row.run_id, std::move(row));
-  for (auto& run : data.runs) {
-    const auto found = finals.find(run.id);
-    if (found != finals.end()) run.finals = found->second;
+  load_finals(store, data.runs);
+  for (const auto& run : data.runs) {
+    const auto id = generator_run_of(run);
+    if (id.empty() || find_run_of(data, id) != nullptr) continue;
+    if (const auto info = find_run(store, id)) data.outside_generator_runs.push_back(run_result_of(*info));
   }
+  load_finals(store, data.outside_generator_runs);
   return data;
 }
 
@@ -269,17 +364,20 @@ TableReport aggregate_table(const TableLayout& layout, const SweepData& sweep) {
   report.layout = layout;
   report.sweep = sweep.info;
   report.counts = count_all(sweep);
+  std::vector<std::string> generator_ids;
   for (const auto& row : layout.rows) {
     std::vector<Cell> cells;
     for (size_t c = 0; c < layout.columns.size(); ++c) {
       const auto& column = layout.columns[c];
       const auto runs = runs_matching(sweep, {&layout.match, &row.match, &column.match});
       cells.push_back(aggregate_cell(runs, *find_metric(column.metric), row.paper[c]));
+      note_generator_runs(runs, generator_ids, cells.back());
     }
     report.cells.push_back(std::move(cells));
   }
   mark_best_per_column(report.cells, layout.columns.size());
   compare_with_baselines(layout, report.cells);
+  report.generators = generator_runs(sweep, generator_ids);
   return report;
 }
 
@@ -347,8 +445,7 @@ std::vector<GeneratorSamples> generator_samples(const SweepData& sweep) {
   for (const auto& run : sweep.runs) {
     const auto task = run.config.find("task");
     if (task == run.config.end() || !task->is_string() || run.run_dir.empty()) continue;
-    samples.push_back({run.id, task->get<std::string>() + " on " + run.config.value("dataset", std::string("?")),
-                       run.state, run_files::path(run.run_dir, run_files::kSamples)});
+    samples.push_back({generator_run(run, false), run_files::path(run.run_dir, run_files::kSamples)});
   }
   return samples;
 }

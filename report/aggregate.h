@@ -32,9 +32,13 @@ struct RunResult {
 struct SweepData {
   results::SweepInfo info;
   std::vector<RunResult> runs;  // in registration order
+  // The generator runs that runs of the sweep mix images of (their config's `generator_run`) but
+  // that are not in the sweep (a generator_run given by hand), as far as the store has them.
+  std::vector<RunResult> outside_generator_runs;
 };
 
-// Reads a sweep's runs and their final metrics, and their per-epoch metrics when `with_epochs`.
+// Reads a sweep's runs and their final metrics, and their per-epoch metrics when `with_epochs`;
+// also the runs outside the sweep that its runs name as their generator_run, without epochs.
 // Throws results::StoreError.
 SweepData load_sweep(results::ResultsStore& store, const results::SweepInfo& sweep, bool with_epochs);
 
@@ -95,6 +99,19 @@ struct EarlyEpochs {
 // For a run config and a final metric: the averaged range when it starts before the last drop.
 std::optional<EarlyEpochs> early_epochs(const nlohmann::json& config, const Metric& metric);
 
+// A generator run (a config with "task", core/gan) and how class-consistent its images are.
+struct GeneratorRun {
+  std::string id;     // the run id, or the classifier's generator_run as given when the store lacks it
+  std::string label;  // e.g. "cgan on cifar10 (seed 0)"; "(seed 0, run ID)" where two listed runs read alike
+  bool in_store = true;  // false: the generator_run names no run of the store (a directory, say)
+  results::RunState state = results::RunState::pending;
+  // The share (0..1) of a fixed set of its images that an independent judge classifier assigns the
+  // label they were generated for, and the judge's accuracy (0..1) on the real test images (the
+  // first's ceiling): NaN until the run is done, and for runs of versions that did not record them.
+  double class_consistency = std::numeric_limits<double>::quiet_NaN();
+  double judge_test_accuracy = std::numeric_limits<double>::quiet_NaN();
+};
+
 struct Cell {
   CellStatus status = CellStatus::no_results;
   Summary ours;
@@ -108,6 +125,9 @@ struct Cell {
   bool best = false;  // lowest mean of its column among cells with results
   std::optional<Comparison> comparison;  // set when the layout gives this cell a baseline
   std::optional<EarlyEpochs> early;      // from the cell's first done run
+  // Index in TableReport::generators of the generator run whose images the cell's runs mix in
+  // (their generator_run); unset without one, or when the runs name several (the cell is mixed).
+  std::optional<size_t> generator;
 };
 
 struct TableReport {
@@ -115,6 +135,9 @@ struct TableReport {
   results::SweepInfo sweep;
   results::StateCounts counts;           // of every run in the sweep
   std::vector<std::vector<Cell>> cells;  // [row][column]
+  // The generator runs whose images runs of the table's cells mix in, in the order the cells first
+  // name them (row by row); empty for a table without generated images.
+  std::vector<GeneratorRun> generators;
 };
 
 // The table of `layout` over the sweep's runs.
@@ -158,12 +181,10 @@ struct RunCurves {
 };
 std::vector<RunCurves> run_curves(const SweepData& sweep);
 
-// The generator runs of a sweep (a config with "task", core/gan) and the PNG grid of samples each
-// leaves in its run directory (`samples.png`, one row per class), for the HTML report to link.
+// The generator runs of a sweep and the PNG grid of samples each leaves in its run directory
+// (`samples.png`, one row per class), for the HTML report to link beside its class consistency.
 struct GeneratorSamples {
-  std::string id;
-  std::string label;  // e.g. "cgan on cifar10"
-  results::RunState state = results::RunState::pending;
+  GeneratorRun run;
   std::string png_path;
 };
 std::vector<GeneratorSamples> generator_samples(const SweepData& sweep);

@@ -274,6 +274,28 @@ std::vector<std::string> epoch_range_lines(const TableReport& report, const Nota
   return lines;
 }
 
+std::string consistency_text(const GeneratorRun& run) {
+  if (!run.in_store) return "not a run of this store";
+  if (run.state == results::RunState::failed) return "none (failed)";
+  if (run.state != results::RunState::done) return fmt::format("not yet ({})", results::to_string(run.state));
+  if (std::isnan(run.class_consistency)) return "not recorded";
+  if (std::isnan(run.judge_test_accuracy)) return fmt::format("{:.3f}", run.class_consistency);
+  return fmt::format("{:.3f} [{:.3f}]", run.class_consistency, run.judge_test_accuracy);
+}
+
+std::string consistency_heading(const Notation& notation) {
+  return notation.escape(
+      "generator class consistency (the share of a generator run's images that an independent judge classifier "
+      "assigns the label they were generated for; in brackets the judge's accuracy on the real test images, its "
+      "ceiling)");
+}
+
+std::vector<std::string> consistency_lines(const TableReport& report, const Notation& notation) {
+  std::vector<std::string> lines;
+  for (const auto& run : report.generators) lines.push_back(notation.escape(run.label) + ": " + consistency_text(run));
+  return lines;
+}
+
 std::vector<int64_t> summary_epochs(const FigureReport& figure, size_t count) {
   std::set<int64_t> all;
   for (const auto& curve : figure.curves) {

@@ -76,6 +76,17 @@ std::vector<std::string> comparison_legend_lines(const Notation& notation);
 // A footnote for every cell whose metric averages epochs from before the last learning-rate drop.
 std::vector<std::string> epoch_range_lines(const TableReport& report, const Notation& notation);
 
+// A generator run's class consistency with its judge's test accuracy in brackets, three decimals:
+// "0.625 [0.813]"; "not recorded" for a done run without them (a run of an older version), "not
+// yet (running)" before it is done, "none (failed)", "not a run of this store" for a generator_run
+// the store lacks.
+std::string consistency_text(const GeneratorRun& run);
+// What consistency_text's numbers mean, introducing a list of them.
+std::string consistency_heading(const Notation& notation);
+// One entry per generator run whose images the table's cells use (TableReport::generators):
+// "cgan on cifar10 (seed 0): 0.625 [0.813]"; empty for a table without generated images.
+std::vector<std::string> consistency_lines(const TableReport& report, const Notation& notation);
+
 // The epochs a compact figure summary shows: at most `count`, evenly spread, first and last included.
 std::vector<int64_t> summary_epochs(const FigureReport& figure, size_t count);
 // The curve's point at that epoch, or nullptr.

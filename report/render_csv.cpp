@@ -37,9 +37,11 @@ const char* status_name(CellStatus status) {
   return "";
 }
 
-// The fields after `detail`: the comparison with the baseline and the averaged epochs.
-std::vector<std::string> comparison_fields(const TableReport& table, const Cell& cell) {
-  std::vector<std::string> fields(11);
+// The fields after `detail`: the comparison with the baseline, the averaged epochs, and the
+// generator run whose images the cell's runs mix in with its class consistency and its judge's
+// accuracy (empty numbers beside the run: not recorded, or the run is not done).
+std::vector<std::string> fields_after_detail(const TableReport& table, const Cell& cell) {
+  std::vector<std::string> fields(14);
   if (cell.comparison) {
     const auto& comparison = *cell.comparison;
     const auto& welch = comparison.ours;
@@ -59,6 +61,12 @@ std::vector<std::string> comparison_fields(const TableReport& table, const Cell&
     fields[9] = fmt::format("{}-{}", cell.early->first, cell.early->last);
     fields[10] = cell.early->cosine ? "cosine" : std::to_string(cell.early->last_drop);
   }
+  if (cell.generator) {
+    const auto& generator = table.generators[*cell.generator];
+    fields[11] = generator.id;
+    fields[12] = csv_number(generator.class_consistency);
+    fields[13] = csv_number(generator.judge_test_accuracy);
+  }
   return fields;
 }
 
@@ -70,7 +78,8 @@ std::string render_tables_csv(const std::vector<TableReport>& tables) {
                    "mean", "sample_std", "n", "runs", "done", "running", "pending", "interrupted", "failed",
                    "paper_mean", "paper_std", "difference", "within_2_std", "best", "detail", "baseline", "baseline_difference",
                    "ci95_low", "ci95_high", "welch_df", "p_value", "paper_baseline_difference", "consistent_with_paper",
-                   "seeds_for_80_power", "averaged_epochs", "last_lr_drop_epoch"});
+                   "seeds_for_80_power", "averaged_epochs", "last_lr_drop_epoch", "generator_run",
+                   "class_consistency", "judge_test_accuracy"});
   for (const auto& table : tables) {
     const auto& layout = table.layout;
     for (size_t r = 0; r < layout.rows.size(); ++r) {
@@ -87,7 +96,7 @@ std::string render_tables_csv(const std::vector<TableReport>& tables) {
                          csv_number(cell.paper ? cell.paper->std : NAN), csv_number(cell.difference),
                          comparable ? (cell.within_two_std ? "1" : "0") : "", cell.best ? "1" : "0",
                          cell.status == CellStatus::results ? "" : ours_text(cell, kPlainNotation)};
-        const auto more = comparison_fields(table, cell);
+        const auto more = fields_after_detail(table, cell);
         fields.insert(fields.end(), more.begin(), more.end());
         out << csv_line(fields);
       }

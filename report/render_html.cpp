@@ -230,14 +230,26 @@ void write_comparisons(std::ostream& out, const TableReport& table) {
   out << "</div>\n";
 }
 
+// The class consistency of the generator runs whose images the table's cells use.
+void write_consistency(std::ostream& out, const TableReport& table) {
+  const auto lines = consistency_lines(table, kPlainNotation);
+  if (lines.empty()) return;
+  out << "<ul class=\"legend\">\n<li>" << escaped(consistency_heading(kPlainNotation)) << ":\n";
+  write_list(out, "consistency", lines);
+  out << "</li>\n</ul>\n";
+}
+
 // Links to each generator run's sample grid (a PNG in its run directory, not embedded: the page
-// fetches nothing).
+// fetches nothing), each beside the run's class consistency.
 void write_generator_samples(std::ostream& out, const std::vector<GeneratorSamples>& generators) {
   if (generators.empty()) return;
-  out << "<h3>Generator runs: samples, one row per class</h3>\n<ul class=\"generators\">\n";
+  out << "<h3>Generator runs: samples, one row per class, and class consistency</h3>\n<p class=\"legend\">"
+      << escaped(consistency_heading(kPlainNotation)) << "</p>\n<ul class=\"generators\">\n";
   for (const auto& g : generators) {
-    out << "<li>" << escaped(g.label) << " (run " << escaped(g.id) << ", " << escaped(results::to_string(g.state))
-        << "): <a href=\"" << (g.png_path.rfind('/', 0) == 0 ? "file://" : "") << escaped(g.png_path) << "\">" << escaped(g.png_path) << "</a></li>\n";
+    out << "<li>" << escaped(g.run.label) << ", run " << escaped(g.run.id) << " ("
+        << escaped(results::to_string(g.run.state)) << "): <a href=\"" << (g.png_path.rfind('/', 0) == 0 ? "file://" : "")
+        << escaped(g.png_path) << "\">" << escaped(g.png_path) << "</a>; class consistency "
+        << escaped(consistency_text(g.run)) << "</li>\n";
   }
   out << "</ul>\n";
 }
@@ -252,6 +264,7 @@ void write_table_section(std::ostream& out, const HtmlTableSection& section) {
   if (!table.layout.note.empty()) legend.push_back("note: " + table.layout.note);
   for (const auto& line : epoch_range_lines(table, kPlainNotation)) legend.push_back("epochs: " + line);
   write_list(out, "legend", legend);
+  write_consistency(out, table);
   write_list(out, "problems", problem_lines(table, kPlainNotation));
   if (has_comparisons(table)) write_comparisons(out, table);
   if (!section.curves.empty()) {

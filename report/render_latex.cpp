@@ -135,6 +135,11 @@ std::string render_table_latex(const TableReport& table) {
   for (const auto& line : legend_lines(table, kLatexNotation, "in bold")) out << "  " << line << "\\par\n";
   if (!layout.note.empty()) out << "  note: " << latex_escape(layout.note) << "\\par\n";
   for (const auto& line : epoch_range_lines(table, kLatexNotation)) out << "  epochs: " << line << "\\par\n";
+  const auto consistency = consistency_lines(table, kLatexNotation);
+  if (!consistency.empty()) {
+    out << "  " << consistency_heading(kLatexNotation) << ": " << fmt::format("{}", fmt::join(consistency, "; "))
+        << "\\par\n";
+  }
   if (parts == kPartsWithBaseline) {
     out << "  $\\Delta_{\\mathrm{base}}$: our mean difference from the baseline with Welch's 95\\% interval; "
            "$^{*}$: $p < 0.05$ (Welch, two-sided); \\checkmark: the paper's difference lies inside our interval, "

@@ -156,6 +156,9 @@ void write_legend(std::ostream& out, const TableReport& table, const std::string
   for (const auto& line : legend_lines(table, kPlainNotation, best_marking)) out << bullet << line << '\n';
   if (!table.layout.note.empty()) out << bullet << "note: " << table.layout.note << '\n';
   for (const auto& line : epoch_range_lines(table, kPlainNotation)) out << bullet << "epochs: " << line << '\n';
+  const auto consistency = consistency_lines(table, kPlainNotation);
+  if (!consistency.empty()) out << bullet << consistency_heading(kPlainNotation) << ":\n";
+  for (const auto& line : consistency) out << bullet << "  " << line << '\n';
   for (const auto& line : problem_lines(table, kPlainNotation)) out << bullet << "problem: " << line << '\n';
 }
 
@@ -286,6 +289,9 @@ std::string render_table_markdown(const TableReport& table) {
   for (const auto& line : legend_lines(table, kMarkdownNotation, "in bold")) out << "- " << line << '\n';
   if (!layout.note.empty()) out << "- note: " << markdown_escape(layout.note) << '\n';
   for (const auto& line : epoch_range_lines(table, kMarkdownNotation)) out << "- epochs: " << line << '\n';
+  const auto consistency = consistency_lines(table, kMarkdownNotation);
+  if (!consistency.empty()) out << "- " << consistency_heading(kMarkdownNotation) << ":\n";
+  for (const auto& line : consistency) out << "  - " << line << '\n';
   for (const auto& line : problem_lines(table, kMarkdownNotation)) out << "- problem: " << line << '\n';
   if (has_comparisons(table)) {
     const auto grid = comparison_grid(table);

@@ -1,4 +1,5 @@
 #include "report/aggregate.h"
+#include "report/format.h"
 #include "report/render.h"
 
 #include "example_store.h"
@@ -86,23 +87,121 @@ TEST(Aggregate, ANullMatchesOnlyAnAbsentKey) {
   EXPECT_FALSE(config_matches(plain, {&cgan}));
 }
 
-TEST(Aggregate, ListsGeneratorRunsWithTheirSampleGrids) {
+// A done generator run whose done record had these shares (NaN: not recorded).
+RunResult generator(json config, double class_consistency, double judge_test_accuracy) {
+  auto result = run(std::move(config), RunState::done);
+  result.finals->class_consistency = class_consistency;
+  result.finals->judge_test_accuracy = judge_test_accuracy;
+  return result;
+}
+
+TEST(Aggregate, ListsGeneratorRunsWithTheirSampleGridsAndClassConsistency) {
   SweepData sweep;
-  sweep.runs.push_back(run({{"task", "acgan"}, {"dataset", "cifar10"}}, RunState::done));
+  sweep.runs.push_back(generator({{"task", "acgan"}, {"dataset", "cifar10"}, {"seed", 0}}, 0.64, 0.81));
   sweep.runs.back().run_dir = "results/runs/g1";
+  sweep.runs.push_back(generator({{"task", "cgan"}, {"dataset", "cifar10"}, {"seed", 0}}, NAN, NAN));
+  sweep.runs.back().run_dir = "results/runs/g2";
+  sweep.runs.push_back(run({{"task", "infogan"}, {"dataset", "cifar10"}}, RunState::running));
+  sweep.runs.back().run_dir = "results/runs/g3";
   sweep.runs.push_back(run({{"method", "ce"}, {"gan", "acgan"}}, RunState::done, 5.0));
   sweep.runs.back().run_dir = "results/runs/c1";
   const auto samples = generator_samples(sweep);
-  ASSERT_EQ(samples.size(), 1u);
-  EXPECT_EQ(samples[0].label, "acgan on cifar10");
+  ASSERT_EQ(samples.size(), 3u);
+  EXPECT_EQ(samples[0].run.label, "acgan on cifar10 (seed 0)");
+  EXPECT_EQ(samples[0].run.id, sweep.runs[0].id);
   EXPECT_EQ(samples[0].png_path, "results/runs/g1/samples.png");
-  EXPECT_EQ(samples[0].state, RunState::done);
-  // The HTML report links each grid under its table.
+  EXPECT_EQ(samples[0].run.state, RunState::done);
+  EXPECT_DOUBLE_EQ(samples[0].run.class_consistency, 0.64);
+  EXPECT_DOUBLE_EQ(samples[0].run.judge_test_accuracy, 0.81);
+  EXPECT_TRUE(std::isnan(samples[1].run.class_consistency));
+  EXPECT_EQ(samples[2].run.label, "infogan on cifar10");
+  // The HTML report links each grid under its table, beside the run's class consistency.
   HtmlReport report;
   report.tables.push_back({aggregate_table(table5_layout(), table5_sweep()), {}, {}, samples});
   const auto html = render_html(report);
-  EXPECT_NE(html.find("<a href=\"results/runs/g1/samples.png\">"), std::string::npos);
-  EXPECT_NE(html.find("acgan on cifar10 (run "), std::string::npos);
+  EXPECT_NE(html.find("<li>acgan on cifar10 (seed 0), run " + sweep.runs[0].id +
+                      " (done): <a href=\"results/runs/g1/samples.png\">results/runs/g1/samples.png</a>; "
+                      "class consistency 0.640 [0.810]</li>"),
+            std::string::npos)
+      << html;
+  EXPECT_NE(html.find("results/runs/g2/samples.png</a>; class consistency not recorded</li>"), std::string::npos);
+  EXPECT_NE(html.find("results/runs/g3/samples.png</a>; class consistency not yet (running)</li>"),
+            std::string::npos);
+  EXPECT_NE(html.find("an independent judge classifier assigns the label they were generated for"), std::string::npos);
+}
+
+// Table 3's generator rows: each generator run that feeds a cell, once, in the order the cells
+// name it; each cell knows its own; a generator run of another version shows "not recorded".
+TEST(Aggregate, ATableWithGeneratedImagesListsTheGeneratorRunsOfItsCells) {
+  const auto layout = parse_table_layout(testing::table3_layout(), "sweep t3");
+  SweepData sweep;
+  for (const auto& fake : testing::table3_runs()) {
+    const double consistency = fake.done_extra.value("class_consistency", testing::kNoValue);
+    const double judge = fake.done_extra.value("judge_test_accuracy", testing::kNoValue);
+    sweep.runs.push_back(fake.config.contains("task") && fake.state == RunState::done
+                             ? generator(fake.config, consistency, judge)
+                             : run(fake.config, fake.state, fake.last10_test_error, fake.test_errors));
+  }
+  const auto table = aggregate_table(layout, sweep);
+  ASSERT_EQ(table.generators.size(), 3u);
+  EXPECT_EQ(table.generators[0].label, "cgan on cifar10 (seed 0)");
+  EXPECT_EQ(table.generators[0].id, testing::StoreBuilder::id_of(testing::generator_config("cgan", "cifar10")));
+  EXPECT_DOUBLE_EQ(table.generators[0].class_consistency, 0.64);
+  EXPECT_DOUBLE_EQ(table.generators[0].judge_test_accuracy, 0.81);
+  EXPECT_EQ(table.generators[1].label, "cgan on cifar100 (seed 0)");
+  EXPECT_EQ(table.generators[2].label, "acgan on cifar10 (seed 0)");
+  EXPECT_EQ(consistency_text(table.generators[2]), "not recorded");
+  EXPECT_EQ(consistency_text(table.generators[0]), "0.640 [0.810]");
+
+  const size_t cgan = 2, acgan = 3;  // rows; the columns: ResNet-110 CIFAR-10, CIFAR-100, WRN CIFAR-10
+  EXPECT_EQ(table.cells[cgan][0].generator, std::optional<size_t>(0));
+  EXPECT_EQ(table.cells[cgan][1].generator, std::optional<size_t>(1));
+  EXPECT_EQ(table.cells[cgan][2].generator, std::optional<size_t>(0));
+  EXPECT_EQ(table.cells[acgan][0].generator, std::optional<size_t>(2));
+  EXPECT_FALSE(table.cells[acgan][1].generator.has_value());  // no runs
+  EXPECT_FALSE(table.cells[0][0].generator.has_value());      // Focal Loss: no generated images
+  EXPECT_DOUBLE_EQ(table.cells[cgan][0].ours.mean, 6.60);
+  EXPECT_EQ(table.cells[cgan][0].ours.n, 2);
+
+  const auto lines = consistency_lines(table, kPlainNotation);
+  EXPECT_EQ(lines, (std::vector<std::string>{"cgan on cifar10 (seed 0): 0.640 [0.810]",
+                                             "cgan on cifar100 (seed 0): 0.410 [0.520]",
+                                             "acgan on cifar10 (seed 0): not recorded"}));
+}
+
+// Two generator runs that read alike are told apart by their ids; a generator_run outside the
+// sweep is found among the store's other runs (load_sweep reads them), or said to be missing.
+TEST(Aggregate, GeneratorRunsThatReadAlikeShowTheirIdsAndOnesOutsideTheSweepAreFound) {
+  const json short_run = {{"task", "cgan"}, {"dataset", "cifar10"}, {"seed", 0}, {"gan_epochs", 1}};
+  const json long_run = {{"task", "cgan"}, {"dataset", "cifar10"}, {"seed", 0}, {"gan_epochs", 25}};
+  const json elsewhere = {{"task", "acgan"}, {"dataset", "cifar10"}, {"seed", 0}};
+  SweepData sweep;
+  sweep.runs.push_back(generator(short_run, 0.5, 0.7));
+  sweep.runs.push_back(generator(long_run, 0.6, 0.7));
+  sweep.outside_generator_runs.push_back(generator(elsewhere, 0.55, 0.75));
+  const auto classifier = [](const std::string& method, const std::string& generator_run) {
+    return run({{"method", method}, {"gan", "cgan"}, {"generator_run", generator_run}}, RunState::done, 6.0);
+  };
+  sweep.runs.push_back(classifier("ce", sweep.runs[0].id));
+  sweep.runs.push_back(classifier("isda", sweep.runs[1].id));
+  sweep.runs.push_back(classifier("focal", sweep.outside_generator_runs[0].id));
+  sweep.runs.push_back(classifier("lq", "runs/by-hand"));
+  const auto layout = parse_table_layout(
+      {{"id", "g"},
+       {"columns", {{{"label", "C10"}}}},
+       {"rows", {{{"label", "short"}, {"match", {{"method", "ce"}}}},
+                 {{"label", "long"}, {"match", {{"method", "isda"}}}},
+                 {{"label", "elsewhere"}, {"match", {{"method", "focal"}}}},
+                 {{"label", "by hand"}, {"match", {{"method", "lq"}}}}}}},
+      "sweep g");
+  const auto table = aggregate_table(layout, sweep);
+  ASSERT_EQ(table.generators.size(), 4u);
+  EXPECT_EQ(table.generators[0].label, "cgan on cifar10 (seed 0, run " + sweep.runs[0].id + ")");
+  EXPECT_EQ(table.generators[1].label, "cgan on cifar10 (seed 0, run " + sweep.runs[1].id + ")");
+  EXPECT_EQ(table.generators[2].label, "acgan on cifar10 (seed 0)");
+  EXPECT_EQ(consistency_text(table.generators[2]), "0.550 [0.750]");
+  EXPECT_FALSE(table.generators[3].in_store);
+  EXPECT_EQ(consistency_lines(table, kPlainNotation)[3], "runs/by-hand: not a run of this store");
 }
 
 TEST(Aggregate, FindsTheKeyInWhichACellsRunsDiffer) {
@@ -231,10 +330,11 @@ TEST(Aggregate, DrawsOneChartPerColumnAndRowGroupForATable) {
     sweep.runs.push_back(run(fake.config, fake.state, fake.last10_test_error, fake.test_errors));
   }
   const auto charts = table_curves(layout, sweep, *find_metric("test_error"));
-  ASSERT_EQ(charts.size(), 6u);  // 3 columns x 2 row groups
+  ASSERT_EQ(charts.size(), 9u);  // 3 columns x 3 row groups
   EXPECT_EQ(charts[0].title, "losses · ResNet-110 · CIFAR-10");
   EXPECT_EQ(charts[0].curves.size(), 2u);
-  EXPECT_EQ(charts[1].curves.size(), 1u);
+  EXPECT_EQ(charts[1].title, "generated images · ResNet-110 · CIFAR-10");
+  EXPECT_EQ(charts[2].curves.size(), 1u);
   EXPECT_EQ(charts[0].curves[0].runs_used, 2);
 }
 

@@ -117,6 +117,51 @@ TEST_F(ReportCommand, ListsTheSweepsAndWhichOnesTheTablesUse) {
   EXPECT_EQ(rows[6], words({"5", "figure2:smoke", "figure", "2", "--figure", "2"}));
 }
 
+// Table 3's generator rows: every format says how class-consistent the images of each generator
+// run behind them are, with the judge's accuracy, and "not recorded" for a run of an older version.
+TEST_F(ReportCommand, ATableWithGeneratedImagesGivesItsGeneratorsClassConsistencyInEveryFormat) {
+  const auto terminal = on_store({"--table", "3"});
+  ASSERT_EQ(terminal.code, 0) << terminal.err;
+  EXPECT_THAT(terminal.out, HasSubstr("generator class consistency (the share of a generator run's images that an "
+                                      "independent judge classifier assigns the label they were generated for; in "
+                                      "brackets the judge's accuracy on the real test images, its ceiling):\n"
+                                      "  cgan on cifar10 (seed 0): 0.640 [0.810]\n"
+                                      "  cgan on cifar100 (seed 0): 0.410 [0.520]\n"
+                                      "  acgan on cifar10 (seed 0): not recorded\n"));
+  EXPECT_THAT(terminal.out, Not(HasSubstr("infogan")));  // no cell uses its images yet
+
+  const auto markdown = on_store({"--table", "3", "--format", "markdown"});
+  EXPECT_THAT(markdown.out, HasSubstr("its ceiling):\n  - cgan on cifar10 (seed 0): 0.640 [0.810]\n"));
+  EXPECT_THAT(markdown.out, HasSubstr("  - acgan on cifar10 (seed 0): not recorded\n"));
+
+  const auto latex = on_store({"--table", "3", "--format", "latex"});
+  EXPECT_THAT(latex.out, HasSubstr("its ceiling): cgan on cifar10 (seed 0): 0.640 [0.810]; cgan on cifar100 (seed 0): "
+                                   "0.410 [0.520]; acgan on cifar10 (seed 0): not recorded\\par\n"));
+
+  const auto csv = on_store({"--table", "3", "--format", "csv"});
+  EXPECT_THAT(csv.out, HasSubstr(",generator_run,class_consistency,judge_test_accuracy\n"));
+  const auto cgan10 = testing::StoreBuilder::id_of(testing::generator_config("cgan", "cifar10"));
+  const auto acgan10 = testing::StoreBuilder::id_of(testing::generator_config("acgan", "cifar10"));
+  EXPECT_THAT(csv.out, HasSubstr(",CGAN,WRN-28-10,CIFAR-10,"));
+  EXPECT_THAT(csv.out, HasSubstr("," + cgan10 + ",0.6400,0.8100\n"));
+  EXPECT_THAT(csv.out, HasSubstr("," + acgan10 + ",,\n"));  // not recorded: the run, no numbers
+  EXPECT_THAT(csv.out, HasSubstr(",Focal Loss,ResNet-110,CIFAR-10,last10_test_error,results,6.7000,0.1414,2,2,2,0,0,0,"
+                                 "0,6.6800,0.2200,0.0200,1,0,,,,,,,,,,,,,,,\n"));
+
+  const auto html = on_store({"--table", "3", "--format", "html"});
+  ASSERT_EQ(html.code, 0) << html.err;
+  EXPECT_THAT(html.out, HasSubstr("<ul class=\"consistency\">\n<li>cgan on cifar10 (seed 0): 0.640 [0.810]</li>\n"));
+  EXPECT_THAT(html.out, HasSubstr("<li>acgan on cifar10 (seed 0): not recorded</li>"));
+  EXPECT_THAT(html.out, HasSubstr("<li>cgan on cifar10 (seed 0), run " + cgan10 + " (done): <a href=\"results/runs/" +
+                                  cgan10 + "/samples.png\">results/runs/" + cgan10 +
+                                  "/samples.png</a>; class consistency 0.640 [0.810]</li>"));
+  EXPECT_THAT(html.out, HasSubstr("/samples.png</a>; class consistency not recorded</li>"));
+  EXPECT_THAT(html.out, HasSubstr("/samples.png</a>; class consistency not yet (running)</li>"));
+
+  const auto table5 = on_store({"--table", "5"});  // no generated images: nothing to say
+  EXPECT_THAT(table5.out, Not(HasSubstr("class consistency")));
+}
+
 TEST_F(ReportCommand, MetricOverridesTheTablesMetric) {
   const auto result = on_store({"--table", "5", "--metric", "best_test_error"});
   ASSERT_EQ(result.code, 0) << result.err;
@@ -252,6 +297,27 @@ TEST(ReportCommandStore, AnUnfinishedTableSaysWhatIsRunning) {
   EXPECT_THAT(result.out, HasSubstr("19 runs: 1 running, 18 pending"));
   EXPECT_THAT(result.out, HasSubstr("no results (1 running, 2 pending)"));
   EXPECT_THAT(result.out, HasSubstr("no runs"));
+}
+
+// A classifier's generator_run may name a run of another sweep (one given by hand): the store has
+// it. One that names no run of the store (a directory) is said to be so.
+TEST(ReportCommandStore, AGeneratorRunOutsideTheSweepIsReadFromTheStore) {
+  testing::ScratchDir scratch;
+  const auto cgan10 = testing::generator_config("cgan", "cifar10");
+  {
+    testing::StoreBuilder builder(scratch.file("isda.db"), scratch.file("logs"));
+    builder.add_sweep("gans", {{"name", "gans"}},
+                      {testing::generator_done(cgan10, {{"class_consistency", 0.7}, {"judge_test_accuracy", 0.9}})});
+    const nlohmann::json classifier = {{"model", "resnet110"}, {"dataset", "cifar10"}, {"method", "ce"}, {"seed", 0}};
+    auto by_hand = testing::using_generator(classifier, testing::generator_config("acgan", "cifar10"));
+    by_hand["generator_run"] = "/data/gans/acgan-cifar10";
+    builder.add_sweep("table3", {{"name", "table3"}, {"table", testing::table3_layout()}},
+                      {testing::done(testing::using_generator(classifier, cgan10), 6.5), testing::done(by_hand, 6.4)});
+  }
+  const auto result = report({"--db", scratch.file("isda.db"), "--table", "3"});
+  ASSERT_EQ(result.code, 0) << result.err;
+  EXPECT_THAT(result.out, HasSubstr("  cgan on cifar10 (seed 0): 0.700 [0.900]\n"
+                                    "  /data/gans/acgan-cifar10: not a run of this store\n"));
 }
 
 TEST(ReportCommandStore, ABadLayoutNamesTheSweepAndThePath) {

@@ -2,7 +2,9 @@
 // The store the golden-file, command and browser tests report from: a Table 5 sweep with cells in
 // every condition (finished, partly finished, unfinished, mixed configs, one seed, no runs, a
 // hold-out run the table's match leaves out), an older sweep of the same table, a Table 3-style
-// sweep with spanning column and row groups, a Figure 2 sweep, and a sweep without layouts.
+// sweep with spanning column and row groups and rows of classifiers trained with generated images
+// (their generator runs with and without a recorded class consistency), a Figure 2 sweep, and a
+// sweep without layouts.
 
 #include "report_test_support.h"
 
@@ -88,6 +90,7 @@ inline json table3_layout() {
   };
   return {{"id", "3"},
           {"title", "Table 3: ISDA & other losses, test error (%)"},
+          {"match", {{"task", nullptr}}},
           {"columns", {column("ResNet-110", "CIFAR-10", "resnet110", "cifar10"),
                        column("ResNet-110", "CIFAR-100", "resnet110", "cifar100"),
                        column("WRN-28-10", "CIFAR-10", "wrn28_10", "cifar10")}},
@@ -96,15 +99,53 @@ inline json table3_layout() {
              {"paper", {{6.68, 0.22}, {28.28, 0.32}, {3.62, 0.07}}}},
             {{"group", "losses"}, {"label", "Lq_Loss"}, {"match", {{"method", "lq"}}},
              {"paper", {{6.69, 0.07}, {28.78, 0.35}, nullptr}}},
+            {{"group", "generated images"}, {"label", "CGAN"}, {"match", {{"gan", "cgan"}}},
+             {"paper", {{6.56, 0.14}, {28.25, 0.36}, {3.84, 0.07}}}},
+            {{"group", "generated images"}, {"label", "ACGAN"}, {"match", {{"gan", "acgan"}}},
+             {"paper", {{6.32, 0.12}, {28.48, 0.44}, {3.81, 0.11}}}},
             {{"group", "augmentation"}, {"label", "ISDA"}, {"match", {{"method", "isda"}}},
              {"paper", {{6.33, 0.19}, {27.57, 0.46}, {3.58, 0.15}}}}}}};
+}
+
+// A generator run (core/gan) of one data set, as isda-run derives it: seed 0, its own run directory.
+inline json generator_config(const std::string& task, const std::string& dataset) {
+  return {{"task", task}, {"dataset", dataset}, {"epochs", 3}, {"seed", 0}};
+}
+
+// A done generator run whose done record has `shares` (class_consistency, judge_test_accuracy;
+// none for a run of a version that did not record them).
+inline FakeRun generator_done(const json& config, const json& shares) {
+  FakeRun run{config, RunState::done, kNoValue, {}};
+  run.done_extra = shares;
+  run.run_dir = "results/runs/" + StoreBuilder::id_of(config);
+  return run;
+}
+
+// A classifier config that mixes in the images of `generator` (isda-run sets generator_run so).
+inline json using_generator(json config, const json& generator) {
+  config["gan"] = generator["task"];
+  config["generator_run"] = StoreBuilder::id_of(generator);
+  return config;
 }
 
 inline std::vector<FakeRun> table3_runs() {
   const auto config = [](const std::string& model, const std::string& dataset, const std::string& method, int seed) {
     return json{{"model", model}, {"dataset", dataset}, {"method", method}, {"epochs", 3}, {"seed", seed}};
   };
+  const auto cgan10 = generator_config("cgan", "cifar10"), cgan100 = generator_config("cgan", "cifar100");
+  const auto acgan10 = generator_config("acgan", "cifar10");
+  auto infogan10 = generator_done(generator_config("infogan", "cifar10"), json::object());
+  infogan10.state = RunState::running;  // its classifiers wait for it: they are not registered yet
   return {
+      generator_done(cgan10, {{"class_consistency", 0.64}, {"judge_test_accuracy", 0.81}}),
+      generator_done(cgan100, {{"class_consistency", 0.41}, {"judge_test_accuracy", 0.52}}),
+      generator_done(acgan10, json::object()),  // an older version recorded neither
+      infogan10,
+      done(using_generator(config("resnet110", "cifar10", "ce", 0), cgan10), 6.55),
+      done(using_generator(config("resnet110", "cifar10", "ce", 1), cgan10), 6.65),
+      done(using_generator(config("resnet110", "cifar100", "ce", 0), cgan100), 28.30),
+      done(using_generator(config("wrn28_10", "cifar10", "ce", 0), cgan10), 3.85),
+      done(using_generator(config("resnet110", "cifar10", "ce", 0), acgan10), 6.50),
       done(config("resnet110", "cifar10", "focal", 0), 6.80),  done(config("resnet110", "cifar10", "focal", 1), 6.60),
       done(config("resnet110", "cifar100", "focal", 0), 28.10), done(config("wrn28_10", "cifar10", "focal", 0), 3.70),
       done(config("resnet110", "cifar10", "lq", 0), 6.75),     done(config("resnet110", "cifar100", "lq", 0), 28.90),

@@ -124,11 +124,11 @@ TEST_F(ReportHtmlBrowser, RendersTheTablesAndCurves) {
   EXPECT_EQ(result["tables"], 3) << result;  // Table 3, Table 5 and Table 5 against its baseline
   EXPECT_EQ(result["tables_laid_out"], 3) << result;
   // 4 parts per cell; the comparison grid: 3 rows against Basic x 2 columns.
-  EXPECT_EQ(result["cells"], (3 * 3 + 4 * 2 + 3 * 2) * 4) << result;
+  EXPECT_EQ(result["cells"], (5 * 3 + 4 * 2 + 3 * 2) * 4) << result;
   EXPECT_EQ(result["best"], nlohmann::json({"3.70", "6.35 ± 0.07", "27.70", "18.40", "3.56 ± 0.06"})) << result;
-  // Table 5: 2 columns and 2 interval plots of Δ; Table 3: 3 columns x 2 row groups; Figure 2; 31
+  // Table 5: 2 columns and 2 interval plots of Δ; Table 3: 3 columns x 3 row groups; Figure 2; 36
   // runs with epochs.
-  EXPECT_EQ(result["charts"], 2 + 2 + 6 + 1 + 31) << result;
+  EXPECT_EQ(result["charts"], 2 + 2 + 9 + 1 + 36) << result;
   // The interval plots: Identity and ISDA on CIFAR-10 have an interval (the others have none).
   EXPECT_EQ(result["intervals_drawn"], 2) << result;
   EXPECT_EQ(result["charts_laid_out"], result["charts"]) << result;
