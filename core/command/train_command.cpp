@@ -283,7 +283,9 @@ int run_train_command(const std::vector<std::string>& args, std::ostream& out, s
     if (config.task != "classify") {  // a generator run (core/gan)
       const auto result = gan::train_generator(config, options);
       out << "result: task " << config.task << " epochs " << result.epochs.size() << " generator_loss "
-          << fmt::format("{:.4f}", result.epochs.back().train_loss) << std::endl;
+          << fmt::format("{:.4f}", result.epochs.back().train_loss) << " class_consistency "
+          << fmt::format("{:.3f}", result.class_consistency) << " judge_test_accuracy "
+          << fmt::format("{:.3f}", result.judge_test_accuracy) << std::endl;
       return kExitOk;
     }
     const auto result = train::train(config, options);

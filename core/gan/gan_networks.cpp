@@ -18,6 +18,21 @@ int64_t start_size(const GanShape& shape) {
 
 int64_t upsamplings(const GanShape& shape) { return shape.size == 32 ? 3 : 2; }
 
+// DCGAN's initialisation (Radford et al. 2016, section 4): weights ~ N(0, 0.02); BatchNorm's scale
+// ~ N(1, 0.02) as its reference code; biases 0.
+void initialise_dcgan(nn::Module& module) {
+  torch::NoGradGuard no_grad;
+  for (const auto& m : module.modules(/*include_self=*/false)) {
+    const bool weighted = m->as<nn::Conv2dImpl>() || m->as<nn::ConvTranspose2dImpl>() || m->as<nn::LinearImpl>();
+    const bool norm = m->as<nn::BatchNorm1dImpl>() || m->as<nn::BatchNorm2dImpl>();
+    if (!weighted && !norm) continue;
+    for (auto& p : m->named_parameters(/*recurse=*/false)) {
+      if (p.key() == "weight") p.value().normal_(norm ? 1.0 : 0.0, 0.02);
+      if (p.key() == "bias") p.value().zero_();
+    }
+  }
+}
+
 }  // namespace
 
 static_assert(static_cast<size_t>(GanKind::kInfogan) + 1 == train::names::kGans.size(),
@@ -55,6 +70,7 @@ GeneratorImpl::GeneratorImpl(const GanShape& shape) {
   up_->push_back(nn::ConvTranspose2d(nn::ConvTranspose2dOptions(channels, shape.channels, 4).stride(2).padding(1)));
   up_->push_back(nn::Tanh());
   register_module("up", up_);
+  initialise_dcgan(*this);
 }
 
 torch::Tensor GeneratorImpl::forward(const torch::Tensor& input) {
@@ -86,6 +102,7 @@ DiscriminatorImpl::DiscriminatorImpl(const GanShape& shape) : shape_(shape) {
     classes_ = register_module("classes", nn::Linear(features, shape.classes));
   }
   if (shape.kind == GanKind::kInfogan) codes_ = register_module("codes", nn::Linear(features, kContinuousCodes));
+  initialise_dcgan(*this);
 }
 
 DiscriminatorOutput DiscriminatorImpl::forward(const torch::Tensor& images, const torch::Tensor& labels) {
@@ -100,24 +117,6 @@ DiscriminatorOutput DiscriminatorImpl::forward(const torch::Tensor& images, cons
   if (classes_) out.class_logits = classes_->forward(features);
   if (codes_) out.code_means = codes_->forward(features);
   return out;
-}
-
-std::vector<torch::Tensor> DiscriminatorImpl::q_parameters() {
-  std::vector<torch::Tensor> q;
-  if (shape_.kind != GanKind::kInfogan) return q;
-  for (auto& p : classes_->parameters()) q.push_back(p);
-  for (auto& p : codes_->parameters()) q.push_back(p);
-  return q;
-}
-
-std::vector<torch::Tensor> DiscriminatorImpl::discriminator_parameters() {
-  std::vector<torch::Tensor> d;
-  for (auto& p : body_->parameters()) d.push_back(p);
-  for (auto& p : adversarial_->parameters()) d.push_back(p);
-  if (shape_.kind == GanKind::kAcgan) {
-    for (auto& p : classes_->parameters()) d.push_back(p);
-  }
-  return d;
 }
 
 }  // namespace isda::gan

@@ -11,6 +11,8 @@
 //              adversarial logit Linear(F, 1); ACGAN's class
 //              logits Linear(F, classes); infoGAN's Q: categorical logits Linear(F, classes) and the
 //              means of the continuous codes Linear(F, continuous) (unit variance).
+//   Both are initialised as DCGAN's: convolution and linear weights ~ N(0, 0.02), BatchNorm scales
+//   ~ N(1, 0.02), biases 0, drawn from torch's default generator (seeded by the run).
 
 #include <torch/torch.h>
 
@@ -65,11 +67,6 @@ class DiscriminatorImpl : public torch::nn::Module {
   explicit DiscriminatorImpl(const GanShape& shape);
   // `labels` (N) int64 are read by CGAN only (its one-hot planes join the image's channels).
   DiscriminatorOutput forward(const torch::Tensor& images, const torch::Tensor& labels = {});
-  // The parameters of infoGAN's Q head (trained with the generator), empty for the other kinds.
-  std::vector<torch::Tensor> q_parameters();
-  // The parameters of the body and the adversarial (and ACGAN) head: what the discriminator's
-  // optimiser steps.
-  std::vector<torch::Tensor> discriminator_parameters();
 
  private:
   GanShape shape_;

@@ -2,7 +2,8 @@
 
 #include "data/datasets.h"
 #include "data/png.h"
-#include "gan/gan_losses.h"
+#include "gan/class_consistency.h"
+#include "gan/gan_step.h"
 #include "gan/generated_images.h"
 #include "common/run_files.h"
 #include "train/checkpoint.h"
@@ -57,10 +58,15 @@ class GeneratorTask : public train::RunTask {
     const auto& config = config_;
     session.activity().set("loading the data");
     const auto root = config.data_root.empty() ? data::default_data_root(config.dataset) : config.data_root;
-    auto splits = data::load_dataset(config.dataset, root, config.holdout, config.split_seed, config.train_limit, 0);
+    auto splits = data::load_dataset(config.dataset, root, config.holdout, config.split_seed, config.train_limit,
+                                     config.test_limit);
     // [0, 255] -> [-1, 1], as the generators' tanh.
     images_ = (splits.train.images.to(device_, torch::kFloat32) / 127.5 - 1).contiguous();
     labels_ = splits.train.labels.to(torch::kInt64);
+    if (splits.test.images.defined()) {  // for the judge of the class consistency only
+      test_images_ = splits.test.images.to(torch::kFloat32) / 127.5 - 1;
+      test_labels_ = splits.test.labels.to(torch::kInt64);
+    }
     session.activity().set("building the networks");
     shape_.kind = parse_gan_kind(config.task);
     shape_.channels = images_.size(1);
@@ -73,22 +79,15 @@ class GeneratorTask : public train::RunTask {
       Discriminator d(shape_);
       d->to(device_);
       discriminators_.push_back(d);
-      auto g_params = bank_->generators()[i]->parameters();
-      for (auto& q : d->q_parameters()) g_params.push_back(q);  // infoGAN's Q head trains with G
-      if (recipe_.adam) {
-        const auto adam = [&](std::vector<torch::Tensor> params) {
+      const auto optimizer = [&](std::vector<torch::Tensor> params) -> std::unique_ptr<torch::optim::Optimizer> {
+        if (recipe_.adam) {
           return std::make_unique<torch::optim::Adam>(
               std::move(params), torch::optim::AdamOptions(recipe_.lr).betas({recipe_.beta1, recipe_.beta2}));
-        };
-        generator_optimizers_.push_back(adam(g_params));
-        discriminator_optimizers_.push_back(adam(d->discriminator_parameters()));
-      } else {
-        const auto rmsprop = [&](std::vector<torch::Tensor> params) {
-          return std::make_unique<torch::optim::RMSprop>(std::move(params), torch::optim::RMSpropOptions(recipe_.lr));
-        };
-        generator_optimizers_.push_back(rmsprop(g_params));
-        discriminator_optimizers_.push_back(rmsprop(d->discriminator_parameters()));
-      }
+        }
+        return std::make_unique<torch::optim::RMSprop>(std::move(params), torch::optim::RMSpropOptions(recipe_.lr));
+      };
+      generator_optimizers_.push_back(optimizer(bank_->generators()[i]->parameters()));
+      discriminator_optimizers_.push_back(optimizer(d->parameters()));
     }
     if (shape_.kind == GanKind::kWgan) {
       for (int64_t c = 0; c < shape_.classes; ++c) class_rows_.push_back(labels_.eq(c).nonzero().squeeze(1));
@@ -135,9 +134,14 @@ class GeneratorTask : public train::RunTask {
     data::write_png(run_dir.file(run_files::kSamples), sample_grid(*bank_, kSamplesPerClass, kSampleGridSeed));
   }
 
-  void finish(train::TrainResult& result) override {  // a generator has no errors
+  // A generator has no errors; it has its class consistency.
+  void finish(train::TrainResult& result) override {
     result.final_test_error = result.best_test_error = result.last10_test_error = kNaN;
     result.last10_validation_error = result.last10_test_top5_error = kNaN;
+    session_.activity().set("measuring the class consistency");
+    const auto measured = measure_class_consistency(*bank_, images_, labels_, test_images_, test_labels_, config_.seed);
+    result.class_consistency = measured.consistency;
+    result.judge_test_accuracy = measured.judge_test_accuracy;
   }
 
   // The checkpoint: the shape and partial sums in the meta; every network and optimiser, the noise
@@ -199,8 +203,9 @@ class GeneratorTask : public train::RunTask {
 
  private:
   // The epoch's steps: batches of a shuffled order (from the epoch's own generator), the last
-  // partial batch dropped as DCGAN does; WGAN: each class's batches for its own pair in turn, a
-  // generator step after every n_critic critic steps.
+  // partial batch dropped as DCGAN does, a generator step after every n_critic discriminator steps.
+  // WGAN: each class's pair in turn, its critic taking n_critic passes over the class, so that each
+  // class's generator takes one step per batch of its class.
   std::vector<Step> epoch_steps(int64_t epoch) const {
     auto order_rng = at::detail::createCPUGenerator(mix(config_.seed, kOrderStream + static_cast<uint64_t>(epoch)));
     std::vector<Step> steps;
@@ -208,10 +213,12 @@ class GeneratorTask : public train::RunTask {
       const int64_t n = rows.size(0);
       if (n == 0) return;
       const int64_t batch = std::min(config_.batch_size, n);
-      const auto order = rows.index_select(0, torch::randperm(n, order_rng, torch::kInt64));
-      for (int64_t b = 0; b + batch <= n; b += batch) {
-        const int64_t local = b / batch;
-        steps.push_back({pair, order.narrow(0, b, batch), (local + 1) % recipe_.n_critic == 0});
+      int64_t local = 0;
+      for (int64_t pass = 0; pass < recipe_.n_critic; ++pass) {
+        const auto order = rows.index_select(0, torch::randperm(n, order_rng, torch::kInt64));
+        for (int64_t b = 0; b + batch <= n; b += batch) {
+          steps.push_back({pair, order.narrow(0, b, batch), ++local % recipe_.n_critic == 0});
+        }
       }
     };
     if (shape_.kind == GanKind::kWgan) {
@@ -223,64 +230,21 @@ class GeneratorTask : public train::RunTask {
   }
 
   // One discriminator (critic) step and, when due, one generator step; returns the generator loss
-  // (NaN without a generator step).
+  // (NaN without a generator step). Fake labels: WGAN's pair is one class; the conditional kinds
+  // draw labels (codes) uniformly.
   double take_step(const Step& step) {
-    auto& generator = bank_->generators()[step.pair];
-    auto& discriminator = discriminators_[step.pair];
-    auto& d_optimizer = *discriminator_optimizers_[step.pair];
-    auto& g_optimizer = *generator_optimizers_[step.pair];
-    generator->train();
-    discriminator->train();
-    const auto real = images_.index_select(0, step.index.to(device_));
-    const auto real_labels_cpu = labels_.index_select(0, step.index);
-    const auto real_labels = real_labels_cpu.to(device_);
-    const int64_t n = real.size(0);
-    // Fake labels: WGAN's pair is one class; the conditional kinds draw labels (codes) uniformly.
-    const auto fake_labels_cpu = shape_.kind == GanKind::kWgan
-                                     ? torch::full({n}, static_cast<int64_t>(step.pair), torch::kInt64)
-                                     : torch::randint(shape_.classes, {n}, noise_, torch::kInt64);
-    const auto fake_labels = fake_labels_cpu.to(device_);
-    torch::Tensor codes;
-    const auto fake = generator->forward(generator_input(shape_, fake_labels_cpu, noise_, device_, &codes));
-
-    // Discriminator.
-    discriminator->zero_grad();
-    auto d_real = discriminator->forward(real, real_labels);
-    auto d_fake = discriminator->forward(fake.detach(), fake_labels);
-    torch::Tensor d_loss;
-    if (shape_.kind == GanKind::kWgan) {
-      d_loss = critic_loss(d_real.adversarial, d_fake.adversarial);
-    } else {
-      d_loss = discriminator_loss(d_real.adversarial, d_fake.adversarial);
-      if (shape_.kind == GanKind::kAcgan) {
-        d_loss = d_loss + auxiliary_class_loss(d_real.class_logits, real_labels, d_fake.class_logits, fake_labels);
-      }
-    }
-    d_loss.backward();
-    d_optimizer.step();
-    if (recipe_.clip > 0) clip_weights(*discriminator, recipe_.clip);
-    if (!step.generator_step) return kNaN;
-
-    // Generator (and infoGAN's Q head).
-    generator->zero_grad();
-    discriminator->zero_grad();
-    const auto out = discriminator->forward(fake, fake_labels);
-    torch::Tensor g_loss;
-    if (shape_.kind == GanKind::kWgan) {
-      g_loss = wasserstein_generator_loss(out.adversarial);
-    } else {
-      g_loss = generator_loss(out.adversarial);
-      if (shape_.kind == GanKind::kAcgan) {
-        g_loss = g_loss + torch::nn::functional::cross_entropy(out.class_logits, fake_labels);
-      }
-      if (shape_.kind == GanKind::kInfogan) {
-        g_loss = g_loss + mutual_information_loss(out.class_logits, fake_labels, out.code_means, codes,
-                                                  recipe_.lambda_categorical, recipe_.lambda_continuous);
-      }
-    }
-    g_loss.backward();
-    g_optimizer.step();
-    return g_loss.item<double>();
+    StepBatch batch;
+    batch.real = images_.index_select(0, step.index.to(device_));
+    batch.real_labels = labels_.index_select(0, step.index);
+    const int64_t n = batch.real.size(0);
+    batch.fake_labels = shape_.kind == GanKind::kWgan ? torch::full({n}, static_cast<int64_t>(step.pair), torch::kInt64)
+                                                      : torch::randint(shape_.classes, {n}, noise_, torch::kInt64);
+    GanPair pair{bank_->generators()[step.pair], discriminators_[step.pair], generator_optimizers_[step.pair].get(),
+                 discriminator_optimizers_[step.pair].get()};
+    const DrawInput draw = [&](const torch::Tensor& labels, torch::Tensor* codes) {
+      return generator_input(shape_, labels, noise_, device_, codes);
+    };
+    return gan_step(pair, shape_, recipe_, batch, step.generator_step, draw);
   }
 
   train::RunSession& session_;
@@ -290,6 +254,7 @@ class GeneratorTask : public train::RunTask {
   GanShape shape_;
   at::Generator noise_;
   torch::Tensor images_, labels_;      // images on the device in [-1, 1]; labels on the CPU
+  torch::Tensor test_images_, test_labels_;  // the real test images in [-1, 1] on the CPU (undefined without)
   std::vector<torch::Tensor> class_rows_;  // WGAN: the rows of each class
   std::optional<GeneratorBank> bank_;
   std::vector<Discriminator> discriminators_;
@@ -298,26 +263,6 @@ class GeneratorTask : public train::RunTask {
 };
 
 }  // namespace
-
-GanRecipe recipe_of(GanKind kind) {
-  GanRecipe r;
-  switch (kind) {
-    case GanKind::kWgan:  // Arjovsky et al. 2017, Algorithm 1: RMSprop 5e-5, n_critic 5, c = 0.01
-      r.adam = false;
-      r.lr = 5e-5;
-      r.n_critic = 5;
-      r.clip = 0.01;
-      break;
-    case GanKind::kCgan:
-    case GanKind::kAcgan:
-      break;  // DCGAN's Adam: lr 2e-4, betas (0.5, 0.999)
-    case GanKind::kInfogan:  // Chen et al. 2016: lambda 1 for the categorical code, 0.1 for continuous ones
-      r.lambda_categorical = 1;
-      r.lambda_continuous = 0.1;
-      break;
-  }
-  return r;
-}
 
 train::TrainResult train_generator(const train::TrainConfig& config, const train::TrainOptions& options) {
   return train::run_in_session(config, options, [&](train::RunSession& session) {

@@ -67,6 +67,8 @@ TEST_F(GeneratorRun, KillAndResumeEqualsAnUninterruptedRun) {
     ASSERT_EQ(finished.exit_code, 0) << finished.err;
     EXPECT_THAT(finished.err, HasSubstr("resuming"));
     EXPECT_EQ(logged_losses(run_dir), logged_losses(dir_.file("straight-" + kind))) << kind;
+    // The result line holds the class consistency, measured on the final generator: the same.
+    EXPECT_THAT(straight.out, HasSubstr(" class_consistency 0."));
     EXPECT_EQ(finished.out.substr(finished.out.find("result:")), straight.out.substr(straight.out.find("result:")));
   }
 }

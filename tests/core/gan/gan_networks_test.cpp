@@ -34,7 +34,26 @@ TEST(GanNetworks, ShapesForEveryKindAndImageSize) {
       }
       EXPECT_EQ(out.code_means.defined(), kind == GanKind::kInfogan);
       EXPECT_EQ(codes.defined(), kind == GanKind::kInfogan);
-      EXPECT_EQ(d->q_parameters().empty(), kind != GanKind::kInfogan);
+    }
+  }
+}
+
+TEST(GanNetworks, WeightsStartAsDcgansNormal) {
+  torch::manual_seed(3);
+  const GanShape shape{GanKind::kInfogan, 3, 32, 10, 16};
+  Generator g(shape);
+  Discriminator d(shape);
+  for (auto* module : std::vector<torch::nn::Module*>{g.get(), d.get()}) {
+    for (const auto& p : module->named_parameters()) {
+      const auto& name = p.key();
+      const auto& value = p.value();
+      const bool norm = name.find("norm") != std::string::npos || (value.dim() == 1 && name.find("weight") != std::string::npos);
+      if (name.find("bias") != std::string::npos) {
+        EXPECT_EQ(value.abs().max().item<float>(), 0.0f) << name;
+      } else if (value.numel() >= 1000) {  // enough draws for the moments to be near their values
+        EXPECT_NEAR(value.mean().item<double>(), norm ? 1.0 : 0.0, 0.005) << name;
+        EXPECT_NEAR(value.std().item<double>(), 0.02, 0.003) << name;
+      }
     }
   }
 }

@@ -3,10 +3,12 @@
 #include "gan/gan_trainer.h"
 
 #include "common/durable_file.h"
+#include "common/run_events.h"
 #include "common/run_files.h"
 #include "gan/generated_images.h"
 #include "support/idx_files.h"
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Context.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -21,7 +23,7 @@ class GeneratorRunTest : public ::testing::Test {
   void SetUp() override {
     data_ = dir_.file("data");
     std::filesystem::create_directories(data_);
-    testing::write_synthetic_fashion_mnist(data_, 256, 10, 1);
+    testing::write_synthetic_fashion_mnist(data_, 256, 100, 1);
   }
   void TearDown() override { at::globalContext().setDeterministicAlgorithms(false, false); }
 
@@ -53,8 +55,66 @@ TEST_F(GeneratorRunTest, ADeterministicRunIsDeterministicAndRepeatsBitForBit) {
   const auto b = train_generator(config, options);
   ASSERT_EQ(a.epochs.size(), 1u);
   EXPECT_EQ(a.epochs[0].train_loss, b.epochs[0].train_loss);
+  EXPECT_EQ(a.class_consistency, b.class_consistency);
   EXPECT_EQ(common::read_file(dir_.file("a") + "/" + run_files::kSamples),
             common::read_file(dir_.file("b") + "/" + run_files::kSamples));
+  auto bank_a = load_generator_run(dir_.file("a"), torch::kCPU);
+  auto bank_b = load_generator_run(dir_.file("b"), torch::kCPU);
+  const auto weights_b = bank_b.generators()[0]->named_parameters();
+  for (const auto& p : bank_a.generators()[0]->named_parameters()) {
+    EXPECT_TRUE(p.value().equal(weights_b[p.key()])) << p.key();
+  }
+}
+
+// The result and the done record carry the generator's class consistency and its judge's accuracy.
+TEST_F(GeneratorRunTest, ARunRecordsItsClassConsistency) {
+  train::TrainOptions options;
+  options.run_dir = dir_.file("run");
+  const auto result = train_generator(tiny(), options);
+  EXPECT_GE(result.class_consistency, 0.0);
+  EXPECT_LE(result.class_consistency, 1.0);
+  EXPECT_GT(result.judge_test_accuracy, 0.5) << "the synthetic classes are easy to tell apart";
+  const auto recorded = nlohmann::json::parse(common::read_file(dir_.file("run") + "/" + run_files::kResult));
+  EXPECT_EQ(recorded.at(events::kClassConsistency).get<double>(), result.class_consistency);
+  EXPECT_EQ(recorded.at(events::kJudgeTestAccuracy).get<double>(), result.judge_test_accuracy);
+  const auto log = common::read_file(dir_.file("run") + "/" + run_files::kEvents);
+  const auto done = nlohmann::json::parse(log.substr(log.rfind('\n', log.size() - 2) + 1));
+  EXPECT_EQ(done.at(events::kEvent), events::kDone);
+  EXPECT_EQ(done.at(events::kClassConsistency).get<double>(), result.class_consistency);
+}
+
+// The semi-supervised infoGAN ties its categorical code to the class: the images it makes for
+// label c are recognised as class c, where an unsupervised code would be an arbitrary permutation
+// of the classes (about 0.1). Classes a small generator learns in a few hundred steps: class c is a
+// bright block at its own place (of a 2 x 5 grid) on a dark image, with noise.
+TEST_F(GeneratorRunTest, InfoganImagesAreTheirLabelsClass) {
+  const auto blocks = dir_.file("blocks");
+  std::filesystem::create_directories(blocks);
+  auto rng = at::detail::createCPUGenerator(2);
+  const auto write = [&](int64_t n, const std::string& images_name, const std::string& labels_name) {
+    const auto labels = torch::randint(0, 10, {n}, rng, torch::kInt64);
+    auto images = torch::full({n, 1, 28, 28}, 20.0f);
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t c = labels[i].item<int64_t>();
+      images.index({i, 0, torch::indexing::Slice((c / 5) * 14, (c / 5) * 14 + 14),
+                    torch::indexing::Slice((c % 5) * 5 + 1, (c % 5) * 5 + 6)}).fill_(230.0f);
+    }
+    images = (images + torch::randn({n, 1, 28, 28}, rng) * 20.0).clamp(0, 255);
+    testing::write_idx_images(blocks + "/" + images_name, images);
+    testing::write_idx_labels(blocks + "/" + labels_name, labels);
+  };
+  write(512, "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz");
+  write(200, "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz");
+  auto config = tiny();
+  config.task = "infogan";
+  config.data_root = blocks;
+  config.gan_width = 16;
+  config.epochs = 40;  // 320 steps, ~20 s
+  const auto result = train_generator(config);
+  EXPECT_GT(result.judge_test_accuracy, 0.95);
+  // Measured 0.32 (CGAN 0.29, ACGAN 0.25 on the same data and schedule); 2,000 images judged, so
+  // chance (0.1) lies 14 standard errors below the floor.
+  EXPECT_GT(result.class_consistency, 0.2);
 }
 
 TEST_F(GeneratorRunTest, ExecutionKeysAGeneratorCannotHonourAreRefusedInOneLine) {
