@@ -200,17 +200,18 @@ GeneratorRun generator_run(const RunResult& run, bool with_id) {
 }
 
 // Notes the generator runs that a cell's runs name in `ids` (in order of first use) and gives the
-// cell the index of its one generator run.
+// cell their indices.
 void note_generator_runs(const std::vector<const RunResult*>& runs, std::vector<std::string>& ids, Cell& cell) {
-  std::set<size_t> named;
   for (const auto* run : runs) {
     const auto id = generator_run_of(*run);
     if (id.empty()) continue;
     const auto found = std::find(ids.begin(), ids.end(), id);
-    named.insert(static_cast<size_t>(found - ids.begin()));
+    const auto index = static_cast<size_t>(found - ids.begin());
     if (found == ids.end()) ids.push_back(id);
+    if (std::find(cell.generators.begin(), cell.generators.end(), index) == cell.generators.end()) {
+      cell.generators.push_back(index);
+    }
   }
-  if (named.size() == 1) cell.generator = *named.begin();
 }
 
 // The generator runs of those ids, labelled with their id where two would read alike.
@@ -320,9 +321,12 @@ std::vector<const RunResult*> runs_matching(const SweepData& sweep, const std::v
   return runs;
 }
 
-// The seed, and the keys that say only where and how a run executed (train/train_config.h: one
-// list for run identity, checkpoints and this).
-bool may_differ_within_cell(const std::string& key) { return key == "seed" || train::is_execution_key(key); }
+// The seed, the generator run (derived per seed: train::generator_config), and the keys that say
+// only where and how a run executed (train/train_config.h: one list for run identity, checkpoints
+// and this).
+bool may_differ_within_cell(const std::string& key) {
+  return key == "seed" || key == kGeneratorRunKey || train::is_execution_key(key);
+}
 
 std::optional<ConfigDifference> config_difference(const std::vector<const RunResult*>& runs) {
   std::set<std::string> keys;

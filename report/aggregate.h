@@ -125,9 +125,10 @@ struct Cell {
   bool best = false;  // lowest mean of its column among cells with results
   std::optional<Comparison> comparison;  // set when the layout gives this cell a baseline
   std::optional<EarlyEpochs> early;      // from the cell's first done run
-  // Index in TableReport::generators of the generator run whose images the cell's runs mix in
-  // (their generator_run); unset without one, or when the runs name several (the cell is mixed).
-  std::optional<size_t> generator;
+  // Indices in TableReport::generators of the generator runs whose images the cell's runs mix in
+  // (their generator_run: one per seed, as isda-run derives them), in order of first use; empty
+  // without generated images.
+  std::vector<size_t> generators;
 };
 
 struct TableReport {

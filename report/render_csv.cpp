@@ -38,8 +38,9 @@ const char* status_name(CellStatus status) {
 }
 
 // The fields after `detail`: the comparison with the baseline, the averaged epochs, and the
-// generator run whose images the cell's runs mix in with its class consistency and its judge's
-// accuracy (empty numbers beside the run: not recorded, or the run is not done).
+// generator runs whose images the cell's runs mix in (space-separated ids, one per seed) with the
+// mean of their class consistencies and of their judges' accuracies (empty when one of them has
+// not recorded it, or is not done).
 std::vector<std::string> fields_after_detail(const TableReport& table, const Cell& cell) {
   std::vector<std::string> fields(14);
   if (cell.comparison) {
@@ -61,11 +62,18 @@ std::vector<std::string> fields_after_detail(const TableReport& table, const Cel
     fields[9] = fmt::format("{}-{}", cell.early->first, cell.early->last);
     fields[10] = cell.early->cosine ? "cosine" : std::to_string(cell.early->last_drop);
   }
-  if (cell.generator) {
-    const auto& generator = table.generators[*cell.generator];
-    fields[11] = generator.id;
-    fields[12] = csv_number(generator.class_consistency);
-    fields[13] = csv_number(generator.judge_test_accuracy);
+  if (!cell.generators.empty()) {
+    // One generator run per seed: their ids, and the means of their figures (empty when one lacks them).
+    double consistency = 0, judge = 0;
+    for (const size_t index : cell.generators) {
+      const auto& generator = table.generators[index];
+      fields[11] += (fields[11].empty() ? "" : " ") + generator.id;
+      consistency += generator.class_consistency;
+      judge += generator.judge_test_accuracy;
+    }
+    const auto n = static_cast<double>(cell.generators.size());
+    fields[12] = csv_number(consistency / n);
+    fields[13] = csv_number(judge / n);
   }
   return fields;
 }

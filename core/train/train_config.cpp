@@ -171,7 +171,7 @@ TrainConfig generator_config(const TrainConfig& classifier) {
   g.epochs = classifier.gan_epochs;
   g.gan_width = classifier.gan_width;
   g.batch_size = kGeneratorBatchSize;
-  g.seed = 0;
+  g.seed = classifier.seed;  // one generator per classifier seed: a cell's ± includes the generator's variance
   g.device = classifier.device;
   g.threads = classifier.threads;
   g.deterministic = classifier.deterministic;

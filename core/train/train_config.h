@@ -106,8 +106,9 @@ nlohmann::json key_defaults();
 
 // The config of the generator run whose samples `classifier` (task classify, gan set) mixes into its
 // batches: task = its gan, its data (dataset, data_root, holdout, split_seed, train_limit), gan_epochs
-// as epochs, gan_width, batch size kGeneratorBatchSize, seed 0, its execution keys; every other key
-// at its default, so that all classifiers of one data set and generator share one generator run.
+// as epochs, gan_width, batch size kGeneratorBatchSize, its seed, its execution keys; every other key
+// at its default, so that the classifiers of one data set, generator and seed (every network of a
+// table) share one generator run, and a cell's spread over seeds includes the generator's.
 inline constexpr int64_t kGeneratorBatchSize = 64;
 TrainConfig generator_config(const TrainConfig& classifier);
 

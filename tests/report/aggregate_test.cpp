@@ -130,6 +130,29 @@ TEST(Aggregate, ListsGeneratorRunsWithTheirSampleGridsAndClassConsistency) {
   EXPECT_NE(html.find("an independent judge classifier assigns the label they were generated for"), std::string::npos);
 }
 
+// isda-run trains one generator per seed: a cell whose seeds mix in images of their own generator
+// runs is one cell (not "mixed"), lists them all, and its CSV line gives their ids and mean figures.
+TEST(Aggregate, ACellWhoseSeedsHaveTheirOwnGeneratorRunsIsOneCell) {
+  const auto layout = parse_table_layout(testing::table3_layout(), "sweep t3");
+  SweepData sweep;
+  auto first = testing::generator_config("cgan", "cifar10"), second = first;
+  second["seed"] = 1;
+  sweep.runs.push_back(generator(first, 0.6, 0.8));
+  sweep.runs.push_back(generator(second, 0.7, 0.9));
+  for (const int seed : {0, 1}) {
+    const json classifier = {{"model", "resnet110"}, {"dataset", "cifar10"}, {"method", "ce"}, {"epochs", 3}, {"seed", seed}};
+    sweep.runs.push_back(run(testing::using_generator(classifier, seed == 0 ? first : second), RunState::done, 6.5 + seed));
+  }
+  const auto table = aggregate_table(layout, sweep);
+  const size_t cgan = 2;
+  const auto& cell = table.cells[cgan][0];
+  EXPECT_EQ(cell.status, CellStatus::results);
+  EXPECT_EQ(cell.ours.n, 2);
+  EXPECT_EQ(cell.generators, (std::vector<size_t>{0, 1}));
+  const auto csv = render_tables_csv({table});
+  EXPECT_NE(csv.find("," + sweep.runs[0].id + " " + sweep.runs[1].id + ",0.6500,0.8500"), std::string::npos) << csv;
+}
+
 // Table 3's generator rows: each generator run that feeds a cell, once, in the order the cells
 // name it; each cell knows its own; a generator run of another version shows "not recorded".
 TEST(Aggregate, ATableWithGeneratedImagesListsTheGeneratorRunsOfItsCells) {
@@ -154,12 +177,13 @@ TEST(Aggregate, ATableWithGeneratedImagesListsTheGeneratorRunsOfItsCells) {
   EXPECT_EQ(consistency_text(table.generators[0]), "0.640 [0.810]");
 
   const size_t cgan = 2, acgan = 3;  // rows; the columns: ResNet-110 CIFAR-10, CIFAR-100, WRN CIFAR-10
-  EXPECT_EQ(table.cells[cgan][0].generator, std::optional<size_t>(0));
-  EXPECT_EQ(table.cells[cgan][1].generator, std::optional<size_t>(1));
-  EXPECT_EQ(table.cells[cgan][2].generator, std::optional<size_t>(0));
-  EXPECT_EQ(table.cells[acgan][0].generator, std::optional<size_t>(2));
-  EXPECT_FALSE(table.cells[acgan][1].generator.has_value());  // no runs
-  EXPECT_FALSE(table.cells[0][0].generator.has_value());      // Focal Loss: no generated images
+  using Indices = std::vector<size_t>;
+  EXPECT_EQ(table.cells[cgan][0].generators, Indices{0});
+  EXPECT_EQ(table.cells[cgan][1].generators, Indices{1});
+  EXPECT_EQ(table.cells[cgan][2].generators, Indices{0});
+  EXPECT_EQ(table.cells[acgan][0].generators, Indices{2});
+  EXPECT_TRUE(table.cells[acgan][1].generators.empty());  // no runs
+  EXPECT_TRUE(table.cells[0][0].generators.empty());      // Focal Loss: no generated images
   EXPECT_DOUBLE_EQ(table.cells[cgan][0].ours.mean, 6.60);
   EXPECT_EQ(table.cells[cgan][0].ours.n, 2);
 
