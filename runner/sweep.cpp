@@ -170,8 +170,9 @@ SweepPlan plan_sweep(const Spec& spec, std::vector<PlannedRun> finals_planned, c
     Dependency dependency;
     dependency.resolved = finals.count(group.generator.id) > 0;
     if (!dependency.resolved) {
-      plan.notes.push_back(fmt::format("{} runs wait for their generator run {} ({} on {})", group.final_runs.size(),
-                                       group.generator.id, group.generator.config.task, group.generator.config.dataset));
+      plan.notes.push_back(fmt::format("{} runs wait for their generator run {} ({} on {}, seed {})",
+                                       group.final_runs.size(), group.generator.id, group.generator.config.task,
+                                       group.generator.config.dataset, group.generator.config.seed));
     }
     for (const auto i : group.final_runs) dependencies_of[i].push_back(dependencies.size());
     dependencies.push_back(dependency);

@@ -275,12 +275,13 @@ TEST(IsdaRunGenerators, ClassifiersRunAfterTheirGeneratorRunAcrossAKill) {
   };
   const auto clean = testing::run_process(command("clean"));
   ASSERT_EQ(clean.exit_code, 0) << clean.err;
-  EXPECT_THAT(clean.err, HasSubstr("1 runs (1 new), 2 more after the runs they depend on"));
-  EXPECT_THAT(clean.err, HasSubstr("2 runs wait for their generator run"));
+  EXPECT_THAT(clean.err, HasSubstr("2 runs (2 new), 2 more after the runs they depend on"));
+  EXPECT_THAT(clean.err, HasSubstr("1 runs wait for their generator run"));
+  EXPECT_THAT(clean.err, HasSubstr("(cgan on fashion-mnist, seed 2)"));
   const auto expected = summarise(dir.file("clean.db"));
-  ASSERT_EQ(expected.done, 3);
+  ASSERT_EQ(expected.done, 4);
 
-  // Killed once a classifier has logged an epoch: the generator is done, the classifiers are midway.
+  // Killed once a classifier has logged an epoch: the generators are done, the classifiers are midway.
   const auto runs = dir.file("killed-runs");
   const auto classifier_started = [&] {
     if (!std::filesystem::exists(runs)) return false;
@@ -307,8 +308,8 @@ TEST(IsdaRunGenerators, ClassifiersRunAfterTheirGeneratorRunAcrossAKill) {
   const auto finished = testing::run_process(command("killed"));
   ASSERT_EQ(finished.exit_code, 0) << finished.err;
   const auto got = summarise(dir.file("killed.db"));
-  EXPECT_EQ(got.done, 3);
-  EXPECT_EQ(got.losses, expected.losses);  // the generator's and the classifiers', every epoch once
+  EXPECT_EQ(got.done, 4);
+  EXPECT_EQ(got.losses, expected.losses);  // the generators' and the classifiers', every epoch once
   const auto errors = [](std::map<std::string, double> last10) {  // a generator has no test error (NaN)
     for (auto it = last10.begin(); it != last10.end();) it = std::isnan(it->second) ? last10.erase(it) : std::next(it);
     return last10;
@@ -317,20 +318,36 @@ TEST(IsdaRunGenerators, ClassifiersRunAfterTheirGeneratorRunAcrossAKill) {
   EXPECT_EQ(errors(got.last10), errors(expected.last10));
 
   auto store = results::ResultsStore::open(dir.file("killed.db"), results::ResultsStore::Mode::reader);
-  std::string generator;
+  std::map<uint64_t, std::string> generator_of_seed;
   int classifiers = 0;
   for (const auto& run : runs_of_sweep(store, list_sweeps(store).back().id)) {
     const auto config = nlohmann::json::parse(run.config_json);
-    if (config.value("task", "") == "cgan") generator = run.id;
+    if (config.value("task", "") == "cgan") generator_of_seed[config.at("seed").get<uint64_t>()] = run.id;
   }
+  ASSERT_EQ(generator_of_seed.size(), 2u);  // one generator per seed
   for (const auto& run : runs_of_sweep(store, list_sweeps(store).back().id)) {
     const auto config = nlohmann::json::parse(run.config_json);
     if (!config.contains("generator_run")) continue;
     ++classifiers;
-    EXPECT_EQ(config.at("generator_run"), generator);  // its identity is part of the classifier's
+    // Its own seed's generator; its identity is part of the classifier's.
+    EXPECT_EQ(config.at("generator_run"), generator_of_seed.at(config.at("seed").get<uint64_t>()));
   }
   EXPECT_EQ(classifiers, 2);
-  EXPECT_TRUE(std::filesystem::exists(runs + "/" + generator + "/samples.png"));
+  std::vector<std::string> generators;
+  for (const auto& [seed, generator] : generator_of_seed) {
+    EXPECT_TRUE(std::filesystem::exists(runs + "/" + generator + "/samples.png"));
+    generators.push_back(generator);
+  }
+  // Each generator's class consistency is stored, as in the uninterrupted sweep.
+  auto clean_store = results::ResultsStore::open(dir.file("clean.db"), results::ResultsStore::Mode::reader);
+  const auto got_finals = finals_of(store, generators), expected_finals = finals_of(clean_store, generators);
+  ASSERT_EQ(got_finals.size(), 2u);
+  ASSERT_EQ(expected_finals.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_GE(got_finals[i].class_consistency, 0.0);
+    EXPECT_EQ(got_finals[i].class_consistency, expected_finals[i].class_consistency);
+    EXPECT_EQ(got_finals[i].judge_test_accuracy, expected_finals[i].judge_test_accuracy);
+  }
 }
 
 TEST_F(IsdaRun, ABadSpecIsOneLineAndExitCode2) {

@@ -1,7 +1,8 @@
 // Every spec in experiments/ runs as written, at toy size: its smoke profile through isda-run (the
 // sizes shrunk further here: a few dozen images), then isda-report --table N (or --figure N), and
 // every cell the sweep ran has a value. The topology is the spec's: Table 4's ranks on
-// ImageNet-format JPEG folders, Table 3's generator runs before the classifiers that use them, the
+// ImageNet-format JPEG folders, Table 3's generator runs (each recording its class consistency,
+// which the report shows) before the classifiers that use them, the
 // lambda0 searches before their final runs. In CI each spec runs one seed and a fixed sample of its
 // cells (the cheapest networks, enough rows and columns to cover every kind of run); with
 // ISDA_FULL_SPECS=1 the full set of cells runs (label slow: hours on 2 cores).
@@ -167,6 +168,7 @@ class PaperSpecs : public ::testing::TestWithParam<SpecCase> {
     ASSERT_EQ(report.exit_code, 0) << report.err;
     const auto text = testing::run_process({ISDA_REPORT_BINARY, c.figure ? "--figure" : "--table", c.table, "--db", db});
     EXPECT_THAT(text.out, HasSubstr("Profile smoke (")) << "a toy-size table says so in its title";
+    int generator_cells = 0;  // cells with generated images, each with its generators' class consistency
 
     std::istringstream lines(report.out);
     std::string line;
@@ -194,7 +196,16 @@ class PaperSpecs : public ::testing::TestWithParam<SpecCase> {
       EXPECT_EQ(f[column("status")], "results") << line;
       EXPECT_EQ(f[column("done")], f[column("runs")]) << line;
       EXPECT_FALSE(f[column("mean")].empty()) << line;
+      if (!f[column("generator_run")].empty()) {
+        EXPECT_FALSE(f[column("class_consistency")].empty()) << line;
+        EXPECT_FALSE(f[column("judge_test_accuracy")].empty()) << line;
+        ++generator_cells;
+      }
       ++filled;
+    }
+    if (c.file == "table3.json") {
+      EXPECT_GT(generator_cells, 0) << report.out;
+      EXPECT_THAT(text.out, HasSubstr("generator class consistency")) << text.out;
     }
     if (c.figure) {
       EXPECT_GE(static_cast<int>(series.size()), c.sample_cells) << report.out;

@@ -157,20 +157,20 @@ TEST(PlanSweep, ClassifiersWithGanWaitForTheirGeneratorRunAndCarryItsId) {
     "seeds": [0, 1]
   })"), "x.json");
   auto plan = plan_sweep(spec, "", &store, dir.file("runs"), false);
-  ASSERT_EQ(plan.runs.size(), 2u);  // one generator per kind, shared by both networks and seeds
+  ASSERT_EQ(plan.runs.size(), 4u);  // one generator per kind and seed, shared by both networks
   EXPECT_EQ(plan.waiting_runs, 8);
-  std::map<std::string, std::string> generator_of_kind;
+  std::map<std::pair<std::string, uint64_t>, std::string> generator_of;  // (kind, seed) -> id
   for (const auto& run : plan.runs) {
     EXPECT_EQ(run.config.epochs, 2);
     EXPECT_EQ(run.config.batch_size, train::kGeneratorBatchSize);
     EXPECT_THAT(run.varying, HasSubstr("\"stage\":\"generator\""));
-    generator_of_kind[run.config.task] = run.id;
+    generator_of[{run.config.task, run.config.seed}] = run.id;
   }
-  ASSERT_EQ(generator_of_kind.size(), 2u);
-  ASSERT_EQ(plan.notes.size(), 2u);
-  EXPECT_THAT(plan.notes[0], HasSubstr("4 runs wait for their generator run"));
+  ASSERT_EQ(generator_of.size(), 4u);
+  ASSERT_EQ(plan.notes.size(), 4u);
+  EXPECT_THAT(plan.notes[0], HasSubstr("2 runs wait for their generator run"));
 
-  finish_run(store, dir.path().string(), generator_of_kind.at("cgan"), NAN);
+  for (const uint64_t seed : {0u, 1u}) finish_run(store, dir.path().string(), generator_of.at({"cgan", seed}), NAN);
   plan = plan_sweep(spec, "", &store, dir.file("runs"), false);
   EXPECT_EQ(plan.waiting_runs, 4);
   EXPECT_EQ(plan.added, 4);
@@ -178,16 +178,16 @@ TEST(PlanSweep, ClassifiersWithGanWaitForTheirGeneratorRunAndCarryItsId) {
   for (const auto& run : plan.runs) {
     if (run.config.task != "classify") continue;
     EXPECT_EQ(run.config.gan, "cgan");
-    EXPECT_EQ(run.config.generator_run, generator_of_kind.at("cgan"));
+    EXPECT_EQ(run.config.generator_run, generator_of.at({"cgan", run.config.seed})) << "its own seed's generator";
     EXPECT_EQ(run.config_json, train::to_json(run.config).dump());
     EXPECT_EQ(run.id, run_id(train::to_json(run.config)));
     ids.insert(run.id);
   }
   EXPECT_EQ(ids.size(), 4u);
-  finish_run(store, dir.path().string(), generator_of_kind.at("acgan"), NAN);
+  for (const uint64_t seed : {0u, 1u}) finish_run(store, dir.path().string(), generator_of.at({"acgan", seed}), NAN);
   plan = plan_sweep(spec, "", &store, dir.file("runs"), false);
   EXPECT_EQ(plan.waiting_runs, 0);
-  EXPECT_EQ(plan.runs.size(), 10u);
+  EXPECT_EQ(plan.runs.size(), 12u);
 
   // A lambda0 search cannot choose for runs with generated images (it would need a hold-out generator).
   auto with_search = spec.source;

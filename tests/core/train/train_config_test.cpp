@@ -115,14 +115,17 @@ TEST(TrainConfig, GeneratorConfigKeepsTheDataAndTheGeneratorKeysOnly) {
   EXPECT_EQ(g.train_limit, 500);
   EXPECT_EQ(g.epochs, 3);
   EXPECT_EQ(g.batch_size, kGeneratorBatchSize);
-  EXPECT_EQ(g.seed, 0u);
+  EXPECT_EQ(g.seed, 2u);  // one generator per seed: a cell's spread includes the generator's
   EXPECT_EQ(g.device, "cpu");
   EXPECT_EQ(g.model, TrainConfig{}.model);
   EXPECT_TRUE(g.gan.empty());
   EXPECT_TRUE(g.generator_run.empty());
   EXPECT_NO_THROW(validate(g, "g"));
-  classifier.seed = 1;  // every seed of a classifier shares the generator
+  classifier.model = "resnet110";  // every network of a seed shares the generator
+  classifier.lr = 0.3;
   EXPECT_EQ(to_json(generator_config(classifier)), to_json(g));
+  classifier.seed = 1;
+  EXPECT_EQ(generator_config(classifier).seed, 1u);
 }
 
 TEST(TrainConfig, ErrorsNameTheSourceAndTheKey) {
