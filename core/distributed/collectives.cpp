@@ -11,13 +11,13 @@ bool broadcast_flag(Communicator* communicator, bool value) {
   return flag.item<int64_t>() != 0;
 }
 
-std::string broadcast_bytes(Communicator* communicator, const std::string& bytes) {
+std::string broadcast_bytes(Communicator* communicator, const std::string& bytes, int root) {
   if (communicator == nullptr) return bytes;
   auto size = torch::tensor({static_cast<int64_t>(bytes.size())});
-  communicator->broadcast(size);
+  communicator->broadcast(size, root);
   auto buffer = torch::empty({size.item<int64_t>()}, torch::kUInt8);
-  if (communicator->rank() == 0) std::memcpy(buffer.data_ptr<uint8_t>(), bytes.data(), bytes.size());
-  communicator->broadcast(buffer);
+  if (communicator->rank() == root) std::memcpy(buffer.data_ptr<uint8_t>(), bytes.data(), bytes.size());
+  communicator->broadcast(buffer, root);
   return std::string(reinterpret_cast<const char*>(buffer.data_ptr<uint8_t>()), static_cast<size_t>(buffer.numel()));
 }
 

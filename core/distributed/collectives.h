@@ -14,8 +14,8 @@ namespace isda::distributed {
 
 // Rank 0's `value` on every rank.
 bool broadcast_flag(Communicator* communicator, bool value);
-// Rank 0's `bytes` on every rank (any length; the other ranks' input is ignored).
-std::string broadcast_bytes(Communicator* communicator, const std::string& bytes);
+// Rank `root`'s `bytes` on every rank (any length; the other ranks' input is ignored).
+std::string broadcast_bytes(Communicator* communicator, const std::string& bytes, int root = 0);
 // The largest `value` of any rank (e.g. the stop signal one of them received).
 int max_over_ranks(Communicator* communicator, int value);
 // The element-wise sums of per-rank totals (float64 on the CPU).

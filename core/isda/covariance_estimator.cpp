@@ -199,25 +199,39 @@ torch::Tensor CovarianceEstimator::full_terms(const torch::Tensor& weight, const
     classes = torch::arange(num_classes_, y.options());
     inverse = y;
   }
+  // All classes in order: each chunk is a view of the state, cast once, no selected copy (and no
+  // host synchronisation, for CUDA graphs).
+  return rows_of(weight, classes, 0, /*all_in_order=*/!distinct).index_select(0, inverse);
+}
+
+torch::Tensor CovarianceEstimator::class_rows(const torch::Tensor& weight, const torch::Tensor& classes,
+                                              int64_t class_offset) const {
+  if (kind_ != CovarianceKind::kFull) throw std::logic_error("ISDA: class_rows needs the full covariance");
+  return rows_of(weight, classes, class_offset, /*all_in_order=*/false);
+}
+
+torch::Tensor CovarianceEstimator::rows_of(const torch::Tensor& weight, const torch::Tensor& classes,
+                                           int64_t class_offset, bool all_in_order) const {
   const auto covariance = covariance_.to(weight.device());
+  const int64_t classes_in_weight = weight.size(0);
   const int64_t k = classes.size(0);
   // Per class: Sigma_u as selected (state dtype) and cast (weight dtype), D_u and D_u Sigma_u.
   const int64_t per_class_bytes =
       feature_dim_ * feature_dim_ * (covariance.element_size() + weight.element_size()) +
-      2 * num_classes_ * feature_dim_ * static_cast<int64_t>(weight.element_size());
+      2 * classes_in_weight * feature_dim_ * static_cast<int64_t>(weight.element_size());
   const int64_t chunk = std::max<int64_t>(1, kChunkBudgetBytes / per_class_bytes);
   std::vector<torch::Tensor> rows;
   for (int64_t start = 0; start < k; start += chunk) {
     const auto count = std::min(chunk, k - start);
     const auto ids = classes.narrow(0, start, count);
-    // All classes in order: a view of the state, cast once, no selected copy in the state dtype.
-    const auto selected = distinct ? covariance.index_select(0, ids) : covariance.narrow(0, start, count);
+    const auto selected = all_in_order ? covariance.narrow(0, start, count) : covariance.index_select(0, ids);
     const auto sigma = independent_of_state(selected.to(weight.scalar_type()), covariance_);  // (k, A, A)
-    const auto diff = weight.unsqueeze(0) - weight.index_select(0, ids).unsqueeze(1);  // (k, C, A)
-    rows.push_back((diff.bmm(sigma) * diff).sum(-1));                                  // (k, C)
+    const auto own = weight.index_select(0, ids + class_offset);
+    const auto diff = weight.unsqueeze(0) - own.unsqueeze(1);  // (k, C', A)
+    rows.push_back((diff.bmm(sigma) * diff).sum(-1));          // (k, C')
   }
-  const auto per_class = rows.size() == 1 ? rows.front() : torch::cat(rows, 0);
-  return per_class.index_select(0, inverse);
+  if (rows.empty()) return torch::zeros({0, classes_in_weight}, weight.options());
+  return rows.size() == 1 ? rows.front() : torch::cat(rows, 0);
 }
 
 // With one Sigma for all classes, G = W Sigma W^T (C, C) gives every pair at once:

@@ -49,6 +49,14 @@ class CovarianceEstimator {
   // updates may run before the backward (two losses on one estimator, one backward).
   torch::Tensor quadratic_terms(const torch::Tensor& weight, const torch::Tensor& labels) const;
 
+  // The full kind's rows of those terms for state classes `classes` (K, int64, indices into this
+  // estimator's classes) against every row of `weight` (C', A), class k's own row being
+  // weight[classes[k] + class_offset]:
+  //   rows[k, j] = (w_j - w_u)^T Sigma_u (w_j - w_u),   u = classes[k],   shape (K, C').
+  // Differentiable with respect to `weight` only. What a shard of a class-sharded estimator
+  // (distributed/sharded_estimator.h: its classes are a range of the C) computes for its owner.
+  torch::Tensor class_rows(const torch::Tensor& weight, const torch::Tensor& classes, int64_t class_offset = 0) const;
+
   // The covariance of class c as a dense (A, A) tensor (identity for kIdentity; the shared one
   // for kSingle; diag(variances) for kDiagonal). For tests and inspection.
   torch::Tensor covariance(int64_t c) const;
@@ -79,6 +87,8 @@ class CovarianceEstimator {
   void update_full_all_classes(const torch::Tensor& features, const torch::Tensor& labels);
   void update_diagonal(const torch::Tensor& features, const torch::Tensor& labels);
   torch::Tensor full_terms(const torch::Tensor& weight, const torch::Tensor& labels) const;
+  torch::Tensor rows_of(const torch::Tensor& weight, const torch::Tensor& classes, int64_t class_offset,
+                        bool all_in_order) const;
   torch::Tensor single_terms(const torch::Tensor& weight, const torch::Tensor& labels) const;
   torch::Tensor diagonal_terms(const torch::Tensor& weight, const torch::Tensor& labels) const;
   torch::Tensor identity_terms(const torch::Tensor& weight, const torch::Tensor& labels) const;

@@ -21,6 +21,10 @@ struct IsdaOutput {
 IsdaOutput isda_loss(CovarianceEstimator& estimator, const torch::Tensor& features, const torch::Tensor& weight,
                      const torch::Tensor& bias, const torch::Tensor& labels, double lambda);
 
+// Eq. 4's z = logits + (lambda / 2) terms, for quadratic terms (N, C) from any estimator (cast to the
+// logits' dtype); the logits themselves when `terms` is undefined (lambda == 0 skips them).
+torch::Tensor add_quadratic_terms(const torch::Tensor& logits, const torch::Tensor& terms, double lambda);
+
 // The augmented logits z of Eq. 4 for given clean logits, without touching the estimator.
 torch::Tensor augmented_logits(const CovarianceEstimator& estimator, const torch::Tensor& logits,
                                const torch::Tensor& weight, const torch::Tensor& labels, double lambda);

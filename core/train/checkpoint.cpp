@@ -1,5 +1,7 @@
 #include "train/checkpoint.h"
 
+#include "distributed/sharded_estimator.h"
+
 #include "train/run_directory.h"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -56,6 +58,7 @@ void save_checkpoint_parts(torch::serialize::OutputArchive& archive, const Check
   archive.write("optimizer", optimizer_archive);
   torch::serialize::OutputArchive state_archive;
   if (parts.estimator) parts.estimator->save(state_archive);
+  if (parts.sharded_estimator) parts.sharded_estimator->save(state_archive);
   if (parts.comparison) parts.comparison->save(state_archive);
   parts.augmenter.save(state_archive);
   {
@@ -76,7 +79,14 @@ void load_checkpoint_parts(torch::serialize::InputArchive& archive, const Checkp
   parts.optimizer.load(optimizer_archive);
   torch::serialize::InputArchive state_archive;
   archive.read("state", state_archive);
-  if (parts.estimator) parts.estimator->load(state_archive);
+  if (parts.estimator) {
+    torch::Tensor shards;
+    if (state_archive.try_read("isda.shards", shards)) {
+      throw std::runtime_error("its ISDA estimator is sharded by class across the ranks: resume with estimator_sharding auto");
+    }
+    parts.estimator->load(state_archive);
+  }
+  if (parts.sharded_estimator) parts.sharded_estimator->load(state_archive);
   if (parts.comparison) parts.comparison->load(state_archive);
   parts.augmenter.load(state_archive);
   torch::Tensor rng;

@@ -16,6 +16,10 @@
 
 #include <string>
 
+namespace isda::distributed {
+class ShardedEstimator;
+}
+
 namespace isda::train {
 
 // The objects whose state a checkpoint holds; estimator and comparison may be null.
@@ -29,6 +33,9 @@ struct CheckpointParts {
   // that writes; a restore sets the generator of this process to row `rank` of it.
   torch::Tensor rank_cpu_rng;
   int64_t rank = 0;
+  // Data parallel with the estimator sharded by class (instead of `estimator`): every shard with
+  // its owner, gathered by rank 0 before save; each rank restores its own.
+  distributed::ShardedEstimator* sharded_estimator = nullptr;
 };
 
 // A checkpoint archive's `meta` (JSON kept as a byte tensor under "meta"), for every kind of run.

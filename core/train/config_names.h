@@ -22,6 +22,8 @@ inline constexpr Names<4> kGans{"wgan", "cgan", "acgan", "infogan"};  // gan::Ga
 inline constexpr Names<7> kMethods{"ce", "isda", "large_margin", "disturb_label", "focal", "center", "lq"};  // LossKind
 inline constexpr Names<3> kLambdaSchedules{"epoch", "iteration", "constant"};  // LambdaScheduleKind
 inline constexpr Names<4> kCovariances{"full", "diagonal", "identity", "single"};  // CovarianceKind
+inline constexpr Names<2> kEstimatorDtypes{"float64", "float32"};
+inline constexpr Names<2> kEstimatorShardings{"auto", "off"};
 inline constexpr Names<2> kLrSchedules{"step", "cosine"};
 inline constexpr Names<2> kPrecisions{"fp32", "bf16"};
 

@@ -127,12 +127,13 @@ nlohmann::json field_json(const TrainConfig& config, size_t index) {
 
 bool is_execution_key(std::string_view key) {
   return key == "device" || key == "threads" || key == "data_root" || key == "deterministic" || key == "cuda_graph" ||
-         key == "dist_timeout" || key == "stall_limit";
+         key == "dist_timeout" || key == "stall_limit" || key == "estimator_sharding";
 }
 
 bool is_optional_key(std::string_view key) {
   return key == "task" || key == "gan" || key == "gan_epochs" || key == "gan_width" || key == "generated_fraction" ||
-         key == "generator_run" || key == "image_size" || key == "stall_limit" || key == "ranks" || key == "sync_bn";
+         key == "generator_run" || key == "image_size" || key == "stall_limit" || key == "ranks" || key == "sync_bn" ||
+         key == "estimator_dtype" || key == "estimator_sharding";
 }
 
 nlohmann::json key_defaults() {

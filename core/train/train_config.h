@@ -41,6 +41,8 @@ struct TrainConfig {
   double lambda0 = 0.5;
   std::string lambda_schedule = "epoch";  // epoch | iteration | constant
   std::string covariance = "full";        // full | diagonal | identity | single
+  std::string estimator_dtype = "float64";   // float64 | float32: the ISDA estimator's state
+  std::string estimator_sharding = "auto";   // auto (by class across the ranks: full covariance, ranks > 1) | off
   double margin = 2;                      // large_margin: multiplicative angular margin m
   double disturb_alpha = 0.1;             // disturb_label: probability of a random label
   double focal_gamma = 2;                 // focal: focusing exponent
@@ -92,10 +94,10 @@ struct ConfigKey {
 // Every key with one line of help, in the order of to_json. A key's position in this list is its
 // field index below.
 const std::vector<ConfigKey>& config_keys();
-inline constexpr size_t kConfigKeyCount = 48;  // config_keys().size(), checked there
+inline constexpr size_t kConfigKeyCount = 50;  // config_keys().size(), checked there
 
 // Keys added after run ids were first pinned (task, gan, gan_epochs, gan_width, generated_fraction,
-// generator_run, image_size, stall_limit), and ranks and sync_bn, which became part of a run's
+// generator_run, image_size, stall_limit, estimator_dtype, estimator_sharding), and ranks and sync_bn, which became part of a run's
 // identity after it was pinned: a config leaves them out of its JSON (to_json, CanonicalJsonWriter,
 // so also of its run id) while they hold their default, so every earlier run keeps its id and its
 // checkpoints.
@@ -124,7 +126,7 @@ void set_field(TrainConfig& config, size_t index, const nlohmann::json& value, c
 nlohmann::json field_json(const TrainConfig& config, size_t index);
 
 // Keys that say only where and how fast a run executes (device, threads, data_root, deterministic,
-// cuda_graph, dist_timeout, stall_limit), never what it computes; a run's identity leaves them out,
+// cuda_graph, dist_timeout, stall_limit, estimator_sharding), never what it computes; a run's identity leaves them out,
 // and a checkpoint written with other values of them resumes. `ranks` and `sync_bn` are not among
 // them: they change the BatchNorm statistics and the images an epoch leaves out, so a 1-GPU and an
 // 8-GPU run are different runs (and a checkpoint of one does not resume the other).

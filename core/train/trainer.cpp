@@ -6,6 +6,7 @@
 #include "distributed/collectives.h"
 #include "distributed/communicator.h"
 #include "distributed/estimator_sync.h"
+#include "distributed/sharded_estimator.h"
 #include "distributed/gradient_reducer.h"
 #include "isda/isda_loss.h"
 #include "isda/lambda_schedule.h"
@@ -33,6 +34,11 @@
 
 namespace isda::train {
 namespace {
+
+// The ISDA estimator's state dtype (estimator_dtype: float64 or float32).
+torch::Dtype estimator_dtype(const TrainConfig& config) {
+  return config.estimator_dtype == "float32" ? torch::kFloat32 : torch::kFloat64;
+}
 
 using Clock = std::chrono::steady_clock;
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
@@ -126,8 +132,12 @@ class ClassifierTask : public RunTask {
                                                  .momentum(config.momentum)
                                                  .nesterov(config.nesterov)
                                                  .weight_decay(config.weight_decay));
-    if (config.method == "isda") {
-      estimator_.emplace(parse_covariance_kind(config.covariance), num_classes_, model_->feature_dim(), device_);
+    if (config.method == "isda" && communicator_ &&
+        distributed::shards_estimator(config.covariance, config.estimator_sharding, world_.size)) {
+      sharded_estimator_.emplace(num_classes_, model_->feature_dim(), *communicator_, device_, estimator_dtype(config));
+    } else if (config.method == "isda") {
+      estimator_.emplace(parse_covariance_kind(config.covariance), num_classes_, model_->feature_dim(), device_,
+                         estimator_dtype(config));
     } else if (config.method != "ce") {
       LossOptions o;
       o.margin = static_cast<int64_t>(config.margin);
@@ -255,6 +265,7 @@ class ClassifierTask : public RunTask {
       state = generator.get_state();
     }
     rank_cpu_rng_ = communicator_->all_gather(state);
+    if (sharded_estimator_) sharded_estimator_->gather_for_checkpoint();
   }
 
   void save(nlohmann::json& meta, torch::serialize::OutputArchive& archive) override {
@@ -349,7 +360,11 @@ class ClassifierTask : public RunTask {
     auto& head = model_->head();
     auto logits = head->forward(features);
     torch::Tensor loss;
-    if (estimator_) {
+    if (sharded_estimator_) {
+      sharded_estimator_->merge_global_batch(features, labels);
+      const auto terms = lambda == 0.0 ? torch::Tensor() : sharded_estimator_->quadratic_terms(head->weight, labels);
+      loss = torch::nn::functional::cross_entropy(add_quadratic_terms(logits, terms, lambda), labels);
+    } else if (estimator_) {
       distributed::merge_global_batch(*estimator_, *communicator_, features, labels);
       loss = torch::nn::functional::cross_entropy(augmented_logits(*estimator_, logits, head->weight, labels, lambda),
                                                   labels);
@@ -449,8 +464,8 @@ class ClassifierTask : public RunTask {
   }
 
   CheckpointParts checkpoint_parts() {
-    return {*model_, *optimizer_, estimator_ ? &*estimator_ : nullptr, comparison_ ? &*comparison_ : nullptr,
-            *augmenter_, rank_cpu_rng_, world_.rank};
+    return {*model_,     *optimizer_,   estimator_ ? &*estimator_ : nullptr, comparison_ ? &*comparison_ : nullptr,
+            *augmenter_, rank_cpu_rng_, world_.rank, sharded_estimator_ ? &*sharded_estimator_ : nullptr};
   }
 
   RunSession& session_;
@@ -466,6 +481,7 @@ class ClassifierTask : public RunTask {
   std::shared_ptr<models::Classifier> model_;
   std::optional<torch::optim::SGD> optimizer_;
   std::optional<CovarianceEstimator> estimator_;
+  std::optional<distributed::ShardedEstimator> sharded_estimator_;  // instead of estimator_: full covariance, ranks > 1
   std::optional<ComparisonLoss> comparison_;
   std::unique_ptr<ExtraImages> extra_images_;  // gan: images of a finished generator run
   std::optional<TrainingStep> training_step_;  // cuda_graph: borrows model_, optimizer_ and estimator_

@@ -45,6 +45,8 @@ void validate_values(const TrainConfig& c, const std::string& source) {
   one_of("method", c.method, names::kMethods);
   one_of("lambda_schedule", c.lambda_schedule, names::kLambdaSchedules);
   one_of("covariance", c.covariance, names::kCovariances);
+  one_of("estimator_dtype", c.estimator_dtype, names::kEstimatorDtypes);
+  one_of("estimator_sharding", c.estimator_sharding, names::kEstimatorShardings);
   one_of("lr_schedule", c.lr_schedule, names::kLrSchedules);
   one_of("precision", c.precision, names::kPrecisions);
   const auto is_cuda_index = [](const std::string& device) {
