@@ -1,5 +1,7 @@
 #include "common/system.h"
 
+#include <fstream>
+
 #include <filesystem>
 
 #include <unistd.h>
@@ -33,6 +35,17 @@ std::string host_name() {
 
 std::string absolute_path(const std::string& path) {
   return std::filesystem::absolute(path).lexically_normal().string();
+}
+
+long long available_memory_bytes() {
+  std::ifstream meminfo("/proc/meminfo");
+  std::string key;
+  long long kilobytes = 0;
+  std::string unit;
+  while (meminfo >> key >> kilobytes >> unit) {
+    if (key == "MemAvailable:") return kilobytes * 1024;
+  }
+  return -1;
 }
 
 }  // namespace isda::common

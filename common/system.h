@@ -14,6 +14,10 @@ std::string host_name();
 // FNV-1a (64 bits) of `text` as 16 hex digits: how the store tells apart versions of one spec.
 std::string fnv1a_hex(const std::string& text);
 
+// Bytes of memory this machine can give a new allocation without swapping (MemAvailable of
+// /proc/meminfo), or -1 where that cannot be read.
+long long available_memory_bytes();
+
 // `path` made absolute (against the working directory) and normalised; no file system access.
 std::string absolute_path(const std::string& path);
 

@@ -19,6 +19,7 @@
 #include "runner/stall.h"
 #include "runner/sweep.h"
 #include "runner/worker.h"
+#include "train/estimator_memory.h"
 #include "train/run_directory.h"
 
 #include <fmt/format.h>
@@ -58,6 +59,16 @@ int list_sweep_plan(const SweepOptions& o, const Spec& spec, std::vector<Planned
     out << fmt::format("{}  {:<11} {}\n", run.id, info ? results::to_string(info->state) : "new", run.varying);
   }
   for (const auto& note : plan.notes) out << note << '\n';
+  // What each run's ISDA estimator will hold, per rank, before anything is allocated.
+  std::map<std::string, int64_t> estimators;
+  std::set<std::string> counted;
+  for (const auto* runs : {&plan.runs, &final_runs}) {
+    for (const auto& run : *runs) {
+      if (!counted.insert(run.id).second) continue;
+      if (const auto memory = train::estimator_memory(run.config)) ++estimators[train::describe(*memory)];
+    }
+  }
+  for (const auto& [text, runs] : estimators) out << fmt::format("{} run(s): {}\n", runs, text);
   print_sweep_estimate(o, spec, plan, final_runs, store ? &*store : nullptr, out);
   return 0;
 }

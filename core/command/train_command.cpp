@@ -8,6 +8,7 @@
 #include "gan/gan_trainer.h"
 #include "gan/generated_images.h"
 #include "models/registry.h"
+#include "train/estimator_memory.h"
 #include "train/trainer.h"
 
 #include <fmt/format.h>
@@ -256,11 +257,14 @@ int run_train_command(const std::vector<std::string>& args, std::ostream& out, s
     if (world.distributed() && config.ranks == 1) config.ranks = world.size;  // e.g. srun -n 4 isda-train ...
     if (inv.dump_config) {
       out << train::to_json(config).dump(2) << '\n';
+      // What the estimator will hold (stderr: stdout stays the config's JSON).
+      if (const auto memory = train::estimator_memory(config)) err << "isda-train: " << train::describe(*memory) << '\n';
       return kExitOk;
     }
     if (config.ranks > 1 && !world.distributed()) return launch_ranks(args, config, run_dir ? &*run_dir : nullptr, err);
     const bool lead = world.rank == 0;  // the rank that speaks for the run
     if (lead) out << "config: " << train::to_json(config).dump() << std::endl;
+    if (const auto memory = train::estimator_memory(config); memory && lead) err << "isda-train: " << train::describe(*memory) << std::endl;
     train::TrainOptions options;
     options.opened_run_dir = run_dir ? &*run_dir : nullptr;
     options.stop_signal = &g_stop_signal;

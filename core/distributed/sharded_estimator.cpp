@@ -2,6 +2,7 @@
 
 #include "distributed/collectives.h"
 #include "support/torch_compat.h"
+#include "train/estimator_memory.h"
 
 #include <torch/torch.h>
 
@@ -38,20 +39,12 @@ std::string shard_key(int rank) { return "isda.shard." + std::to_string(rank); }
 
 }  // namespace
 
-std::pair<int64_t, int64_t> owned_classes(int64_t num_classes, int rank, int ranks) {
-  return {num_classes * rank / ranks, num_classes * (rank + 1) / ranks};
-}
-
-bool shards_estimator(const std::string& covariance, const std::string& sharding, int ranks) {
-  return ranks > 1 && covariance == "full" && sharding != "off";
-}
-
 ShardedEstimator::ShardedEstimator(int64_t num_classes, int64_t feature_dim, Communicator& communicator,
                                    torch::Device device, torch::Dtype state_dtype)
     : communicator_(communicator),
       num_classes_(num_classes),
-      first_(owned_classes(num_classes, communicator.rank(), communicator.size()).first),
-      end_(owned_classes(num_classes, communicator.rank(), communicator.size()).second),
+      first_(train::owned_classes(num_classes, communicator.rank(), communicator.size()).first),
+      end_(train::owned_classes(num_classes, communicator.rank(), communicator.size()).second),
       // A rank that owns no class (more ranks than classes) keeps a one-class shard it never uses.
       shard_(CovarianceKind::kFull, std::max<int64_t>(1, end_ - first_), feature_dim, device, state_dtype) {}
 

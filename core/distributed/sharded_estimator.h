@@ -4,7 +4,8 @@
 // is 33.5 GB in float64 (16.8 GB in float32), more than a training GPU can spare; the paper fell
 // back to the diagonal there.
 //
-// Rank r owns the classes [r C / R, (r + 1) C / R). Each step:
+// Rank r owns the classes [r C / R, (r + 1) C / R) (train::owned_classes; train/estimator_memory.h
+// also says when a run shards and what each rank holds). Each step:
 //   1. every rank's features and labels are gathered (as merge_global_batch does) and each rank
 //      merges the samples of the classes it owns into its shard: its shard is exactly the
 //      one-process estimator's slice;
@@ -29,9 +30,6 @@
 #include <vector>
 
 namespace isda::distributed {
-
-// The classes [first, end) that `rank` of `ranks` owns.
-std::pair<int64_t, int64_t> owned_classes(int64_t num_classes, int rank, int ranks);
 
 class ShardedEstimator {
  public:
@@ -71,8 +69,5 @@ class ShardedEstimator {
   torch::Tensor global_labels_;            // of the last merge
   std::vector<std::string> gathered_;      // rank 0, after gather_for_checkpoint(): every shard's bytes
 };
-
-// Whether a run of `ranks` ranks with `covariance` and `sharding` ("auto" | "off") shards its estimator.
-bool shards_estimator(const std::string& covariance, const std::string& sharding, int ranks);
 
 }  // namespace isda::distributed

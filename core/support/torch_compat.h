@@ -114,6 +114,20 @@ inline int64_t cuda_memory_used_bytes(int index) {
 #endif
 }
 
+// Bytes of device memory free on CUDA device `index` (as the driver counts them), or -1 where this
+// build has no CUDA runtime.
+inline int64_t cuda_memory_free_bytes(int index) {
+#if ISDA_HAS_CUDA_GRAPHS
+  c10::cuda::CUDAGuard guard(static_cast<c10::DeviceIndex>(index));
+  size_t free_bytes = 0, total_bytes = 0;
+  detail::check_cuda(cudaMemGetInfo(&free_bytes, &total_bytes), "cudaMemGetInfo");
+  return static_cast<int64_t>(free_bytes);
+#else
+  (void)index;
+  return -1;
+#endif
+}
+
 // One CUDA graph on one device: work captured once on a side stream and replayed on the current
 // stream. Every function throws std::logic_error in a build without CUDA graphs (kHasCudaGraphs),
 // and std::runtime_error (or c10::Error) when CUDA refuses. Not thread-safe.

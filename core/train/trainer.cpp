@@ -1,5 +1,6 @@
 #include "train/trainer.h"
 
+#include "common/system.h"
 #include "data/augment.h"
 #include "data/datasets.h"
 #include "data/imagenet.h"
@@ -14,6 +15,7 @@
 #include "models/registry.h"
 #include "support/torch_compat.h"
 #include "train/checkpoint.h"
+#include "train/estimator_memory.h"
 #include "train/evaluation.h"
 #include "train/extra_images.h"
 #include "train/losses.h"
@@ -132,8 +134,16 @@ class ClassifierTask : public RunTask {
                                                  .momentum(config.momentum)
                                                  .nesterov(config.nesterov)
                                                  .weight_decay(config.weight_decay));
+    // The estimator's memory is stated before it is allocated: one that cannot fit fails in one line.
+    if (const auto memory = estimator_memory(config, num_classes_, model_->feature_dim())) {
+      const bool cuda = device_.is_cuda();
+      const int64_t available = cuda ? compat::cuda_memory_free_bytes(std::max<int>(0, device_.index()))
+                                     : static_cast<int64_t>(common::available_memory_bytes());
+      const auto problem = estimator_fit_problem(*memory, available, cuda ? device_.str() : "this machine's memory");
+      if (!problem.empty()) throw ConfigError("estimator: " + problem);
+    }
     if (config.method == "isda" && communicator_ &&
-        distributed::shards_estimator(config.covariance, config.estimator_sharding, world_.size)) {
+        shards_estimator(config.covariance, config.estimator_sharding, world_.size)) {
       sharded_estimator_.emplace(num_classes_, model_->feature_dim(), *communicator_, device_, estimator_dtype(config));
     } else if (config.method == "isda") {
       estimator_.emplace(parse_covariance_kind(config.covariance), num_classes_, model_->feature_dim(), device_,

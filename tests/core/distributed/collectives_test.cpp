@@ -8,6 +8,7 @@
 #include "distributed/gradient_reducer.h"
 #include "distributed/sharded_estimator.h"
 #include "isda/isda_loss.h"
+#include "train/estimator_memory.h"
 #include "distributed/launcher.h"
 #include "models/batch_norm.h"
 
@@ -238,7 +239,7 @@ TEST(ShardedEstimator, EqualsTheOneProcessStepAndState) {
         [&](Communicator& c) {
           const int r = c.rank();
           ShardedEstimator sharded(kClasses, kDim, c, torch::kCPU, torch::kFloat64);
-          const auto [first, end] = owned_classes(kClasses, r, ranks);
+          const auto [first, end] = train::owned_classes(kClasses, r, ranks);
           EXPECT_EQ(sharded.first_class(), first);
           for (int64_t s = 0; s < kSteps; ++s) {
             const auto& want = expected[static_cast<size_t>(s)];

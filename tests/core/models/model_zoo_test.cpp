@@ -76,7 +76,10 @@ TEST(ModelZoo, DescribeModelsHasOneEntryPerNameWithItsDefaults) {
     const bool imagenet = infos[i].input_shape[1] == 224;
     EXPECT_EQ(infos[i].default_num_classes, imagenet ? 1000 : 10) << names[i];
     EXPECT_EQ(infos[i].uses_dropout, names[i].rfind("wrn", 0) == 0) << names[i];
+    // The LibTorch-free table the runner's memory statements use (models/model_names.h).
+    EXPECT_EQ(model_feature_dim(names[i]), infos[i].feature_dim) << names[i];
   }
+  EXPECT_EQ(model_feature_dim("vgg16"), 0);
   EXPECT_EQ(std::set<std::string>(names.begin(), names.end()).size(), names.size());
   for (const char* expected : {"resnet8", "resnet110", "se_resnet110", "wrn16_8", "wrn28_10", "resnext29_8x64d",
                                "densenet_bc100_12", "densenet_bc190_40", "shake_shake26_2x32d",

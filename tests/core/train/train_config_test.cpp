@@ -78,7 +78,7 @@ TEST(TrainConfig, EveryKeyHasHelp) {
 TEST(TrainConfig, GeneratorKeysAreLeftOutAtTheirDefaults) {
   const auto plain = to_json(TrainConfig{});
   const auto optional = {"task", "gan", "gan_epochs", "gan_width", "generated_fraction", "generator_run", "image_size",
-                         "stall_limit", "ranks", "sync_bn"};
+                         "stall_limit", "ranks", "sync_bn", "estimator_dtype", "estimator_sharding"};
   for (const char* key : optional) {
     EXPECT_TRUE(is_optional_key(key));
     EXPECT_FALSE(plain.contains(key)) << key;
@@ -98,6 +98,13 @@ TEST(TrainConfig, GeneratorKeysAreLeftOutAtTheirDefaults) {
   EXPECT_EQ(text, json.dump());
   writer.write(TrainConfig{}, text);
   EXPECT_EQ(text, plain.dump());
+  // A float32 estimator is another run (its own id); the sharding only says how ranks hold it.
+  TrainConfig float32;
+  float32.estimator_dtype = "float32";
+  float32.estimator_sharding = "off";
+  EXPECT_EQ(to_json(float32).at("estimator_dtype"), "float32");
+  EXPECT_FALSE(is_execution_key("estimator_dtype"));
+  EXPECT_TRUE(is_execution_key("estimator_sharding"));
 }
 
 TEST(TrainConfig, GeneratorConfigKeepsTheDataAndTheGeneratorKeysOnly) {
