@@ -30,6 +30,14 @@ bool is_gpu_device(const std::string& device) { return device.rfind("cuda", 0) =
 // The calibrated training step that stands for a method: ISDA's own, cross-entropy's for the others.
 std::string calibrated_method(const std::string& method) { return method == "isda" ? "isda" : "ce"; }
 
+// What a measured run's cost is matched by beside its network: its method, and for ISDA its
+// covariance (the full head costs K C A^2 a step, the diagonal C A: ImageNet's full-covariance column
+// must not be priced by diagonal runs). "isda" alone is the full covariance.
+std::string cost_method(const train::TrainConfig& config) {
+  if (config.method == "isda" && config.covariance != "full") return "isda/" + config.covariance;
+  return config.method;
+}
+
 }  // namespace
 
 std::optional<EpochImages> epoch_images(const train::TrainConfig& config) {
@@ -81,7 +89,7 @@ std::optional<EpochCost> CostModel::measured(const train::TrainConfig& config, c
   int64_t runs = 0, overheads = 0;
   for (size_t i = 0; i < timings_.size(); ++i) {
     const auto& other = timing_configs_[i];
-    if (cost_key(other) != cost_key(config) || (other.method == config.method) != same_method) continue;
+    if (cost_key(other) != cost_key(config) || (cost_method(other) == cost_method(config)) != same_method) continue;
     if (!timings_[i].gpu_model.empty() != runs_on_gpu(config)) continue;
     const auto other_images = epoch_images(other);
     if (!other_images || other_images->resolution != images.resolution || work_units(*other_images) <= 0) continue;
@@ -94,7 +102,7 @@ std::optional<EpochCost> CostModel::measured(const train::TrainConfig& config, c
     }
   }
   if (runs == 0) return std::nullopt;
-  const auto method = same_method ? config.method : "another method";
+  const auto method = same_method ? cost_method(config) : "another method";
   return EpochCost{seconds_per_unit / static_cast<double>(runs) * work_units(images) / static_cast<double>(config.ranks),
                    overheads > 0 ? overhead / static_cast<double>(overheads) : 0.0,
                    fmt::format("measured: {} run{} of {} ({})", runs, runs == 1 ? "" : "s", cost_key(config), method)};

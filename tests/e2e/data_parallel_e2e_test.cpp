@@ -149,8 +149,8 @@ TEST_F(DataParallel, AKilledRankEndsTheRunAndTheRerunFinishesIt) {
 }
 
 // SIGTERM to the launcher at a random moment: every rank stops at the same step, rank 0
-// checkpoints with every rank's generator, and the resumed run equals the uninterrupted one
-// bit for bit; resuming on another number of ranks is refused.
+// checkpoints with every rank's generator and estimator shard, and the resumed run equals the
+// uninterrupted one bit for bit; resuming on another number of ranks, or unsharded, is refused.
 TEST_F(DataParallel, SigtermCheckpointsEveryRankAndResumesExactly) {
   const auto run_dir = dir_.file("stopped");
   std::mt19937 random(3);
@@ -165,6 +165,12 @@ TEST_F(DataParallel, SigtermCheckpointsEveryRankAndResumesExactly) {
   const auto other = testing::run_process(command(run_dir, 1));
   EXPECT_EQ(other.exit_code, 4) << other.err;
   EXPECT_THAT(other.err, HasSubstr("written by a run of 2 rank(s), this one has 1"));
+  // The full-covariance estimator is sharded by class (each rank holds its classes, the checkpoint
+  // every shard with its owner); a rerun that would hold it whole is refused in one line.
+  const auto unsharded = testing::run_process(command(run_dir, 2, {"--estimator-sharding", "off"}));
+  EXPECT_EQ(unsharded.exit_code, 4) << unsharded.err;
+  EXPECT_THAT(unsharded.err, HasSubstr("resume with estimator_sharding auto"));
+  EXPECT_THAT(read_text(dir_.file("err.txt")), HasSubstr("sharded by class over 2 ranks"));
   expect_rerun_equals_uninterrupted(run_dir);
 }
 

@@ -77,6 +77,14 @@ TEST(CostEstimate, MeasuredEpochsOfTheSameModelComeFirstScaledByTheImages) {
   ASSERT_TRUE(cost.has_value());
   EXPECT_NEAR(cost->seconds, 0.002 * (50000 + 10000 / 3.0), 1e-9);
   EXPECT_EQ(cost->source, "measured: 1 run of resnet32 (isda)");
+  // ISDA's covariance is part of the method: diagonal runs do not price a full-covariance run.
+  auto diagonal = small;
+  diagonal.covariance = "diagonal";
+  const CostModel diagonal_runs({}, {timing(diagonal, 1.0)}, false);
+  EXPECT_EQ(diagonal_runs.epoch_cost(config("resnet32", "isda"))->source, "measured: 1 run of resnet32 (another method)");
+  auto wanted = config("resnet32", "isda");
+  wanted.covariance = "diagonal";
+  EXPECT_EQ(diagonal_runs.epoch_cost(wanted)->source, "measured: 1 run of resnet32 (isda/diagonal)");
   // A run on a GPU is no evidence for one on the CPU.
   const CostModel gpu_runs({}, {timing(small, 1.0, "NVIDIA H200")}, false);
   EXPECT_FALSE(gpu_runs.epoch_cost(config("resnet32", "isda")).has_value());

@@ -87,7 +87,7 @@ const std::vector<SpecCase>& cases() {
       {"table1.json", "1", false, {{"model", {"resnet32"}}}, 4},
       {"table2.json", "2", false, {{"model", {"shake_shake26_2x32d"}}, {"dataset", {"cifar10"}}}, 4},
       {"table3.json", "3", false, {{"model", {"resnet110"}}, {"dataset", {"cifar10"}}}, 13},
-      {"table4.json", "4", false, {}, 12, 1},
+      {"table4.json", "4", false, {}, 18, 1},
       {"table5.json", "5", false,
        {{"dataset", {"cifar10"}}, {"covariance", {"full"}}, {"lambda_schedule", {"epoch"}}}, 2, 1},
       {"figure2.json", "2", true, {}, 2, 1},
