@@ -3,6 +3,7 @@
 #include "augment_bench.h"
 #include "calibrate_bench.h"
 #include "data_parallel_bench.h"
+#include "sharded_estimator_bench.h"
 #include "gan_bench.h"
 #include "gpu_bench.h"
 #include "head_bench.h"
@@ -29,6 +30,7 @@ Command (*const kBenchmarks[])() = {
     data_parallel_bench_command_line,
     calibrate_bench_command_line,
     gan_bench_command_line,
+    sharded_estimator_bench_command_line,
 };
 
 }  // namespace

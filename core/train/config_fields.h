@@ -33,7 +33,7 @@ void visit_fields(Config& c, Visitor&& v) {
   v("lambda0", c.lambda0, "ISDA's final augmentation strength lambda0");
   v("lambda_schedule", c.lambda_schedule, "how lambda ramps to lambda0: epoch (authors' code), iteration (paper), constant");
   v("covariance", c.covariance, "ISDA covariance: full, diagonal, identity, single");
-  v("estimator_dtype", c.estimator_dtype, "ISDA: dtype of the covariance estimator's state: float64, or float32 (half the memory; core/isda/README.md gives its error)");
+  v("estimator_dtype", c.estimator_dtype, "ISDA: dtype of the covariance estimator's state: float64, or float32 (half the memory; core/README.md gives its error)");
   v("estimator_sharding", c.estimator_sharding, "ISDA with ranks > 1: auto (the full covariance estimator split by class across the ranks, each holding C/ranks classes) or off (every rank holds all)");
   v("margin", c.margin, "large_margin: multiplicative angular margin m");
   v("disturb_alpha", c.disturb_alpha, "disturb_label: probability of replacing a label by a random one");

@@ -1,0 +1,231 @@
+#include "sharded_estimator_bench.h"
+
+#include "isda_bench.h"
+#include "distributed/communicator.h"
+#include "distributed/estimator_sync.h"
+#include "distributed/launcher.h"
+#include "distributed/sharded_estimator.h"
+#include "isda/covariance_estimator.h"
+#include "isda/isda_loss.h"
+#include "train/estimator_memory.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <exception>
+#include <fstream>
+#include <functional>
+#include <mutex>
+#include <ostream>
+#include <thread>
+#include <unistd.h>
+
+namespace isda::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Options {
+  int64_t classes = 1000;
+  int64_t memory_dim = 2048;
+  std::vector<int> ranks = {1, 2, 4};
+  int64_t step_dim = 512;
+  int step_ranks = 2;
+  int64_t batch = 128;  // global
+  int64_t steps = 5;
+  std::string dtype = "float32";
+  bool memory = true;
+};
+
+torch::Dtype dtype_of(const std::string& name) { return name == "float32" ? torch::kFloat32 : torch::kFloat64; }
+
+// This process's resident memory in bytes (/proc/self/statm).
+int64_t resident_bytes() {
+  std::ifstream statm("/proc/self/statm");
+  int64_t pages = 0, resident = 0;
+  statm >> pages >> resident;
+  return resident * static_cast<int64_t>(sysconf(_SC_PAGESIZE));
+}
+
+// Runs body(communicator or null) on `ranks` Gloo ranks (threads; one rank: no communicator).
+void on_ranks(int ranks, const std::function<void(distributed::Communicator*)>& body) {
+  if (ranks == 1) return body(nullptr);
+  const int port = distributed::free_local_port();
+  std::vector<std::exception_ptr> errors(static_cast<size_t>(ranks));
+  std::vector<std::thread> threads;
+  for (int r = 0; r < ranks; ++r) {
+    threads.emplace_back([&, r] {
+      try {
+        distributed::World world;
+        world.rank = r;
+        world.size = ranks;
+        world.master_port = port;
+        distributed::Communicator communicator(world, torch::kCPU, std::chrono::seconds(600));
+        body(&communicator);
+      } catch (...) {
+        errors[static_cast<size_t>(r)] = std::current_exception();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (auto& e : errors) {
+    if (e) std::rethrow_exception(e);
+  }
+}
+
+struct MemoryRow {
+  int64_t most_per_rank = 0;  // the largest rank's state, as allocated
+  int64_t resident_growth = 0;  // the process's resident memory added by all ranks' states together
+};
+
+MemoryRow measure_memory(const Options& o, int ranks) {
+  MemoryRow row;
+  std::mutex mutex;
+  const int64_t before = resident_bytes();
+  on_ranks(ranks, [&](distributed::Communicator* c) {
+    torch::set_num_threads(1);
+    if (c == nullptr) {
+      CovarianceEstimator whole(CovarianceKind::kFull, o.classes, o.memory_dim, torch::kCPU, dtype_of(o.dtype));
+      row.most_per_rank = whole.state_bytes();
+      row.resident_growth = resident_bytes() - before;
+      return;
+    }
+    distributed::ShardedEstimator shard(o.classes, o.memory_dim, *c, torch::kCPU, dtype_of(o.dtype));
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      row.most_per_rank = std::max(row.most_per_rank, shard.state_bytes());
+    }
+    c->barrier();  // every shard allocated (zeroed, so resident)
+    if (c->rank() == 0) row.resident_growth = resident_bytes() - before;
+    c->barrier();
+  });
+  return row;
+}
+
+// Median milliseconds of the head's step on `ranks` ranks, sharded or every rank holding it whole.
+double step_milliseconds(const Options& o, int ranks, bool sharded) {
+  double median = 0;
+  on_ranks(ranks, [&](distributed::Communicator* c) {
+    torch::set_num_threads(std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / ranks));
+    const int rank = c ? c->rank() : 0;
+    const int64_t share = o.batch / ranks;
+    auto generator = at::detail::createCPUGenerator(17);
+    const auto weight_init = torch::randn({o.classes, o.step_dim}, generator, torch::kFloat32) * 0.01;
+    std::optional<CovarianceEstimator> whole;
+    std::optional<distributed::ShardedEstimator> shard;
+    if (sharded) {
+      shard.emplace(o.classes, o.step_dim, *c, torch::kCPU, dtype_of(o.dtype));
+    } else {
+      whole.emplace(CovarianceKind::kFull, o.classes, o.step_dim, torch::kCPU, dtype_of(o.dtype));
+    }
+    std::vector<double> times;
+    for (int64_t s = 0; s < o.steps; ++s) {
+      auto step_generator = at::detail::createCPUGenerator(static_cast<uint64_t>(100 * s + rank));
+      const auto features = torch::randn({share, o.step_dim}, step_generator, torch::kFloat32).requires_grad_();
+      const auto labels = torch::randint(0, o.classes, {share}, step_generator, torch::kLong);
+      auto weight = weight_init.clone().requires_grad_();
+      const auto started = Clock::now();
+      const auto logits = features.mm(weight.t());
+      torch::Tensor terms;
+      if (shard) {
+        shard->merge_global_batch(features, labels);
+        terms = shard->quadratic_terms(weight, labels);
+      } else {
+        if (c) {
+          distributed::merge_global_batch(*whole, *c, features, labels);
+        } else {
+          whole->update(features, labels);
+        }
+        terms = whole->quadratic_terms(weight, labels);
+      }
+      torch::nn::functional::cross_entropy(add_quadratic_terms(logits, terms, 0.5), labels).backward();
+      auto gradient = weight.grad();
+      if (c) c->all_reduce_sum(gradient);
+      if (s > 0) times.push_back(std::chrono::duration<double>(Clock::now() - started).count() * 1e3);
+    }
+    std::sort(times.begin(), times.end());
+    if (rank == 0) median = times[times.size() / 2];
+  });
+  return median;
+}
+
+}  // namespace
+
+Command sharded_estimator_bench_command_line() {
+  const Options defaults;
+  return benchmark_command(
+      "sharded-estimator", run_sharded_estimator_bench,
+      "ISDA's full-covariance estimator sharded by class across Gloo ranks (threads of this process)\n"
+      "against every rank holding it whole: each rank's allocated state at --classes x --memory-dim for\n"
+      "each of --ranks, and the head's step time (merge, quadratic terms, backward, all-reduce) at\n"
+      "--step-dim on --step-ranks ranks, side by side.\n",
+      {
+          value_option("--classes", "C", "classes").integer(1).default_to(std::to_string(defaults.classes)),
+          value_option("--memory-dim", "A", "feature width of the memory measurement")
+              .integer(1)
+              .default_to(std::to_string(defaults.memory_dim)),
+          value_option("--ranks", "1,2,4", "rank counts of the memory measurement")
+              .default_to(fmt::format("{}", fmt::join(defaults.ranks, ","))),
+          switch_option("--no-memory", "skip the memory measurement (it allocates C A^2 in all)"),
+          value_option("--step-dim", "A", "feature width of the step timing").integer(1).default_to(std::to_string(defaults.step_dim)),
+          value_option("--step-ranks", "R", "ranks of the step timing").integer(2).default_to(std::to_string(defaults.step_ranks)),
+          value_option("--batch", "N", "the global batch of the step timing").integer(2).default_to(std::to_string(defaults.batch)),
+          value_option("--steps", "S", "steps, the first a warm-up").integer(2).default_to(std::to_string(defaults.steps)),
+          value_option("--dtype", "NAME", "the estimator's state").one_of({"float32", "float64"}).default_to(defaults.dtype),
+      });
+}
+
+int run_sharded_estimator_bench(const Arguments& args, std::ostream& out, std::ostream& /*err*/) {
+  Options o;
+  o.classes = args.integer("--classes");
+  o.memory_dim = args.integer("--memory-dim");
+  o.step_dim = args.integer("--step-dim");
+  o.step_ranks = static_cast<int>(args.integer("--step-ranks"));
+  o.batch = args.integer("--batch");
+  o.steps = args.integer("--steps");
+  o.dtype = args.text("--dtype");
+  o.memory = !args.has("--no-memory");
+  o.ranks = args.convert("--ranks", [](const std::string& text) {
+    std::vector<int> ranks;
+    for (const auto& item : split_commas(text)) ranks.push_back(static_cast<int>(parse_integer(item, 1)));
+    return ranks;
+  });
+  if (o.batch % o.step_ranks != 0) throw UsageError(fmt::format("--step-ranks {} does not split --batch {}", o.step_ranks, o.batch));
+  const auto reason = distributed::unavailable_reason(torch::kCPU);
+  if (!reason.empty()) throw UsageError(reason);
+  if (o.memory) {
+    out << fmt::format("sharded estimator: memory of the full covariance state, C={}, A={}, {} (allocated)\n", o.classes,
+                       o.memory_dim, o.dtype);
+    out << fmt::format("{:>5} {:>16} {:>16} {:>12} {:>22}\n", "ranks", "GB on the fullest", "GB total / R", "ratio",
+                       "GB resident, all ranks");
+    for (const int ranks : o.ranks) {
+      const auto row = measure_memory(o, ranks);
+      train::TrainConfig config;  // what the memory statement says for the same sizes
+      config.ranks = ranks;
+      config.estimator_dtype = o.dtype;
+      const auto stated = train::estimator_memory(config, o.classes, o.memory_dim);
+      const double share = static_cast<double>(stated->total_bytes) / ranks;
+      out << fmt::format("{:>5} {:>16.3f} {:>16.3f} {:>12.4f} {:>22.2f}\n", ranks, row.most_per_rank / 1e9, share / 1e9,
+                         static_cast<double>(row.most_per_rank) / share, row.resident_growth / 1e9);
+      if (stated->bytes_per_rank != row.most_per_rank) {
+        out << fmt::format("  (stated {} bytes per rank, allocated {})\n", stated->bytes_per_rank, row.most_per_rank);
+      }
+    }
+  }
+  out << fmt::format("head step (merge, terms, cross-entropy, backward, all-reduce): C={}, A={}, {}, global batch {}, "
+                     "median of {} steps after a warm-up\n",
+                     o.classes, o.step_dim, o.dtype, o.batch, o.steps - 1);
+  const double whole_one = step_milliseconds(o, 1, false);
+  const double whole = step_milliseconds(o, o.step_ranks, false);
+  const double sharded = step_milliseconds(o, o.step_ranks, true);
+  out << fmt::format("  1 rank, whole:      {:>9.1f} ms\n", whole_one);
+  out << fmt::format("  {} ranks, whole:     {:>9.1f} ms\n", o.step_ranks, whole);
+  out << fmt::format("  {} ranks, sharded:   {:>9.1f} ms  ({:.2f}x the whole estimator's step on {} ranks)\n",
+                     o.step_ranks, sharded, sharded / whole, o.step_ranks);
+  return 0;
+}
+
+}  // namespace isda::bench
