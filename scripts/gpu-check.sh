@@ -417,6 +417,14 @@ if ((built)) && [[ -n $data_source ]]; then
     m32=resnet32 m110=resnet110 mwrn=wrn28_10 mdense=densenet_bc190_40
     i32=0 i110=20000 iwrn=10000 idense=5000
     cost=() steps=() pack=(1 25000 "0, 1, 2" 1 6) graph=()
+    # ISDA's full-covariance estimator at ImageNet's size (C=1000, A=2048, float32): whole on one
+    # GPU, and sharded by class with one GPU per rank where the machine has several.
+    gpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)
+    ((gpus >= 1)) || gpus=1
+    shard_ranks=1
+    for ((r = 2; r <= gpus; r *= 2)); do shard_ranks+=",$r"; done
+    shard=(--classes 1000 --memory-dim 2048 --dtype float32 --ranks "$shard_ranks" --step-dim 2048
+           --step-ranks "$((gpus >= 2 ? 2 : 1))" --batch 256 --steps 4)
     export PACK_PRECISION=bf16 PACK_CHANNELS_LAST=true TEST_IMAGES=1000
     peer=1
     python3 -c 'import torch' 2>/dev/null && [[ -f $carry/pytorch_tuned.py ]] || peer=0
@@ -426,6 +434,7 @@ if ((built)) && [[ -n $data_source ]]; then
     m32=resnet32 m110=resnet8 mwrn=resnet8 mdense=resnet8
     i32=64 i110=64 iwrn=64 idense=64
     cost=(--classes 10 --dim 64 --batch 16 --model resnet8 --image-size 32) steps=(--steps 2) pack=(1 64 "0" 1 2)
+    shard=(--classes 20 --memory-dim 32 --dtype float32 --ranks 1,2 --step-dim 16 --step-ranks 2 --batch 16 --steps 2)
     graph=(expect_graph_refusal)  # the CPU's answer to a CUDA graph: a config error naming the key
     export PACK_PRECISION=fp32 PACK_CHANNELS_LAST=false TEST_IMAGES=64
     run_step model_names 20 bash -c '"$train_bin" --list-models >"$ISDA_WORK/models.txt" &&
@@ -453,6 +462,7 @@ if ((built)) && [[ -n $data_source ]]; then
   run_step packing 80 step_packing "${pack[@]}"
   run_step train_densenet190 45 "${train[@]}" --models "$mdense" --methods ce,isda --images "$idense"
   run_step isda_cost_f64 30 "$bench_bin" isda-cost --device "$device" --state-dtype float64 "${cost[@]}" "${steps[@]}"
+  run_step sharded_estimator 60 "$bench_bin" sharded-estimator --device "$device" "${shard[@]}"
 else
   skip_step benchmarks "$( ((built)) || echo "build failed")$( [[ -n $data_source ]] || echo " no CIFAR-10 batch (run --prepare)")"
 fi
