@@ -264,7 +264,6 @@ int run_train_command(const std::vector<std::string>& args, std::ostream& out, s
     if (config.ranks > 1 && !world.distributed()) return launch_ranks(args, config, run_dir ? &*run_dir : nullptr, err);
     const bool lead = world.rank == 0;  // the rank that speaks for the run
     if (lead) out << "config: " << train::to_json(config).dump() << std::endl;
-    if (const auto memory = train::estimator_memory(config); memory && lead) err << "isda-train: " << train::describe(*memory) << std::endl;
     train::TrainOptions options;
     options.opened_run_dir = run_dir ? &*run_dir : nullptr;
     options.stop_signal = &g_stop_signal;
