@@ -1,6 +1,7 @@
 #include "data_parallel_bench.h"
 
 #include "isda_bench.h"
+#include "rank_threads.h"
 #include "distributed/communicator.h"
 #include "distributed/estimator_sync.h"
 #include "distributed/gradient_reducer.h"
@@ -128,28 +129,12 @@ Timing rank_steps(const Options& o, int ranks, distributed::Communicator* commun
 
 Timing measure(const Options& o, int ranks) {
   if (ranks == 1) return rank_steps(o, 1, nullptr);
-  const int port = distributed::free_local_port();
   std::vector<Timing> timings(static_cast<size_t>(ranks));
-  std::vector<std::exception_ptr> errors(static_cast<size_t>(ranks));
-  std::vector<std::thread> threads;
-  for (int r = 0; r < ranks; ++r) {
-    threads.emplace_back([&, r] {
-      try {
-        distributed::World world;
-        world.rank = r;
-        world.size = ranks;
-        world.master_port = port;
-        distributed::Communicator communicator(world, torch::kCPU, std::chrono::seconds(60));
-        timings[static_cast<size_t>(r)] = rank_steps(o, ranks, &communicator);
-      } catch (...) {
-        errors[static_cast<size_t>(r)] = std::current_exception();
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
-  for (auto& e : errors) {
-    if (e) std::rethrow_exception(e);
-  }
+  on_rank_threads(
+      ranks, [](int) { return torch::Device(torch::kCPU); }, std::chrono::seconds(60),
+      [&](distributed::Communicator& communicator) {
+        timings[static_cast<size_t>(communicator.rank())] = rank_steps(o, ranks, &communicator);
+      });
   return timings[0];  // rank 0's view; every rank waits for the slowest at each collective
 }
 

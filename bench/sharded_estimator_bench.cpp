@@ -1,6 +1,7 @@
 #include "sharded_estimator_bench.h"
 
 #include "isda_bench.h"
+#include "rank_threads.h"
 #include "distributed/communicator.h"
 #include "distributed/estimator_sync.h"
 #include "distributed/launcher.h"
@@ -67,27 +68,9 @@ int64_t used_bytes(const Options& o, int rank) {
 // rank: no communicator).
 void on_ranks(const Options& o, int ranks, const std::function<void(distributed::Communicator*)>& body) {
   if (ranks == 1) return body(nullptr);
-  const int port = distributed::free_local_port();
-  std::vector<std::exception_ptr> errors(static_cast<size_t>(ranks));
-  std::vector<std::thread> threads;
-  for (int r = 0; r < ranks; ++r) {
-    threads.emplace_back([&, r] {
-      try {
-        distributed::World world;
-        world.rank = r;
-        world.size = ranks;
-        world.master_port = port;
-        distributed::Communicator communicator(world, device_of(o, r), std::chrono::seconds(600));
-        body(&communicator);
-      } catch (...) {
-        errors[static_cast<size_t>(r)] = std::current_exception();
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
-  for (auto& e : errors) {
-    if (e) std::rethrow_exception(e);
-  }
+  on_rank_threads(
+      ranks, [&o](int rank) { return device_of(o, rank); }, std::chrono::seconds(600),
+      [&body](distributed::Communicator& communicator) { body(&communicator); });
 }
 
 struct MemoryRow {
