@@ -1,7 +1,6 @@
 #include "data_parallel_bench.h"
 
 #include "isda_bench.h"
-#include "rank_threads.h"
 #include "distributed/communicator.h"
 #include "distributed/estimator_sync.h"
 #include "distributed/gradient_reducer.h"
@@ -130,7 +129,7 @@ Timing rank_steps(const Options& o, int ranks, distributed::Communicator* commun
 Timing measure(const Options& o, int ranks) {
   if (ranks == 1) return rank_steps(o, 1, nullptr);
   std::vector<Timing> timings(static_cast<size_t>(ranks));
-  on_rank_threads(
+  distributed::run_ranks_in_threads(
       ranks, [](int) { return torch::Device(torch::kCPU); }, std::chrono::seconds(60),
       [&](distributed::Communicator& communicator) {
         timings[static_cast<size_t>(communicator.rank())] = rank_steps(o, ranks, &communicator);

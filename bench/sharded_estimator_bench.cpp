@@ -1,7 +1,6 @@
 #include "sharded_estimator_bench.h"
 
 #include "isda_bench.h"
-#include "rank_threads.h"
 #include "distributed/communicator.h"
 #include "distributed/estimator_sync.h"
 #include "distributed/launcher.h"
@@ -68,7 +67,7 @@ int64_t used_bytes(const Options& o, int rank) {
 // rank: no communicator).
 void on_ranks(const Options& o, int ranks, const std::function<void(distributed::Communicator*)>& body) {
   if (ranks == 1) return body(nullptr);
-  on_rank_threads(
+  distributed::run_ranks_in_threads(
       ranks, [&o](int rank) { return device_of(o, rank); }, std::chrono::seconds(600),
       [&body](distributed::Communicator& communicator) { body(&communicator); });
 }

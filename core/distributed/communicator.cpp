@@ -1,6 +1,7 @@
 #include "distributed/communicator.h"
 
 #include "distributed/backends.h"
+#include "distributed/launcher.h"
 
 #include <fmt/format.h>
 #include <torch/torch.h>
@@ -24,7 +25,9 @@
 #endif
 
 #include <cstdlib>
+#include <exception>
 #include <filesystem>
+#include <thread>
 #include <vector>
 
 namespace isda::distributed {
@@ -208,6 +211,31 @@ void Communicator::barrier() {
     impl_->call([&](auto& group) { return group.barrier(); })->wait();
   } catch (const std::exception& e) {
     rethrow(world_, "barrier", e);
+  }
+}
+
+void run_ranks_in_threads(int ranks, const std::function<torch::Device(int rank)>& device_of,
+                          std::chrono::milliseconds timeout, const std::function<void(Communicator&)>& body) {
+  const int port = free_local_port();
+  std::vector<std::exception_ptr> errors(static_cast<size_t>(ranks));
+  std::vector<std::thread> threads;
+  for (int r = 0; r < ranks; ++r) {
+    threads.emplace_back([&, r] {
+      try {
+        World world;
+        world.rank = r;
+        world.size = ranks;
+        world.master_port = port;
+        Communicator communicator(world, device_of(r), timeout);
+        body(communicator);
+      } catch (...) {
+        errors[static_cast<size_t>(r)] = std::current_exception();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (auto& e : errors) {
+    if (e) std::rethrow_exception(e);
   }
 }
 

@@ -58,4 +58,11 @@ class Communicator : public models::BatchStatisticsReducer {
   std::unique_ptr<Impl> impl_;
 };
 
+// Ranks as threads of this process, for tests and benchmarks: runs body(communicator) on `ranks`
+// threads, each joining a fresh world on this machine as one rank with its communicator on
+// device_of(rank) (Gloo on the CPU; NCCL where each rank has its own GPU); rethrows the first failure
+// once every thread has ended.
+void run_ranks_in_threads(int ranks, const std::function<torch::Device(int rank)>& device_of,
+                          std::chrono::milliseconds timeout, const std::function<void(Communicator&)>& body);
+
 }  // namespace isda::distributed

@@ -33,27 +33,7 @@ constexpr int kRanks = 2;
 // Runs `body(communicator)` on `ranks` threads, one Gloo rank each; rethrows the first failure.
 void run_ranks(const std::function<void(Communicator&)>& body, std::chrono::milliseconds timeout = std::chrono::seconds(20),
                int ranks = kRanks) {
-  const int port = free_local_port();
-  std::vector<std::exception_ptr> errors(static_cast<size_t>(ranks));
-  std::vector<std::thread> threads;
-  for (int r = 0; r < ranks; ++r) {
-    threads.emplace_back([&, r] {
-      try {
-        World world;
-        world.rank = r;
-        world.size = ranks;
-        world.master_port = port;
-        Communicator communicator(world, torch::kCPU, timeout);
-        body(communicator);
-      } catch (...) {
-        errors[static_cast<size_t>(r)] = std::current_exception();
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
-  for (auto& e : errors) {
-    if (e) std::rethrow_exception(e);
-  }
+  run_ranks_in_threads(ranks, [](int) { return torch::Device(torch::kCPU); }, timeout, body);
 }
 
 // Rows rank, rank + kRanks, ... of a global batch: a rank's share, as the trainer takes it.
