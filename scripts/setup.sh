@@ -11,6 +11,7 @@ packages=(
   chromium                                             # isda-report's HTML checked in a real browser
   slurm-wlm munge                                      # the Slurm backend's end-to-end test (a local Slurm)
   shellcheck                                           # the Slurm job script (runner/slurm_job.sh) checked
+  python3-torch python3-torchvision                    # isda-train --export loaded back by PyTorch 1.13 (libtorch-dev's version) in tests/python
   dataset-fashion-mnist
 )
 

@@ -9,6 +9,7 @@
 #include "gan/generated_images.h"
 #include "models/registry.h"
 #include "train/estimator_memory.h"
+#include "train/network_export.h"
 #include "train/trainer.h"
 
 #include <fmt/format.h>
@@ -40,6 +41,8 @@ struct Invocation {
   std::string run_dir;
   bool list_models = false;
   bool dump_config = false;
+  std::string export_run_dir;  // --export RUN_DIR OUT.pt: export instead of training
+  std::string export_path;
 };
 
 // "--lambda-schedule" for the config key lambda_schedule, and back.
@@ -113,11 +116,25 @@ const char* value_name_of(const nlohmann::json& like) {
 const char* const kKeysSection = "run config keys (as in --config FILE.json, with - for _; a later flag wins)";
 
 Invocation invocation_from(const Arguments& args) {
+  Invocation inv;
+  if (args.has("--export")) {  // --export RUN_DIR OUT.pt, and nothing else
+    if (args.positional().empty()) throw UsageError("--export: missing OUT.pt (usage: --export RUN_DIR OUT.pt)");
+    if (args.positional().size() > 1) {
+      throw UsageError(fmt::format("--export: unexpected argument \"{}\" after OUT.pt", args.positional()[1]));
+    }
+    for (const auto& option : train_command_line().options) {
+      if (option.flag != "--export" && args.has(option.flag)) {
+        throw UsageError("--export: takes no other option (got " + option.flag + ")");
+      }
+    }
+    inv.export_run_dir = args.text("--export");
+    inv.export_path = args.positional()[0];
+    return inv;
+  }
   if (!args.positional().empty()) {
     throw UsageError(fmt::format("unexpected argument \"{}\" (see --help)", args.positional()[0]));
   }
   const auto defaults = train::key_defaults();
-  Invocation inv;
   inv.config_file = args.text("--config");
   inv.run_dir = args.text("--run-dir");
   inv.dump_config = args.has("--dump-config");
@@ -137,13 +154,20 @@ const Command& train_command_line() {
     const auto defaults = train::key_defaults();
     Command c;
     c.name = "isda-train";
-    c.usage = {"[--config FILE.json] [--KEY VALUE ...]"};
-    c.description = "Trains one configuration and prints one line per epoch; flags override the config file.\n";
+    c.usage = {"[--config FILE.json] [--KEY VALUE ...]", "--export RUN_DIR OUT.pt"};
+    c.description =
+        "Trains one configuration and prints one line per epoch; flags override the config file. With --export, "
+        "writes a classifier run's trained network as a PyTorch state dict (torch.load reads it) and OUT.json "
+        "describing it.\n";
     c.options = {
         value_option("--config", "FILE", "run config (JSON object with the keys below)"),
         value_option("--run-dir", "DIR", "keep config, events.jsonl, checkpoints and result in DIR; rerun to resume"),
         switch_option("--dump-config", "print the resolved config as JSON and exit"),
         switch_option("--list-models", "print the known networks and exit"),
+        value_option("--export", "RUN_DIR",
+                     "write the run's network to OUT.pt (the next argument) as a PyTorch state dict, with the "
+                     "reference names (the authors' CIFAR ResNets, torchvision's ImageNet ResNets) where they exist, "
+                     "and OUT.json describing it; then exit"),
     };
     for (const auto& key : train::config_keys()) {
       const auto& like = defaults.at(key.key);
@@ -162,7 +186,7 @@ const Command& train_command_line() {
                     {kExitFailed, "training failed (a rank that hung included)"},
                     {kExitUsage, "bad usage or config"},
                     {kExitData, "missing or malformed data"},
-                    {kExitCheckpoint, "unusable checkpoint"},
+                    {kExitCheckpoint, "unusable checkpoint (--export: none yet, corrupt or of another config)"},
                     {kExitBusy, "run directory in use"},
                     {kExitEnvironment, "environment fault (disk full, I/O error, device lost; rerun once fixed)"},
                     {kExitSignal, "stopped by signal N (SIGINT, SIGTERM, SIGUSR1) after checkpointing"}};
@@ -172,6 +196,23 @@ const Command& train_command_line() {
 }
 
 namespace {
+
+// isda-train --export RUN_DIR OUT.pt (train/network_export.h). The run directory is read, not
+// claimed, so nothing is logged there.
+int export_network(const Invocation& inv, std::ostream& out, std::ostream& err) {
+  try {
+    const auto summary = train::export_run(inv.export_run_dir, inv.export_path);
+    out << fmt::format("exported: {} ({} names, {} tensors, epoch {}{}) to {} and {}\n", summary.model,
+                       models::export_naming_name(summary.naming), summary.tensors, summary.epoch,
+                       summary.finished ? ", finished" : ", not finished", summary.state_dict_path,
+                       summary.description_path);
+    return kExitOk;
+  } catch (const std::exception& e) {
+    const auto failure = train::failure_of(e);
+    err << "isda-train: error: " << failure.reason << '\n';
+    return failure.exit_code;
+  }
+}
 
 train::TrainConfig resolve(const Invocation& inv) {
   nlohmann::json merged = nlohmann::json::object();
@@ -236,6 +277,7 @@ int run_train_command(const std::vector<std::string>& args, std::ostream& out, s
   } catch (const UsageError& e) {
     return fail(kExitUsage, e.what());
   }
+  if (!inv.export_run_dir.empty()) return export_network(inv, out, err);
   if (inv.list_models) {
     // One line per network: name, parameters at its default classes (10 CIFAR, 1000 ImageNet), A.
     for (const auto& info : models::describe_models()) {

@@ -16,6 +16,10 @@ namespace isda::command {
 // 8 environment fault) or 128 + N after a checkpoint on signal N. With --run-dir the directory is
 // claimed before anything else, and a failure after that is logged there as a `failed` event.
 // SIGINT, SIGTERM and SIGUSR1 ask the run to stop at the next step (see install_stop_handlers).
+// `--export RUN_DIR OUT.pt` trains nothing: it writes the run's network (train/network_export.h),
+// reading RUN_DIR without claiming it, and prints one line; its errors are one line (2 bad
+// arguments, a missing run directory or a generator run; 4 no, a corrupt or another config's
+// checkpoint; 8 a disk that refuses the file).
 int run_train_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
 // isda-train's option table (its own flags, then one per run config key, generated from

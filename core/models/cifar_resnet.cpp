@@ -71,6 +71,8 @@ CifarResNet::CifarResNet(int64_t depth, int64_t in_channels, int64_t num_classes
   }
   if (se_reduction < 0) throw std::invalid_argument("SE reduction must be >= 0, got " + std::to_string(se_reduction));
   const int64_t blocks = (depth - 2) / 6;
+  blocks_per_stage_ = blocks;
+  se_reduction_ = se_reduction;
   stem_ = register_module("conv1", conv2d(in_channels, 16, 3, 1));
   stem_bn_ = register_module("bn1", BatchNorm2d(16));
   stages_ = register_module("stages", torch::nn::Sequential());

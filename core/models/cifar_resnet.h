@@ -22,7 +22,13 @@ class CifarResNet : public Classifier {
 
   torch::Tensor compute_features(const torch::Tensor& images) override;
 
+  // n: the blocks of each of the three stages; `stages.K` is block K % n of stage K / n.
+  int64_t blocks_per_stage() const { return blocks_per_stage_; }
+  int64_t se_reduction() const { return se_reduction_; }
+
  private:
+  int64_t blocks_per_stage_ = 0;
+  int64_t se_reduction_ = 0;
   torch::nn::Conv2d stem_{nullptr};
   BatchNorm2d stem_bn_{nullptr};
   torch::nn::Sequential stages_{nullptr};

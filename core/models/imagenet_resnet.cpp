@@ -54,6 +54,7 @@ ImageNetResNet::ImageNetResNet(std::vector<int64_t> blocks, int64_t groups, int6
     if (b < 1) throw std::invalid_argument("every ImageNet ResNet stage needs at least one block");
   }
   if (groups < 1 || width_per_group < 1) throw std::invalid_argument("ResNet groups and width must be >= 1");
+  stage_blocks_ = blocks;
   stem_ = register_module("conv1", torch::nn::Conv2d(torch::nn::Conv2dOptions(in_channels, 64, 7)
                                                          .stride(2).padding(3).bias(false)));
   stem_bn_ = register_module("bn1", BatchNorm2d(64));

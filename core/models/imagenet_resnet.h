@@ -24,7 +24,11 @@ class ImageNetResNet : public Classifier {
 
   torch::Tensor compute_features(const torch::Tensor& images) override;
 
+  // The bottleneck blocks of each of the four stages; `stages.K` counts them across the stages.
+  const std::vector<int64_t>& stage_blocks() const { return stage_blocks_; }
+
  private:
+  std::vector<int64_t> stage_blocks_;
   torch::nn::Conv2d stem_{nullptr};
   BatchNorm2d stem_bn_{nullptr};
   torch::nn::Sequential stages_{nullptr};

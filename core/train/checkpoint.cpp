@@ -108,11 +108,12 @@ std::string serialize_checkpoint(const nlohmann::json& meta, const CheckpointPar
 }
 
 void open_checkpoint(const std::string& payload, const std::string& path,
-                     const std::function<void(const nlohmann::json& meta, torch::serialize::InputArchive& archive)>& read) {
+                     const std::function<void(const nlohmann::json& meta, torch::serialize::InputArchive& archive)>& read,
+                     const std::optional<torch::Device>& map_location) {
   try {
     std::istringstream bytes(payload);
     torch::serialize::InputArchive archive;
-    archive.load_from(bytes);
+    archive.load_from(bytes, map_location ? c10::optional<torch::Device>(*map_location) : c10::nullopt);
     read(read_checkpoint_meta(archive), archive);
   } catch (const CheckpointError&) {
     throw;

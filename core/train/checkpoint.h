@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include <optional>
 #include <string>
 
 namespace isda::distributed {
@@ -45,9 +46,12 @@ nlohmann::json read_checkpoint_meta(torch::serialize::InputArchive& archive);
 // Opens `payload` as a checkpoint archive and hands its meta and the archive to `read`, which
 // restores what it needs (and throws to refuse). Anything that fails but a CheckpointError becomes
 // CheckpointError "<path>: unreadable (<first line of the reason>)". The one reader of every
-// checkpoint: a classifier's, a generator run's, and a generator run read by a classifier.
+// checkpoint: a classifier's, a generator run's, a generator run read by a classifier, and a run
+// exported. With `map_location` every tensor is read onto that device (a CUDA run's checkpoint
+// read on a machine without one), else onto the device it was saved from.
 void open_checkpoint(const std::string& payload, const std::string& path,
-                     const std::function<void(const nlohmann::json& meta, torch::serialize::InputArchive& archive)>& read);
+                     const std::function<void(const nlohmann::json& meta, torch::serialize::InputArchive& archive)>& read,
+                     const std::optional<torch::Device>& map_location = std::nullopt);
 
 // Throws CheckpointError "<path>: written by another config (<key> is .. there, .. here)" for the
 // first key, execution keys aside, whose value in `saved` (a checkpoint's config) differs from `current`'s.
