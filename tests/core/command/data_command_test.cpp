@@ -1,6 +1,7 @@
 // isda-data's argument handling, in process (tests/e2e drives the binary itself).
 #include "command/data_command.h"
 #include "common/exit_codes.h"
+#include "support/command_outcome.h"
 #include "support/idx_files.h"  // ScratchDir
 
 #include <gmock/gmock.h>
@@ -17,17 +18,9 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
-struct Outcome {
-  int code;
-  std::string out;
-  std::string err;
-};
+using Outcome = testing::CommandOutcome;
 
-Outcome run(const std::vector<std::string>& args) {
-  std::ostringstream out, err;
-  const int code = run_data_command(args, out, err);
-  return {code, out.str(), err.str()};
-}
+Outcome run(const std::vector<std::string>& args) { return testing::run_command(run_data_command, args); }
 
 TEST(DataCommandTest, BadUsageIsOneLineAndExitCode2) {
   struct Case {

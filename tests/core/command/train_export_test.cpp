@@ -6,6 +6,7 @@
 #include "common/exit_codes.h"
 #include "common/run_files.h"
 #include "models/export_names.h"
+#include "support/command_outcome.h"
 #include "support/idx_files.h"
 #include "train/network_export.h"
 #include "train/train_config.h"
@@ -26,17 +27,9 @@ namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
-struct Outcome {
-  int code;
-  std::string out;
-  std::string err;
-};
+using Outcome = testing::CommandOutcome;
 
-Outcome run(const std::vector<std::string>& args) {
-  std::ostringstream out, err;
-  const int code = run_train_command(args, out, err);
-  return {code, out.str(), err.str()};
-}
+Outcome run(const std::vector<std::string>& args) { return testing::run_command(run_train_command, args); }
 
 int lines_of(const std::string& text) { return static_cast<int>(std::count(text.begin(), text.end(), '\n')); }
 
