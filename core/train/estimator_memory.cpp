@@ -35,6 +35,8 @@ std::pair<int64_t, int64_t> owned_classes(int64_t num_classes, int64_t rank, int
   return {num_classes * rank / ranks, num_classes * (rank + 1) / ranks};
 }
 
+int64_t estimator_element_bytes(const TrainConfig& config) { return config.estimator_dtype == "float32" ? 4 : 8; }
+
 std::optional<EstimatorMemory> estimator_memory(const TrainConfig& config, int64_t classes, int64_t feature_dim) {
   if (config.method != "isda" || config.task != "classify") return std::nullopt;
   if (classes <= 0) {
@@ -51,7 +53,7 @@ std::optional<EstimatorMemory> estimator_memory(const TrainConfig& config, int64
   m.feature_dim = feature_dim;
   m.ranks = std::max<int64_t>(1, config.ranks);
   m.sharded = shards_estimator(config.covariance, config.estimator_sharding, m.ranks);
-  const int64_t element = config.estimator_dtype == "float32" ? 4 : 8;
+  const int64_t element = estimator_element_bytes(config);
   m.total_bytes = state_bytes(config.covariance, classes, feature_dim, element);
   const int64_t most_owned = (classes + m.ranks - 1) / m.ranks;
   m.bytes_per_rank = m.sharded ? state_bytes(config.covariance, std::max<int64_t>(1, most_owned), feature_dim, element)

@@ -19,6 +19,9 @@ bool shards_estimator(const std::string& covariance, const std::string& sharding
 // The classes [first, end) rank `rank` of `ranks` owns in a sharded estimator: [r C / R, (r+1) C / R).
 std::pair<int64_t, int64_t> owned_classes(int64_t num_classes, int64_t rank, int64_t ranks);
 
+// Bytes of one element of the estimator's state: 4 for estimator_dtype float32, else 8 (float64).
+int64_t estimator_element_bytes(const TrainConfig& config);
+
 struct EstimatorMemory {
   std::string covariance, dtype;  // config's covariance and estimator_dtype
   int64_t classes = 0, feature_dim = 0, ranks = 1;

@@ -39,7 +39,7 @@ namespace {
 
 // The ISDA estimator's state dtype (estimator_dtype: float64 or float32).
 torch::Dtype estimator_dtype(const TrainConfig& config) {
-  return config.estimator_dtype == "float32" ? torch::kFloat32 : torch::kFloat64;
+  return estimator_element_bytes(config) == 4 ? torch::kFloat32 : torch::kFloat64;
 }
 
 using Clock = std::chrono::steady_clock;
